@@ -1,0 +1,1 @@
+console.log("launcher build placeholder")

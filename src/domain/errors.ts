@@ -1,0 +1,136 @@
+// Every error a client or operator can see is one of these classes, with a stable code and an
+// HTTP status. The README's error table lists every code (a test checks).
+export class CodexecError extends Error {
+  readonly code: string;
+  readonly statusCode: number;
+  readonly details?: Record<string, unknown>;
+  /** Seconds a client should wait before retrying (sets Retry-After). */
+  readonly retryAfterSeconds?: number;
+
+  constructor(
+    code: string,
+    statusCode: number,
+    message: string,
+    opts: { details?: Record<string, unknown>; retryAfterSeconds?: number; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.statusCode = statusCode;
+    this.details = opts.details;
+    this.retryAfterSeconds = opts.retryAfterSeconds;
+  }
+}
+
+export class InvalidRequestError extends CodexecError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('invalid_request', 400, message, { details });
+  }
+}
+
+export class NotFoundError extends CodexecError {
+  constructor(what: 'session' | 'execution' | 'route', id: string) {
+    super(`${what}_not_found`, 404, `no ${what} with id ${JSON.stringify(id)}`);
+  }
+}
+
+export class PayloadTooLargeError extends CodexecError {
+  constructor(code: 'source_too_large' | 'stdin_too_large' | 'body_too_large' | 'expected_output_too_large', limitBytes: number) {
+    super(code, 413, `${code.replace(/_/g, ' ')}: the limit is ${limitBytes} bytes`, { details: { limit_bytes: limitBytes } });
+  }
+}
+
+export class UnsupportedLanguageError extends CodexecError {
+  constructor(language: string, reason: 'unknown' | 'toolchain_missing' = 'unknown') {
+    super(
+      'unsupported_language',
+      422,
+      reason === 'unknown'
+        ? `language ${JSON.stringify(language)} is not supported (GET /languages lists them)`
+        : `language ${JSON.stringify(language)} is known but its toolchain is not installed on this host`,
+      { details: { language, reason } },
+    );
+  }
+}
+
+export class SessionClosedError extends CodexecError {
+  constructor(sessionId: string, status: string) {
+    super('session_closed', 409, `session ${sessionId} is ${status}; create a new session`, { details: { status } });
+  }
+}
+
+export class IdempotencyConflictError extends CodexecError {
+  constructor() {
+    super('idempotency_key_reused', 409, 'this Idempotency-Key was already used with a different request body');
+  }
+}
+
+export class RevisionConflictError extends CodexecError {
+  constructor(storedRevision: number) {
+    super('stale_revision', 409, `a newer revision (${storedRevision}) is already stored`, { details: { revision: storedRevision } });
+  }
+}
+
+export class RateLimitedError extends CodexecError {
+  constructor(message: string, retryAfterSeconds: number, code = 'rate_limited') {
+    super(code, 429, message, { retryAfterSeconds });
+  }
+}
+
+export class QueueFullError extends CodexecError {
+  constructor(depth: number, retryAfterSeconds: number) {
+    super('queue_full', 503, `the execution queue is full (${depth} waiting); retry later`, { retryAfterSeconds, details: { depth } });
+  }
+}
+
+export class ShuttingDownError extends CodexecError {
+  constructor() {
+    super('shutting_down', 503, 'the server is shutting down', { retryAfterSeconds: 5 });
+  }
+}
+
+export class ConfigError extends CodexecError {
+  constructor(problems: string[]) {
+    super('invalid_config', 500, `invalid configuration:\n  - ${problems.join('\n  - ')}`, { details: { problems } });
+  }
+}
+
+export class ProfileError extends CodexecError {
+  constructor(file: string, problems: string[]) {
+    super('invalid_profile', 500, `invalid sandbox profile ${file}:\n  - ${problems.join('\n  - ')}`, { details: { file, problems } });
+  }
+}
+
+export class IsolationUnavailableError extends CodexecError {
+  constructor(missing: string[]) {
+    super(
+      'isolation_unavailable',
+      500,
+      `this host cannot isolate executions (${missing.join('; ')}). Run \`codexec doctor\`; ` +
+        'set CODEXEC_INSECURE_ALLOW_UNISOLATED=1 only for local development',
+      { details: { missing } },
+    );
+  }
+}
+
+/** The sandbox could not be set up: transient, retried by the executor. */
+export class SandboxSetupError extends CodexecError {
+  constructor(step: string, message: string, cause?: unknown) {
+    super('sandbox_error', 500, `sandbox setup failed at ${step}: ${message}`, { details: { step }, cause });
+  }
+}
+
+export class InternalError extends CodexecError {
+  constructor(message = 'internal error', cause?: unknown) {
+    super('internal_error', 500, message, { cause });
+  }
+}
+
+export class SessionBusyError extends CodexecError {
+  constructor(inFlightExecutionId: string, retryAfterSeconds = 1) {
+    super('session_busy', 429, `this session already has an execution in flight (${inFlightExecutionId}); wait for it to finish`, {
+      retryAfterSeconds,
+      details: { execution_id: inFlightExecutionId },
+    });
+  }
+}
