@@ -134,3 +134,16 @@ export class SessionBusyError extends CodexecError {
     });
   }
 }
+
+/** The request body could not be parsed: not JSON, or not UTF-8. */
+export class MalformedBodyError extends CodexecError {
+  constructor(message = 'the request body is not valid JSON') {
+    super('invalid_json', 400, message);
+  }
+}
+
+export class UnsupportedMediaTypeError extends CodexecError {
+  constructor(contentType: string) {
+    super('unsupported_media_type', 415, `content type ${JSON.stringify(contentType.slice(0, 100))} is not supported; send application/json`);
+  }
+}

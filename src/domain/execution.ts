@@ -18,7 +18,7 @@ export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 /** What the sandbox says about one run of a program. */
 export interface RunOutcome {
-  kind: 'completed' | 'runtime_error' | 'wall_timeout' | 'cpu_timeout' | 'memory_limit' | 'output_limit' | 'sandbox_error';
+  kind: 'completed' | 'runtime_error' | 'compile_error' | 'wall_timeout' | 'cpu_timeout' | 'memory_limit' | 'output_limit' | 'sandbox_error';
   exitCode: number | null;
   signal: string | null;
   stdout: string;

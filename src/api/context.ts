@@ -1,0 +1,51 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { FastifyBaseLogger, FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { Config } from '../config/schema.js';
+import type { LanguageRegistry } from '../languages/registry.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { JobStore } from '../queue/job-store.js';
+import type { SessionStore } from '../sessions/session-store.js';
+import type { TypeBoxTypeProvider } from './validation.js';
+
+/** What the sandbox can guarantee on this host (from the isolation probe at startup). */
+export interface IsolationInfo {
+  level: 'full' | 'insecure';
+  cgroupVersion: string;
+  warnings: string[];
+}
+
+/** Everything buildApp needs; the API owns none of it and closes none of it. */
+export interface AppDeps {
+  config: Config;
+  jobs: JobStore;
+  sessions: SessionStore;
+  languages: LanguageRegistry;
+  metrics: Metrics;
+  /** A pino logger (used as is), Fastify logger options, or false for none. Default: createLogger(config). */
+  logger?: FastifyBaseLogger | FastifyServerOptions['logger'];
+  /** Called after each accepted run, to wake idle embedded executors at once. */
+  wake?: () => void;
+  isolation: () => IsolationInfo;
+  /** Executors alive, for /readyz. Default: executors with a recent heartbeat in the job store. */
+  executorsAlive?: () => Promise<number>;
+}
+
+/** Controls the serve command uses on the app (decorated as `app.codexec`). */
+export interface AppControl {
+  /** From now on, new requests get 503 shutting_down (except /healthz and /metrics) and /readyz says so. */
+  beginShutdown(): void;
+  readonly shuttingDown: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    codexec: AppControl;
+  }
+}
+
+export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+/** What route modules receive: the dependencies and the app's shutdown state. */
+export interface RouteContext extends AppDeps {
+  control: AppControl;
+}

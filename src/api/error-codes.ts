@@ -1,0 +1,47 @@
+// Every error code a client or operator can meet, with its HTTP status and what it means. The
+// README's error table is checked against this list, and a test checks that every code made by
+// src/domain/errors.ts appears here.
+//
+// scope: `http` codes are API responses ({"error": {"code", "message", "details"?}}); `connection`
+// codes are written by the HTTP server before a request reaches a route (same JSON shape);
+// `startup` codes stop `serve`/`worker` with a message; `execution` codes are recorded on an
+// execution's attempts (the client sees failure_reason internal_error or sandbox_error).
+
+export interface ErrorCodeInfo {
+  status: number;
+  scope: 'http' | 'connection' | 'startup' | 'execution';
+  description: string;
+}
+
+export const ERROR_CODES = {
+  invalid_request: { status: 400, scope: 'http', description: 'A field, header or query parameter is missing, of the wrong type or out of range; the message names it' },
+  invalid_json: { status: 400, scope: 'http', description: 'The request body is not valid JSON (or not UTF-8)' },
+  session_not_found: { status: 404, scope: 'http', description: 'No session has this id (ids that are not UUIDs name no session either)' },
+  execution_not_found: { status: 404, scope: 'http', description: 'No execution has this id (or it was pruned after the retention period)' },
+  route_not_found: { status: 404, scope: 'http', description: 'No route matches this method and path' },
+  session_closed: { status: 409, scope: 'http', description: 'The session is CLOSED or EXPIRED: it takes no autosave and no run; create a new one' },
+  stale_revision: { status: 409, scope: 'http', description: 'The autosave\'s revision is not newer than the stored one (or If-Match does not match it); nothing was overwritten; details.revision is the stored revision' },
+  idempotency_key_reused: { status: 409, scope: 'http', description: 'This Idempotency-Key was used on this session for a run with a different body or code' },
+  body_too_large: { status: 413, scope: 'http', description: 'The request body is larger than CODEXEC_MAX_BODY_BYTES' },
+  source_too_large: { status: 413, scope: 'http', description: 'source_code is larger than CODEXEC_MAX_SOURCE_BYTES' },
+  stdin_too_large: { status: 413, scope: 'http', description: 'stdin is larger than CODEXEC_MAX_STDIN_BYTES' },
+  expected_output_too_large: { status: 413, scope: 'http', description: 'expected_output is larger than the output kept per run (CODEXEC_OUTPUT_BYTES), so it could never match' },
+  unsupported_media_type: { status: 415, scope: 'http', description: 'The body is not application/json' },
+  unsupported_language: { status: 422, scope: 'http', description: 'The language is not in sandbox-profiles/, or its toolchain is not installed on this host (details.reason)' },
+  rate_limited: { status: 429, scope: 'http', description: 'This client (X-Api-Key, else IP) sent too many runs or autosaves this minute; see Retry-After' },
+  run_cooldown: { status: 429, scope: 'http', description: 'This session ran less than CODEXEC_RUN_COOLDOWN_MS ago; see Retry-After' },
+  session_busy: { status: 429, scope: 'http', description: 'This session already has CODEXEC_SESSION_MAX_IN_FLIGHT executions queued or running; details.execution_id names one' },
+  internal_error: { status: 500, scope: 'http', description: 'An unexpected error on our side; it is logged, and the response carries no detail' },
+  queue_full: { status: 503, scope: 'http', description: 'More than CODEXEC_QUEUE_MAX_DEPTH executions are waiting; see Retry-After' },
+  shutting_down: { status: 503, scope: 'http', description: 'The server is draining before it stops; retry on another instance or after Retry-After' },
+  request_timeout: { status: 408, scope: 'connection', description: 'The request was not received within CODEXEC_REQUEST_TIMEOUT_MS' },
+  headers_too_large: { status: 431, scope: 'connection', description: 'The request line and headers exceed 16 KiB' },
+  bad_request: { status: 400, scope: 'connection', description: 'The bytes received are not a valid HTTP request' },
+  invalid_config: { status: 500, scope: 'startup', description: 'One or more CODEXEC_* variables are invalid; each is named' },
+  invalid_profile: { status: 500, scope: 'startup', description: 'A sandbox profile file is invalid; the file and field are named' },
+  isolation_unavailable: { status: 500, scope: 'startup', description: 'This host cannot isolate executions; run `codexec doctor`' },
+  unsupported_database: { status: 500, scope: 'startup', description: 'CODEXEC_DATABASE_URL names a database this build cannot use' },
+  sandbox_error: { status: 500, scope: 'execution', description: 'The sandbox could not be set up for an attempt; retried, then failure_reason sandbox_error' },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,112 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { FAILURE_REASONS } from '../../domain/execution.js';
+import { ExecutionStatus, Nullable, NullableTimestamp, StringEnum, Timestamp, Uuid } from './common.js';
+
+export const RunBody = Type.Object(
+  {
+    stdin: Type.Optional(Type.String({ description: 'Standard input of the program; at most CODEXEC_MAX_STDIN_BYTES bytes (413 stdin_too_large)' })),
+    expected_output: Type.Optional(
+      Type.String({ description: 'When given, the result carries a verdict (passed / wrong_answer; trailing whitespace ignored) and feedback' }),
+    ),
+    time_limit_ms: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 600_000, description: 'Wall-clock and CPU time limit; clamped to the language\'s maximum' }),
+    ),
+    memory_limit_bytes: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 2 ** 40, description: 'Memory limit; clamped to the language\'s maximum' }),
+    ),
+  },
+  { additionalProperties: false, description: 'Optional: an empty body, or none at all, runs with no input and default limits' },
+);
+export type RunBody = Static<typeof RunBody>;
+
+export const RunHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description:
+        'Makes the run safe to retry: the same key on the same session returns the same execution (202, Idempotent-Replayed: true); ' +
+        'the same key with a different body or different code gets 409 idempotency_key_reused',
+    }),
+  ),
+});
+export type RunHeaders = Static<typeof RunHeaders>;
+
+export const RunResponse = Type.Object({
+  execution_id: Uuid,
+  session_id: Uuid,
+  status: ExecutionStatus,
+  queued_at: Timestamp,
+});
+export type RunResponse = Static<typeof RunResponse>;
+
+const FailureReason = Nullable(StringEnum(FAILURE_REASONS, { description: 'Why a FAILED or TIMEOUT execution ended so; null otherwise' }));
+const NullableInt = (description: string) => Nullable(Type.Integer({ description }));
+
+export const ExecutionTimestamps = Type.Object({
+  queued_at: Timestamp,
+  started_at: NullableTimestamp,
+  finished_at: NullableTimestamp,
+});
+
+export const ExecutionResponse = Type.Object({
+  execution_id: Uuid,
+  session_id: Uuid,
+  language: Type.String(),
+  status: ExecutionStatus,
+  stdout: Type.String({ description: 'Empty until the execution has finished' }),
+  stderr: Type.String(),
+  exit_code: NullableInt('Exit code of the program; null while not finished or when killed by a signal'),
+  signal: Nullable(Type.String({ description: 'Signal that killed the program, e.g. SIGKILL' })),
+  failure_reason: FailureReason,
+  verdict: Nullable(StringEnum(['passed', 'wrong_answer'] as const, { description: 'Only when expected_output was given' })),
+  feedback: Nullable(Type.String({ description: 'One human-readable line about the outcome, for the learner' })),
+  execution_time_ms: NullableInt('Wall-clock time of the run (compile excluded)'),
+  cpu_time_ms: NullableInt('CPU time of the run'),
+  memory_peak_kb: NullableInt('Peak memory of the run'),
+  compile_output: Nullable(Type.String({ description: 'Compiler output, for compiled languages' })),
+  compile_time_ms: NullableInt('Compile time, for compiled languages'),
+  stdout_truncated: Type.Boolean(),
+  stderr_truncated: Type.Boolean(),
+  output_not_utf8: Type.Boolean({ description: 'Output had bytes that were not UTF-8; they were replaced with U+FFFD' }),
+  warnings: Type.Array(Type.String()),
+  time_limit_ms: NullableInt('Effective wall-clock limit (after clamping to the language maximum)'),
+  memory_limit_bytes: NullableInt('Effective memory limit'),
+  attempts: Type.Integer({ minimum: 0, description: 'Attempts made so far (retries happen only for failures on our side)' }),
+  max_attempts: Type.Integer({ minimum: 1 }),
+  attempt_errors: Type.Array(
+    Type.Object({ attempt: Type.Integer(), at: Timestamp, code: Type.String({ description: 'e.g. lease_expired, sandbox_error, internal_error' }) }),
+    { description: 'Transient failures of earlier attempts' },
+  ),
+  queued_at: Timestamp,
+  started_at: NullableTimestamp,
+  finished_at: NullableTimestamp,
+  timestamps: ExecutionTimestamps,
+});
+export type ExecutionResponse = Static<typeof ExecutionResponse>;
+
+export const ExecutionSummary = Type.Object({
+  execution_id: Uuid,
+  status: ExecutionStatus,
+  language: Type.String(),
+  failure_reason: FailureReason,
+  exit_code: NullableInt('Exit code'),
+  verdict: Nullable(StringEnum(['passed', 'wrong_answer'] as const)),
+  execution_time_ms: NullableInt('Wall-clock time of the run'),
+  queued_at: Timestamp,
+  started_at: NullableTimestamp,
+  finished_at: NullableTimestamp,
+});
+export type ExecutionSummary = Static<typeof ExecutionSummary>;
+
+// Unknown query parameters are ignored (cache busters such as ?_=123 are common).
+export const ExecutionListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'How many, newest first' })),
+});
+export type ExecutionListQuery = Static<typeof ExecutionListQuery>;
+
+export const ExecutionListResponse = Type.Object({
+  session_id: Uuid,
+  executions: Type.Array(ExecutionSummary, { description: 'Newest first; GET /executions/{execution_id} for output' }),
+});
+export type ExecutionListResponse = Static<typeof ExecutionListResponse>;

@@ -1,0 +1,39 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Nullable, StringEnum } from './common.js';
+
+export const IsolationJson = Type.Object({
+  level: StringEnum(['full', 'insecure'] as const, { description: 'insecure: CODEXEC_INSECURE_ALLOW_UNISOLATED is on and this host cannot isolate' }),
+  cgroup_version: Type.String(),
+  warnings: Type.Array(Type.String()),
+});
+export type IsolationJson = Static<typeof IsolationJson>;
+
+export const HealthResponse = Type.Object({
+  status: StringEnum(['ok'] as const),
+  isolation: IsolationJson,
+});
+export type HealthResponse = Static<typeof HealthResponse>;
+
+const Check = Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()) });
+
+export const ReadyResponse = Type.Object({
+  status: StringEnum(['ready', 'not_ready', 'shutting_down'] as const),
+  checks: Type.Object({
+    database: Check,
+    sessions: Check,
+    executors: Type.Object({
+      ok: Type.Boolean(),
+      alive: Type.Integer({ minimum: 0, description: 'Executor processes with a recent heartbeat' }),
+      embedded: Type.Integer({ minimum: 0, description: 'CODEXEC_EXECUTORS of this server; 0 = API-only node, which does not wait for executors' }),
+    }),
+  }),
+  isolation: IsolationJson,
+  queue: Nullable(
+    Type.Object({
+      queued: Type.Integer({ minimum: 0 }),
+      running: Type.Integer({ minimum: 0 }),
+      oldest_queued_age_ms: Nullable(Type.Integer({ minimum: 0 })),
+    }),
+  ),
+});
+export type ReadyResponse = Static<typeof ReadyResponse>;

@@ -1,0 +1,50 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { LanguageRegistry, defaultProfilesDir } from '../languages/registry.js';
+import { openJobStore } from '../queue/open.js';
+import type { JobStore } from '../queue/job-store.js';
+import { createWakeSignal, type WakeSignal } from '../queue/wake.js';
+import { probeIsolation, openSandboxHost, type IsolationReport } from '../sandbox/host.js';
+import { Executor, type ExecutorHooks } from '../worker/executor.js';
+import { InlineRunner, PoolRunner } from '../worker/runners.js';
+
+export const JOB_DB_FILE_NAME = 'codexec.db';
+
+export function profilesDir(config: Config): string {
+  return config.profilesDir ? path.resolve(config.profilesDir) : defaultProfilesDir();
+}
+
+/** The queue, the languages and the wake signal: what every command that touches jobs needs. */
+export async function openQueue(config: Config): Promise<{ jobs: JobStore; languages: LanguageRegistry; wake: WakeSignal }> {
+  const languages = await LanguageRegistry.load(profilesDir(config), config);
+  const jobs = await openJobStore(config);
+  const wake = createWakeSignal({ dir: path.resolve(config.dataDir), dbFileName: JOB_DB_FILE_NAME, fallbackPollMs: 1000, unref: true });
+  return { jobs, languages, wake };
+}
+
+/** Probe isolation once, then start an executor with `slots` sandboxes (pool threads or inline). */
+export async function startExecutor(
+  config: Config,
+  q: { jobs: JobStore; languages: LanguageRegistry; wake: WakeSignal },
+  opts: { slots: number; runner: 'pool' | 'inline'; logger: Logger; hooks?: ExecutorHooks },
+): Promise<{ executor: Executor; isolation: IsolationReport; close: () => Promise<void> }> {
+  const { settings, report } = probeIsolation(config, profilesDir(config));
+  for (const w of report.warnings) opts.logger.warn({ problems: report.problems }, w);
+  const runner = opts.runner === 'pool' ? new PoolRunner(opts.slots, settings) : new InlineRunner(await openSandboxHost(settings));
+  const executor = new Executor({
+    store: q.jobs,
+    languages: q.languages,
+    runner,
+    wake: q.wake,
+    logger: opts.logger,
+    slots: opts.slots,
+    leaseMs: config.leaseMs,
+    retryBaseMs: config.retryBaseMs,
+    resultWarnings: report.warnings,
+    hooks: opts.hooks,
+    retentionMs: config.retentionMs,
+  });
+  executor.start();
+  return { executor, isolation: report, close: () => runner.close() };
+}

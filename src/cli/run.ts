@@ -1,0 +1,128 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import ora from 'ora';
+import { Option, type Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import { CodexecError } from '../domain/errors.js';
+import type { ExecutionResponse } from '../api/schemas/executions.js';
+import { createLogger } from '../observability/logger.js';
+import { HttpClient, LocalClient, type CodexecClient } from './client.js';
+import { startExecutor } from './context.js';
+import { formatBytes, summaryLine } from './format.js';
+
+const TERMINAL = new Set(['COMPLETED', 'FAILED', 'TIMEOUT']);
+
+/** The program's exit code when it ran; 124 on a timeout (like timeout(1)); 1 for other failures. */
+export function exitCodeFor(e: ExecutionResponse): number {
+  if (e.status === 'COMPLETED') return e.verdict === 'wrong_answer' ? 1 : 0;
+  if (e.status === 'TIMEOUT') return 124;
+  if (e.exit_code !== null && e.exit_code !== 0) return e.exit_code;
+  return 1;
+}
+
+function readInput(file: string, what: string, maxBytes: number): string {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    throw new CodexecError('file_not_found', 2, `${what} ${file}: no such file`);
+  }
+  if (!st.isFile()) throw new CodexecError('not_a_file', 2, `${what} ${file}: not a regular file`);
+  if (st.size > maxBytes) throw new CodexecError(`${what.replace(/ /g, '_')}_too_large`, 2, `${what} ${file} is ${formatBytes(st.size)}; the limit is ${formatBytes(maxBytes)}`);
+  return fs.readFileSync(file, 'utf8');
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('Run a file through the queue and print its output; exits with the program\'s exit code')
+    .argument('<file>', 'source file; the language comes from its extension unless --language')
+    .option('-l, --language <id>', 'language id or alias (see `codexec languages`)')
+    .option('--stdin <file>', 'file to feed to the program\'s standard input')
+    .option('--expected <file>', 'expected output: prints a verdict (passed / wrong_answer)')
+    .option('--time-limit <ms>', 'wall-clock and CPU time limit in ms (clamped to the language maximum)')
+    .option('--memory-limit <bytes>', 'memory limit in bytes (clamped to the language maximum)')
+    .addOption(new Option('--server <url>', 'codexec server to submit to [env CODEXEC_URL; default: the local database]'))
+    .option('--json', 'print the execution object as JSON instead of the output')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  codexec run hello.py\n  codexec run main.c --stdin input.txt --expected output.txt\n  codexec run solution.js --server http://localhost:8080 --json\n\n' +
+        'Exit status: the program\'s exit code; 124 on a timeout; 1 on other failures or a wrong answer.\n',
+    )
+    .action(async (file: string, opts: Record<string, string | boolean | undefined>) => {
+      const config = loadConfig(process.env);
+      const server = (opts.server as string | undefined) ?? (config.url || undefined);
+      const source = readInput(file, 'source file', config.maxSourceBytes);
+      const stdin = opts.stdin ? readInput(String(opts.stdin), 'stdin file', config.maxStdinBytes) : '';
+      const expected = opts.expected ? readInput(String(opts.expected), 'expected output file', config.maxStdinBytes) : null;
+      const toInt = (v: unknown, flag: string) => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!Number.isInteger(n) || n <= 0) throw new CodexecError('invalid_flag', 2, `${flag}: expected a positive whole number, got ${JSON.stringify(v)}`);
+        return n;
+      };
+      const timeLimitMs = toInt(opts.timeLimit, '--time-limit');
+      const memoryLimitBytes = toInt(opts.memoryLimit, '--memory-limit');
+
+      let client: CodexecClient;
+      let stopExecutor: (() => Promise<void>) | null = null;
+      if (server) client = new HttpClient(server);
+      else {
+        const local = await LocalClient.open(config);
+        client = local;
+        // Our own executor on the local database; a running `codexec serve` may take the job first.
+        const logger = createLogger({ logLevel: process.env.CODEXEC_LOG_LEVEL ? config.logLevel : 'warn' });
+        const handle = await startExecutor(config, local.queue, { slots: 1, runner: 'inline', logger });
+        stopExecutor = async () => {
+          await handle.executor.stop(0);
+          await handle.close();
+        };
+      }
+      try {
+        let language = opts.language as string | undefined;
+        if (!language) {
+          const ext = path.extname(file).toLowerCase();
+          const match = (await client.languages()).find((l) => l.extensions.includes(ext));
+          if (!match) throw new CodexecError('unknown_extension', 2, `cannot tell the language of ${file} from "${ext}": pass --language (see \`codexec languages\`)`);
+          language = match.id;
+        }
+        const id = await client.submit({ language, sourceCode: source, stdin, expectedOutput: expected, timeLimitMs, memoryLimitBytes });
+        const result = await waitForResult(client, id, !opts.json);
+        if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        else {
+          if (result.compile_output && result.failure_reason === 'compile_error') process.stderr.write(result.compile_output);
+          process.stdout.write(result.stdout);
+          process.stderr.write(result.stderr);
+          process.stderr.write(`${summaryLine(result)}\n`);
+        }
+        process.exitCode = exitCodeFor(result);
+      } finally {
+        await stopExecutor?.();
+        await client.close();
+      }
+    });
+}
+
+/** Poll until terminal, showing QUEUED -> RUNNING with the elapsed time (spinner on a TTY, plain lines otherwise). */
+async function waitForResult(client: CodexecClient, id: string, show: boolean): Promise<ExecutionResponse> {
+  const started = Date.now();
+  const tty = process.stderr.isTTY === true;
+  const spinner = show && tty ? ora({ stream: process.stderr, text: 'QUEUED' }).start() : null;
+  let last = '';
+  let delay = 10;
+  for (;;) {
+    const e = await client.execution(id);
+    const elapsed = ((Date.now() - started) / 1000).toFixed(1);
+    if (e.status !== last) {
+      if (show && !tty) process.stderr.write(`${e.status} ${id}\n`);
+      last = e.status;
+    }
+    if (spinner) spinner.text = `${e.status} ${elapsed}s  ${id}`;
+    if (TERMINAL.has(e.status)) {
+      spinner?.stop();
+      return e;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(200, delay * 2);
+  }
+}

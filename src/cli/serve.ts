@@ -1,0 +1,78 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import { buildApp, serverOptions } from '../api/app.js';
+import { openSessionStore } from '../sessions/session-store.js';
+import { Metrics } from '../observability/metrics.js';
+import { createLogger } from '../observability/logger.js';
+import type { IsolationReport } from '../sandbox/host.js';
+import { probeIsolation } from '../sandbox/host.js';
+import { configOption, flagOverrides } from './options.js';
+import { openQueue, startExecutor, profilesDir } from './context.js';
+import { onShutdownSignals } from './shutdown.js';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('Start the HTTP API, with embedded executors (default: one per CPU)')
+    .addOption(configOption('--port <port>', 'port'))
+    .addOption(configOption('--host <address>', 'host'))
+    .addOption(configOption('--executors <n>', 'executors'))
+    .addHelpText('after', '\nExamples:\n  codexec serve\n  codexec serve --port 9000 --executors 0   # API-only node; run `codexec worker` elsewhere\n')
+    .action(async (opts: Record<string, unknown>) => {
+      const config = loadConfig(process.env, flagOverrides(opts, { port: 'port', host: 'host', executors: 'executors' }));
+      const logger = createLogger(config);
+      const q = await openQueue(config);
+      const sessions = await openSessionStore(config);
+      const metrics = new Metrics({ queueStats: () => q.jobs.stats() });
+      let isolation: IsolationReport;
+      let executorHandle: Awaited<ReturnType<typeof startExecutor>> | null = null;
+      if (config.executors > 0) {
+        executorHandle = await startExecutor(config, q, {
+          slots: config.executors,
+          runner: 'pool',
+          logger,
+          hooks: {
+            finished: (s, r, w, m) => metrics.observeFinished(s as never, r, w, m),
+            retried: () => metrics.retry(),
+            rescued: (n) => metrics.rescue(n),
+            busy: (b, i) => metrics.setExecutors(b, i),
+          },
+        });
+        isolation = executorHandle.isolation;
+      } else {
+        // An API-only node runs nothing itself; report what this host could do.
+        try {
+          isolation = probeIsolation(config, profilesDir(config)).report;
+        } catch (err) {
+          isolation = { level: 'insecure', cgroupVersion: 'none', problems: [(err as Error).message], warnings: [] };
+        }
+      }
+      const app = await buildApp({
+        config,
+        jobs: q.jobs,
+        sessions,
+        languages: q.languages,
+        logger,
+        metrics,
+        wake: () => q.wake.notify(),
+        isolation: () => ({ level: isolation.level, cgroupVersion: isolation.cgroupVersion, warnings: isolation.warnings }),
+        executorsAlive: async () => (await q.jobs.stats()).executors.length,
+      });
+      await app.listen({ port: config.port, host: config.host });
+
+      onShutdownSignals(logger, async () => {
+        logger.info('shutting down: refusing new requests, draining executions');
+        app.codexec.beginShutdown();
+        if (executorHandle) {
+          const r = await executorHandle.executor.stop(config.shutdownGraceMs);
+          logger.info(r, 'executor stopped');
+          await executorHandle.close();
+        }
+        await app.close();
+        q.wake.close();
+        await sessions.close();
+        await q.jobs.close();
+      });
+      void serverOptions;
+    });
+}

@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import { createLogger } from '../observability/logger.js';
+import { configOption, flagOverrides } from './options.js';
+import { openQueue, startExecutor } from './context.js';
+import { onShutdownSignals } from './shutdown.js';
+
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description('Run a standalone executor on the shared database (any number of them, beside `serve --executors 0`)')
+    .addOption(configOption('--concurrency <n>', 'workerConcurrency'))
+    .addHelpText('after', '\nExample:\n  CODEXEC_DATA_DIR=/var/lib/codexec codexec worker --concurrency 4\n')
+    .action(async (opts: Record<string, unknown>) => {
+      const config = loadConfig(process.env, flagOverrides(opts, { concurrency: 'workerConcurrency' }));
+      const logger = createLogger(config);
+      const q = await openQueue(config);
+      const handle = await startExecutor(config, q, { slots: config.workerConcurrency, runner: 'pool', logger });
+      logger.info({ executor_id: handle.executor.id, slots: config.workerConcurrency, isolation: handle.isolation.level }, 'worker started');
+      onShutdownSignals(logger, async () => {
+        const r = await handle.executor.stop(config.shutdownGraceMs);
+        logger.info(r, 'worker stopped');
+        await handle.close();
+        q.wake.close();
+        await q.jobs.close();
+      });
+    });
+}

@@ -1,0 +1,53 @@
+import type { AttemptError, ExecutionRecord, ExecutionResult } from '../../domain/execution.js';
+import type { ExecutionStatus } from '../../domain/states.js';
+import type { LimitOverrides } from '../../domain/limits.js';
+
+/** A row of `executions` as SQLite returns it (snake_case, JSON columns as text). */
+export interface ExecutionRow {
+  seq: number;
+  id: string;
+  session_id: string;
+  language: string;
+  source_code: string;
+  stdin: string;
+  expected_output: string | null;
+  limit_overrides: string;
+  status: ExecutionStatus;
+  attempt: number;
+  max_attempts: number;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  run_after: number;
+  queued_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  result: string | null;
+  errors: string;
+}
+
+export function rowToRecord(row: ExecutionRow): ExecutionRecord {
+  return {
+    id: row.id,
+    sessionId: row.session_id,
+    language: row.language,
+    sourceCode: row.source_code,
+    stdin: row.stdin,
+    expectedOutput: row.expected_output,
+    limitOverrides: JSON.parse(row.limit_overrides) as LimitOverrides,
+    status: row.status,
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    leaseOwner: row.lease_owner,
+    leaseExpiresAt: row.lease_expires_at,
+    runAfter: row.run_after,
+    queuedAt: row.queued_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    result: row.result === null ? null : (JSON.parse(row.result) as ExecutionResult),
+    errors: JSON.parse(row.errors) as AttemptError[],
+  };
+}

@@ -1,0 +1,106 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config/schema.js';
+import { IsolationUnavailableError } from '../domain/errors.js';
+import type { Limits } from '../domain/limits.js';
+import { detectCgroups, createExecutionGroup, sweepLeftovers, type CgroupHost } from './cgroups/index.js';
+import { loadSeccompProfile, hostSeccompArch } from './seccomp/index.js';
+import type { SandboxHost } from './run.js';
+import { runUnisolated, INSECURE_WARNING } from './unisolated.js';
+
+export { INSECURE_WARNING };
+
+/** The launcher binary built by `npm install` (scripts/build-launcher.mjs). */
+export function defaultLauncherPath(): string {
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'codexec-launcher');
+}
+
+const UNSHARE_CANDIDATES = ['/usr/bin/unshare', '/bin/unshare', '/usr/local/bin/unshare'];
+
+export interface IsolationReport {
+  level: 'full' | 'insecure';
+  cgroupVersion: string;
+  problems: string[];
+  warnings: string[];
+}
+
+/** Plain data (it crosses into pool threads) from which each thread opens its SandboxHost. */
+export interface SandboxHostSettings {
+  mode: 'isolated' | 'insecure';
+  unsharePath: string;
+  launcherPath: string;
+  uidBase: number;
+  profilesDir: string;
+  cgroupParent: string;
+  cpuQuotaPercent: number;
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Decide, once at startup, whether this host can isolate executions. Refuses (throws) when it
+ * cannot, unless the operator explicitly allowed unisolated runs.
+ */
+export function probeIsolation(config: Config, profilesDir: string): { settings: SandboxHostSettings; report: IsolationReport } {
+  const problems: string[] = [];
+  if (process.platform !== 'linux') problems.push('not Linux');
+  if (typeof process.geteuid === 'function' && process.geteuid() !== 0) problems.push('not root: namespaces, cgroups and the uid drop need root (or a delegated cgroup and CAP_SYS_ADMIN)');
+  const unsharePath = UNSHARE_CANDIDATES.find(isExecutable) ?? '';
+  if (!unsharePath) problems.push('util-linux unshare not found');
+  const launcherPath = defaultLauncherPath();
+  if (!isExecutable(launcherPath)) problems.push(`sandbox launcher not built (${launcherPath}): run npm install with a C compiler present`);
+  let cgroupVersion = 'none';
+  let cgroupParent = config.cgroupParent;
+  try {
+    hostSeccompArch();
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  if (problems.length === 0) {
+    const cg: CgroupHost = detectCgroups({ parent: config.cgroupParent || undefined });
+    cgroupVersion = String(cg.version);
+    if (cg.problems.length > 0) problems.push(...cg.problems.map((p) => `cgroups: ${p}`));
+    else {
+      cgroupParent = cg.parent;
+      sweepLeftovers(cg);
+    }
+  }
+  const mode = problems.length === 0 ? 'isolated' : 'insecure';
+  if (mode === 'insecure' && !config.insecureAllowUnisolated) throw new IsolationUnavailableError(problems);
+  return {
+    settings: { mode, unsharePath, launcherPath, uidBase: config.sandboxUidBase, profilesDir, cgroupParent, cpuQuotaPercent: 100 },
+    report: { level: mode === 'isolated' ? 'full' : 'insecure', cgroupVersion, problems, warnings: mode === 'insecure' ? [INSECURE_WARNING] : [] },
+  };
+}
+
+/** A SandboxHost for this thread from settings probed at startup. */
+export async function openSandboxHost(settings: SandboxHostSettings): Promise<SandboxHost> {
+  const seccompFilter = async (name: string) => (await loadSeccompProfile(settings.profilesDir, name)).filter;
+  if (settings.mode === 'insecure') {
+    return {
+      unsharePath: '',
+      launcherPath: '',
+      uidBase: settings.uidBase,
+      createGroup: () => ({ procsPaths: [], stats: () => ({ cpuTimeMs: null, memoryPeakKb: null, oomKilled: false }), kill() {}, remove() {} }),
+      seccompFilter,
+      unisolated: runUnisolated,
+    };
+  }
+  const cg = detectCgroups({ parent: settings.cgroupParent, adopt: true });
+  return {
+    unsharePath: settings.unsharePath,
+    launcherPath: settings.launcherPath,
+    uidBase: settings.uidBase,
+    createGroup: (name: string, limits: Limits) =>
+      createExecutionGroup(cg, name, { memoryBytes: limits.memoryBytes, processes: limits.processes, cpuQuotaPercent: settings.cpuQuotaPercent }),
+    seccompFilter,
+  };
+}

@@ -1,0 +1,110 @@
+import os from 'node:os';
+import type { Limits } from '../domain/limits.js';
+import type { RunOutcome } from '../domain/execution.js';
+import type { LauncherStatus, PhaseReport } from './status.js';
+
+export interface GroupStats {
+  cpuTimeMs: number | null;
+  memoryPeakKb: number | null;
+  oomKilled: boolean;
+}
+
+export interface OutcomeInput {
+  status: LauncherStatus;
+  runLimits: Limits;
+  /** Set when the worker killed the execution; the first reason wins. */
+  killedFor: 'output_limit' | 'wall_timeout' | null;
+  run: { stats: GroupStats | null; stdout: { text: string; notUtf8: boolean; truncated: boolean }; stderr: { text: string; notUtf8: boolean; truncated: boolean } };
+  compile: { stats: GroupStats | null; output: { text: string; notUtf8: boolean; truncated: boolean } } | null;
+  /** Launcher exit code when the process ended; null when killed. */
+  launcherExitCode: number | null;
+  launcherStderr: string;
+  warnings: string[];
+}
+
+const SIGXCPU = os.constants.signals.SIGXCPU;
+const SIGKILL = os.constants.signals.SIGKILL;
+
+export function signalName(n: number): string {
+  const entry = Object.entries(os.constants.signals).find(([, v]) => v === n);
+  return entry ? entry[0] : `SIG${n}`;
+}
+
+const ms = (us: number) => Math.round(us / 1000);
+
+/** One outcome for one execution: sandbox failure, compile failure, or how the program ended. */
+export function classifyOutcome(input: OutcomeInput): RunOutcome {
+  const { status, run } = input;
+  const base: RunOutcome = {
+    kind: 'completed',
+    exitCode: null,
+    signal: null,
+    stdout: run.stdout.text,
+    stderr: run.stderr.text,
+    stdoutTruncated: run.stdout.truncated,
+    stderrTruncated: run.stderr.truncated,
+    outputNotUtf8: run.stdout.notUtf8 || run.stderr.notUtf8,
+    executionTimeMs: 0,
+    cpuTimeMs: run.stats?.cpuTimeMs ?? null,
+    memoryPeakKb: run.stats?.memoryPeakKb ?? null,
+    warnings: [...input.warnings],
+  };
+
+  const compileReport = status.phases.find((p) => p.phase === 'compile');
+  if (input.compile && compileReport) {
+    base.compile = {
+      ok: compileReport.kind === 'exit' && compileReport.code === 0,
+      output: input.compile.output.text,
+      timeMs: 'wallUs' in compileReport ? ms(compileReport.wallUs) : 0,
+      exitCode: compileReport.kind === 'exit' ? compileReport.code : null,
+    };
+  }
+
+  const sandboxError = (step: string, message: string): RunOutcome => ({ ...base, kind: 'sandbox_error', sandboxErrorStep: step, message });
+  if (status.setupError) return sandboxError(status.setupError.step, `errno ${status.setupError.errno}`);
+  const setupInPhase = status.phases.find((p): p is Extract<PhaseReport, { kind: 'setup_error' }> => p.kind === 'setup_error');
+  if (setupInPhase) return sandboxError(`${setupInPhase.phase}:${setupInPhase.step}`, `errno ${setupInPhase.errno}`);
+
+  if (input.compile) {
+    if (!compileReport) {
+      if (input.killedFor === 'wall_timeout') return { ...base, kind: 'wall_timeout', message: 'compilation did not finish in time' };
+      return sandboxError('compile', launcherGone(input));
+    }
+    if (!base.compile!.ok) {
+      const why =
+        compileReport.kind === 'timeout'
+          ? 'the compiler ran out of time'
+          : input.compile.stats?.oomKilled
+            ? 'the compiler ran out of memory'
+            : compileReport.kind === 'signal'
+              ? `the compiler was killed by ${signalName(compileReport.signal)}`
+              : undefined;
+      return { ...base, kind: 'compile_error', exitCode: base.compile!.exitCode, message: why };
+    }
+  }
+
+  const report = status.phases.find((p) => p.phase === 'run');
+  if (input.killedFor === 'output_limit') return { ...base, kind: 'output_limit', executionTimeMs: report && 'wallUs' in report ? ms(report.wallUs) : 0 };
+  if (!report) {
+    if (input.killedFor === 'wall_timeout') return { ...base, kind: 'wall_timeout', executionTimeMs: input.runLimits.wallTimeMs };
+    return sandboxError('run', launcherGone(input));
+  }
+  if (report.kind === 'setup_error') return sandboxError(report.step, `errno ${report.errno}`);
+  const out: RunOutcome = { ...base, executionTimeMs: ms(report.wallUs) };
+  if (report.kind === 'timeout') return { ...out, kind: 'wall_timeout' };
+  const cpuMs = run.stats?.cpuTimeMs ?? ms(report.cpuUs);
+  if (report.kind === 'signal') {
+    out.signal = signalName(report.signal);
+    if (report.signal === SIGXCPU || (report.signal === SIGKILL && cpuMs >= input.runLimits.cpuTimeMs)) return { ...out, kind: 'cpu_timeout' };
+    if (run.stats?.oomKilled) return { ...out, kind: 'memory_limit' };
+    return { ...out, kind: 'runtime_error' };
+  }
+  out.exitCode = report.code;
+  if (run.stats?.oomKilled) return { ...out, kind: 'memory_limit' };
+  return { ...out, kind: report.code === 0 ? 'completed' : 'runtime_error' };
+}
+
+function launcherGone(input: OutcomeInput): string {
+  const err = input.launcherStderr.trim().slice(0, 500);
+  return `the launcher ended without a report (exit ${input.launcherExitCode ?? 'killed'})${err ? `: ${err}` : ''}`;
+}

@@ -1,0 +1,201 @@
+import { randomInt } from 'node:crypto';
+import { execa } from 'execa';
+import type { Limits } from '../domain/limits.js';
+import type { RunOutcome } from '../domain/execution.js';
+import type { LanguageProfile } from '../languages/profile.js';
+import { buildSandboxCommand, encodeLauncherInput, FD, type PhaseSpec } from './command.js';
+import { CappedOutput } from './output.js';
+import { classifyOutcome, type GroupStats } from './outcome.js';
+import { parseLauncherStatus } from './status.js';
+
+/** What the runner needs from the cgroup module: one group per phase. */
+export interface PhaseGroup {
+  procsPaths: string[];
+  stats(): GroupStats;
+  kill(): void;
+  remove(): void;
+}
+
+export interface SandboxHost {
+  unsharePath: string;
+  launcherPath: string;
+  uidBase: number;
+  createGroup(name: string, limits: Limits): PhaseGroup;
+  seccompFilter(profileName: string): Promise<Buffer>;
+  /** Set only in the explicit insecure development mode: runs without any isolation. */
+  unisolated?: (req: RunRequest) => Promise<RunOutcome>;
+}
+
+export interface RunRequest {
+  executionId: string;
+  profile: LanguageProfile;
+  sourceCode: string;
+  stdin: string;
+  runLimits: Limits;
+  compileLimits: Limits | null;
+  /** Aborting kills the execution at once (shutdown hand-back, lost lease). */
+  signal?: AbortSignal;
+}
+
+// A program that writes this many times its output limit is killed instead of drained.
+const FLOOD_FACTOR = 16;
+// Time the worker grants beyond the launcher's own wall-clock limits before it kills from outside.
+const BACKSTOP_GRACE_MS = 2000;
+const STATUS_LIMIT_BYTES = 16 * 1024;
+
+/** Run one execution in a fresh sandbox and say how it ended. Never throws for the program's behaviour. */
+export async function runInSandbox(host: SandboxHost, req: RunRequest): Promise<RunOutcome> {
+  if (host.unisolated) return host.unisolated(req);
+  const { profile } = req;
+  const uid = host.uidBase + randomInt(0, 65536);
+  const groups: { run: PhaseGroup; compile: PhaseGroup | null } = { run: null as unknown as PhaseGroup, compile: null };
+  try {
+    const filter = await host.seccompFilter(profile.seccomp);
+    if (profile.compile && req.compileLimits) groups.compile = host.createGroup(`${req.executionId}-c`, req.compileLimits);
+    groups.run = host.createGroup(`${req.executionId}-r`, req.runLimits);
+    const phases: PhaseSpec[] = [];
+    if (profile.compile && req.compileLimits && groups.compile) {
+      phases.push({ name: 'compile', argv: profile.compile.argv, limits: req.compileLimits, cgroupProcs: groups.compile.procsPaths });
+    }
+    phases.push({ name: 'run', argv: profile.run.argv, limits: req.runLimits, cgroupProcs: groups.run.procsPaths });
+    const cmd = buildSandboxCommand({
+      unsharePath: host.unsharePath,
+      launcherPath: host.launcherPath,
+      uid,
+      gid: uid,
+      binds: profile.binds,
+      env: profile.env,
+      tmpfsBytes: req.runLimits.tmpfsBytes,
+      phases,
+      seccomp: true,
+    });
+    const input = encodeLauncherInput([{ name: profile.sourceFile, content: req.sourceCode }], filter);
+    return await spawnAndCollect(cmd, input, req, groups);
+  } catch (err) {
+    return sandboxFailure(err);
+  } finally {
+    for (const g of [groups.compile, groups.run]) {
+      if (!g) continue;
+      try {
+        g.kill();
+        g.remove();
+      } catch {
+        // A group that cannot be removed now is swept at the next start.
+      }
+    }
+  }
+}
+
+async function spawnAndCollect(
+  cmd: { file: string; args: string[] },
+  input: Buffer,
+  req: RunRequest,
+  groups: { run: PhaseGroup; compile: PhaseGroup | null },
+): Promise<RunOutcome> {
+  let killedFor: 'output_limit' | 'wall_timeout' | null = null;
+  const child = execa(cmd.file, cmd.args, {
+    stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+    extendEnv: false,
+    env: {},
+    buffer: false,
+    reject: false,
+    encoding: 'buffer',
+    stripFinalNewline: false,
+    killSignal: 'SIGKILL',
+    forceKillAfterDelay: false,
+    cleanup: true,
+  });
+  const kill = (reason: 'output_limit' | 'wall_timeout') => {
+    killedFor ??= reason;
+    child.kill('SIGKILL');
+    for (const g of [groups.compile, groups.run]) g?.kill();
+  };
+  req.signal?.addEventListener('abort', () => kill('wall_timeout'), { once: true });
+  const stdout = new CappedOutput(req.runLimits.stdoutBytes, req.runLimits.stdoutBytes * FLOOD_FACTOR, () => kill('output_limit'));
+  const stderr = new CappedOutput(req.runLimits.stderrBytes, req.runLimits.stderrBytes * FLOOD_FACTOR, () => kill('output_limit'));
+  const compileLimit = req.compileLimits?.stdoutBytes ?? 0;
+  const compileOut = new CappedOutput(compileLimit, Math.max(compileLimit, 1) * FLOOD_FACTOR, () => kill('output_limit'));
+  const status = new CappedOutput(STATUS_LIMIT_BYTES, Number.MAX_SAFE_INTEGER, () => {});
+
+  const streams = child.stdio as unknown as (NodeJS.ReadableStream & NodeJS.WritableStream)[];
+  const drained = [
+    drain(streams[FD.stdout], (c) => stdout.push(c)),
+    drain(streams[FD.status], (c) => status.push(c)),
+    drain(streams[FD.compileOutput], (c) => compileOut.push(c)),
+  ];
+  // stderr of the launcher and of the program share fd 2: the launcher only writes there if it
+  // cannot write its status, so everything is the program's.
+  drained.push(drain(streams[FD.stderr], (c) => stderr.push(c)));
+  writeAndClose(streams[FD.input], input);
+  writeAndClose(streams[FD.stdin], Buffer.from(req.stdin, 'utf8'));
+
+  const totalWallMs = req.runLimits.wallTimeMs + (req.compileLimits?.wallTimeMs ?? 0) + BACKSTOP_GRACE_MS;
+  const backstop = setTimeout(() => kill('wall_timeout'), totalWallMs);
+  let result;
+  try {
+    result = await child;
+    await Promise.race([Promise.all(drained), new Promise((r) => setTimeout(r, 1000))]);
+  } finally {
+    clearTimeout(backstop);
+  }
+
+  const runStats = safeStats(groups.run);
+  const compileStats = groups.compile ? safeStats(groups.compile) : null;
+  const out = stdout.text();
+  const err = stderr.text();
+  return classifyOutcome({
+    status: parseLauncherStatus(status.text().text),
+    runLimits: req.runLimits,
+    killedFor,
+    run: { stats: runStats, stdout: { ...out, truncated: stdout.truncated }, stderr: { ...err, truncated: stderr.truncated } },
+    compile: groups.compile ? { stats: compileStats, output: { ...compileOut.text(), truncated: compileOut.truncated } } : null,
+    launcherExitCode: typeof result.exitCode === 'number' ? result.exitCode : null,
+    launcherStderr: '',
+    warnings: [],
+  });
+}
+
+function safeStats(group: PhaseGroup): GroupStats | null {
+  try {
+    return group.stats();
+  } catch {
+    return null;
+  }
+}
+
+function drain(stream: NodeJS.ReadableStream | undefined, onChunk: (c: Buffer) => void): Promise<void> {
+  if (!stream) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.on('data', (c: Buffer) => onChunk(c));
+    stream.on('end', () => resolve());
+    stream.on('close', () => resolve());
+    stream.on('error', () => resolve());
+  });
+}
+
+function writeAndClose(stream: NodeJS.WritableStream | undefined, data: Buffer): void {
+  if (!stream) return;
+  // The program may never read stdin, or exit first: EPIPE here is normal.
+  stream.on('error', () => {});
+  stream.end(data);
+}
+
+export function sandboxFailure(err: unknown): RunOutcome {
+  const e = err as { code?: string; details?: { step?: string }; message?: string };
+  return {
+    kind: 'sandbox_error',
+    exitCode: null,
+    signal: null,
+    stdout: '',
+    stderr: '',
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    outputNotUtf8: false,
+    executionTimeMs: 0,
+    cpuTimeMs: null,
+    memoryPeakKb: null,
+    sandboxErrorStep: e?.details?.step ?? 'prepare',
+    message: e?.message ?? String(err),
+    warnings: [],
+  };
+}

@@ -1,0 +1,127 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../src/queue/sqlite/migrations.js';
+import { SQL } from '../../src/queue/sqlite/sql.js';
+import { SqliteJobStore } from '../../src/queue/sqlite/sqlite-job-store.js';
+import { jobStoreConformance } from './job-store-conformance.js';
+import { completedResult, makeTempDir, newExecution, removeDir } from './helpers.js';
+
+jobStoreConformance('SQLite', async () => {
+  const dir = makeTempDir();
+  const store = SqliteJobStore.open(path.join(dir, 'codexec.db'));
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      removeDir(dir);
+    },
+  };
+});
+
+describe('SqliteJobStore on disk', () => {
+  let dir: string;
+  let file: string;
+  beforeEach(() => {
+    dir = makeTempDir();
+    file = path.join(dir, 'nested', 'data', 'codexec.db');
+  });
+  afterEach(() => removeDir(dir));
+
+  it('creates the directory and the file, in WAL mode', async () => {
+    const store = SqliteJobStore.open(file);
+    expect(fs.existsSync(file)).toBe(true);
+    const raw = new Database(file);
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    raw.close();
+    await store.close();
+  });
+
+  it('records its migrations once, and reopening applies nothing again', async () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+    await SqliteJobStore.open(file).close();
+    const store = SqliteJobStore.open(file);
+    const { execution } = await store.enqueue(newExecution(), { now: 1 });
+    await store.close();
+    const reopened = SqliteJobStore.open(file);
+    expect((await reopened.get(execution.id))?.id).toBe(execution.id); // data kept
+    await reopened.close();
+    const raw = new Database(file, { readonly: true });
+    const rows = raw.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all();
+    raw.close();
+    expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
+  });
+
+  it('refuses a database migrated by a newer codexec', async () => {
+    await SqliteJobStore.open(file).close();
+    const raw = new Database(file);
+    raw.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(MIGRATIONS.length + 1, 'future', 0);
+    raw.close();
+    expect(() => SqliteJobStore.open(file)).toThrow(expect.objectContaining({ code: 'unsupported_database' }));
+  });
+
+  it.each([
+    ['ExecutionClaimNext', /USING COVERING INDEX executions_claim \(status=\? AND run_after<\?\)/],
+    ['ExecutionPruneBatch', /USING COVERING INDEX executions_finished/],
+    ['StatsRecentFailures', /USING INDEX executions_failures/],
+  ] as const)('%s runs on its index, in its order, with no sort step', async (name, index) => {
+    await SqliteJobStore.open(file).close();
+    const raw = new Database(file, { readonly: true });
+    const params = Object.fromEntries((SQL[name].match(/@\w+/g) ?? []).map((p) => [p.slice(1), 1]));
+    const plan = raw.prepare(`EXPLAIN QUERY PLAN ${SQL[name]}`).all(params) as { detail: string }[];
+    raw.close();
+    const details = plan.map((p) => p.detail).join('\n');
+    expect(details).toMatch(index);
+    expect(details).not.toMatch(/TEMP B-TREE/);
+  });
+
+  describe('CHECK constraints reject impossible states written by raw SQL', () => {
+    let raw: Database.Database;
+    let id: string;
+    beforeEach(async () => {
+      const store = SqliteJobStore.open(file);
+      id = (await store.enqueue(newExecution({ maxAttempts: 2 }), { now: 1000 })).execution.id;
+      await store.close();
+      raw = new Database(file);
+    });
+    afterEach(() => raw.close());
+
+    const result = JSON.stringify(completedResult());
+    const cases: [string, string, unknown[]][] = [
+      ['an unknown status', `UPDATE executions SET status = 'DONE' WHERE id = ?`, []],
+      ['a terminal status without finished_at', `UPDATE executions SET status = 'COMPLETED', result = ? WHERE id = ?`, [result]],
+      ['a terminal status without a result', `UPDATE executions SET status = 'COMPLETED', finished_at = 2000 WHERE id = ?`, []],
+      ['finished_at on a queued job', `UPDATE executions SET finished_at = 2000 WHERE id = ?`, []],
+      ['RUNNING without a lease', `UPDATE executions SET status = 'RUNNING', attempt = 1, started_at = 1500 WHERE id = ?`, []],
+      [
+        'RUNNING without a lease expiry',
+        `UPDATE executions SET status = 'RUNNING', attempt = 1, started_at = 1500, lease_owner = 'w' WHERE id = ?`,
+        [],
+      ],
+      ['a lease on a queued job', `UPDATE executions SET lease_owner = 'w', lease_expires_at = 9 WHERE id = ?`, []],
+      ['attempt above max_attempts', `UPDATE executions SET status = 'RUNNING', attempt = 3, started_at = 1, lease_owner = 'w', lease_expires_at = 9 WHERE id = ?`, []],
+      ['a queued job with no attempt left', `UPDATE executions SET attempt = 2, started_at = 1500 WHERE id = ?`, []],
+      ['an attempt with no start time', `UPDATE executions SET status = 'RUNNING', attempt = 1, lease_owner = 'w', lease_expires_at = 9 WHERE id = ?`, []],
+      ['errors that are not a JSON array', `UPDATE executions SET errors = '{}' WHERE id = ?`, []],
+      ['a result that is not JSON', `UPDATE executions SET status = 'FAILED', finished_at = 2, result = 'nope' WHERE id = ?`, []],
+    ];
+    it.each(cases)('%s', (_what, sql, params) => {
+      expect(() => raw.prepare(sql).run(...params, id)).toThrow(/CHECK constraint failed/);
+    });
+
+    it('a valid raw transition passes (the cases above fail for their own reason)', () => {
+      const run = raw.prepare(`UPDATE executions SET status = 'RUNNING', attempt = 1, started_at = 1500, lease_owner = 'w', lease_expires_at = 9 WHERE id = ?`);
+      expect(run.run(id).changes).toBe(1);
+    });
+
+    it('a second execution with the same session and idempotency key', () => {
+      const insert = raw.prepare(
+        `INSERT INTO executions (id, session_id, language, source_code, max_attempts, idempotency_key, run_after, queued_at)
+         VALUES (?, 's', 'python', '', 1, 'k', 0, 0)`,
+      );
+      insert.run('a');
+      expect(() => insert.run('b')).toThrow(/UNIQUE constraint failed/);
+    });
+  });
+});
