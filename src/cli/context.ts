@@ -2,14 +2,12 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { LanguageRegistry, defaultProfilesDir } from '../languages/registry.js';
-import { openJobStore } from '../queue/open.js';
+import { openJobStore, JOB_DB_FILE_NAME } from '../queue/open.js';
 import type { JobStore } from '../queue/job-store.js';
 import { createWakeSignal, type WakeSignal } from '../queue/wake.js';
 import { probeIsolation, openSandboxHost, type IsolationReport } from '../sandbox/host.js';
 import { Executor, type ExecutorHooks } from '../worker/executor.js';
 import { InlineRunner, PoolRunner } from '../worker/runners.js';
-
-export const JOB_DB_FILE_NAME = 'codexec.db';
 
 export function profilesDir(config: Config): string {
   return config.profilesDir ? path.resolve(config.profilesDir) : defaultProfilesDir();

@@ -10,7 +10,7 @@ export const FAILURE_REASONS = [
   'output_limit',
   'wall_time_limit',
   'cpu_time_limit',
-  'sandbox_error', // the sandbox could not be set up (after the last retry)
+  'sandbox_error', // the sandbox could not be set up (recorded per attempt; the last attempt ends as internal_error)
   'internal_error', // lost executor / unexpected error, after the last retry
   'cancelled', // session closed or execution abandoned before it ran
 ] as const;

@@ -150,7 +150,9 @@ function setUpV2(mount: MountEntry, parentOverride: string, workerTag: string, s
       if (base !== null) {
         const baseDir = dirOf(base);
         const available = WANTED_V2.filter((c) => controllersOf(baseDir).includes(c));
-        supervisor = enableForChildren(baseDir, available, base !== '/');
+        // Moving processes is needed only where the no-internal-processes rule applies, which
+        // never includes the real root group (there the first write succeeds).
+        supervisor = enableForChildren(baseDir, available, true);
       }
       fs.mkdirSync(dirOf(parentPath), { recursive: true });
       const available = WANTED_V2.filter((c) => controllersOf(dirOf(parentPath)).includes(c));

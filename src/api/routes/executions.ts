@@ -1,0 +1,29 @@
+import { NotFoundError } from '../../domain/errors.js';
+import type { App, RouteContext } from '../context.js';
+import { executionJson } from '../present.js';
+import { ExecutionIdParams, errors } from '../schemas/common.js';
+import { ExecutionResponse } from '../schemas/executions.js';
+
+export function executionRoutes(app: App, ctx: RouteContext): void {
+  const { jobs, languages } = ctx;
+
+  app.get(
+    '/executions/:execution_id',
+    {
+      schema: {
+        tags: ['executions'],
+        summary: 'Get an execution and its result',
+        description:
+          'status is QUEUED, RUNNING, COMPLETED (exited 0), FAILED (exited non-zero, was killed, or could not run: see failure_reason) ' +
+          'or TIMEOUT (passed its time limit). While QUEUED or RUNNING, stdout and stderr are empty and result fields are null.',
+        params: ExecutionIdParams,
+        response: { 200: ExecutionResponse, ...errors(400, 404, 500, 503) },
+      },
+    },
+    async (req) => {
+      const execution = await jobs.get(req.params.execution_id.toLowerCase());
+      if (!execution) throw new NotFoundError('execution', req.params.execution_id);
+      return executionJson(execution, languages.find(execution.language));
+    },
+  );
+}

@@ -1,0 +1,264 @@
+import path from 'node:path';
+import { SandboxSetupError } from '../../domain/errors.js';
+import {
+  childGroups,
+  exists,
+  killPid,
+  mkdirIfMissing,
+  readKeyed,
+  readNumber,
+  readPids,
+  readText,
+  removeGroupDir,
+  sleep,
+  tryWriteControl,
+  writeControl,
+} from './cgroupfs.js';
+import { REQUIRED_CONTROLLERS, type CgroupController, type CgroupHost } from './detect.js';
+
+// One cgroup per execution: created with limits before the program starts, read for CPU time,
+// peak memory and OOM kills after it ends, killed as a whole, then removed. Only direct file
+// operations (see cgroupfs.ts).
+
+export interface ExecutionLimits {
+  memoryBytes: number;
+  /** Processes and threads (pids.max). */
+  processes: number;
+  /**
+   * Not a cgroup limit: the kernel has no total-CPU-time cap per group. The launcher's RLIMIT_CPU
+   * caps each process, and the runner compares stats().cpuTimeMs with this for the whole group.
+   */
+  cpuTimeMs?: number;
+  /** CPU bandwidth in percent of one CPU (cpu.max / cfs_quota_us); 100 = one CPU; absent or 0: no cap. */
+  cpuQuotaPercent?: number;
+}
+
+export interface ExecutionStats {
+  cpuTimeMs: number;
+  memoryPeakKb: number;
+  oomKilled: boolean;
+  /** A fork or clone failed because pids.max was reached. */
+  pidsLimitHit?: boolean;
+}
+
+interface Part {
+  dir: string;
+  controllers: CgroupController[];
+}
+
+const CPU_PERIOD_US = 100_000;
+const KILL_ROUNDS = 200;
+const ROUND_PAUSE_MS = 5;
+
+export class ExecutionGroup {
+  /** The cgroup.procs file of every hierarchy: the launcher writes "0" to each to join. */
+  readonly procsPaths: string[];
+  readonly dirs: string[];
+  private memoryPeakSeen = 0;
+
+  constructor(
+    readonly name: string,
+    private readonly version: 1 | 2,
+    private readonly parts: Part[],
+  ) {
+    this.dirs = parts.map((p) => p.dir);
+    this.procsPaths = parts.map((p) => path.join(p.dir, 'cgroup.procs'));
+  }
+
+  private dirFor(controller: CgroupController): string | null {
+    return this.parts.find((p) => p.controllers.includes(controller))?.dir ?? null;
+  }
+
+  /** Every process in the group, in any hierarchy (pids as this process sees them). */
+  pids(): number[] {
+    const all = new Set<number>();
+    for (const file of this.procsPaths) for (const pid of readPids(file)) all.add(pid);
+    return [...all];
+  }
+
+  stats(): ExecutionStats {
+    return this.version === 2 ? this.statsV2() : this.statsV1();
+  }
+
+  private statsV2(): ExecutionStats {
+    const dir = this.parts[0].dir;
+    const usageUs = readKeyed(path.join(dir, 'cpu.stat')).get('usage_usec') ?? 0;
+    // memory.peak exists since Linux 5.19; before that the best we have is the largest value seen.
+    const peak = readNumber(path.join(dir, 'memory.peak'));
+    const current = readNumber(path.join(dir, 'memory.current')) ?? 0;
+    this.memoryPeakSeen = Math.max(this.memoryPeakSeen, peak ?? current);
+    const events = readKeyed(path.join(dir, 'memory.events'));
+    const pidsEvents = readKeyed(path.join(dir, 'pids.events'));
+    return {
+      cpuTimeMs: Math.round(usageUs / 1000),
+      memoryPeakKb: Math.ceil(this.memoryPeakSeen / 1024),
+      oomKilled: (events.get('oom_kill') ?? 0) > 0 || (events.get('oom_group_kill') ?? 0) > 0,
+      pidsLimitHit: (pidsEvents.get('max') ?? 0) > 0,
+    };
+  }
+
+  private statsV1(): ExecutionStats {
+    const cpuacct = this.dirFor('cpuacct');
+    const memory = this.dirFor('memory');
+    const pids = this.dirFor('pids');
+    const usageNs = cpuacct ? readNumber(path.join(cpuacct, 'cpuacct.usage')) ?? 0 : 0;
+    let oomKilled = false;
+    if (memory) {
+      this.memoryPeakSeen = Math.max(this.memoryPeakSeen, readNumber(path.join(memory, 'memory.max_usage_in_bytes')) ?? 0);
+      const oom = readKeyed(path.join(memory, 'memory.oom_control'));
+      // oom_kill is counted since Linux 4.13; before that, hitting the limit is the closest sign.
+      oomKilled = oom.has('oom_kill') ? oom.get('oom_kill')! > 0 : (readNumber(path.join(memory, 'memory.failcnt')) ?? 0) > 0;
+    }
+    return {
+      cpuTimeMs: Math.round(usageNs / 1e6),
+      memoryPeakKb: Math.ceil(this.memoryPeakSeen / 1024),
+      oomKilled,
+      pidsLimitHit: pids ? (readKeyed(path.join(pids, 'pids.events')).get('max') ?? 0) > 0 : undefined,
+    };
+  }
+
+  /**
+   * Kills every process in the group, including stopped ones, ones that called setsid and ones
+   * forking meanwhile; resolves once the group is empty. v2: cgroup.kill (Linux 5.14+), else
+   * freeze-kill-thaw; v1: freeze-kill-thaw with the freezer hierarchy.
+   */
+  async kill(): Promise<void> {
+    if (this.version === 2) {
+      const killFile = path.join(this.parts[0].dir, 'cgroup.kill');
+      if (exists(killFile)) {
+        for (let round = 0; round < KILL_ROUNDS; round++) {
+          if (this.pids().length === 0) return;
+          if (round % 20 === 0) writeControl(killFile, '1');
+          await sleep(ROUND_PAUSE_MS);
+        }
+        throw this.stillAlive();
+      }
+    }
+    await this.freezeAndKill();
+  }
+
+  /** The fallback kill, also used on v1: freeze so nothing forks, SIGKILL each pid, thaw, repeat. */
+  async freezeAndKill(): Promise<void> {
+    const freezer = this.version === 2 ? this.parts[0].dir : this.dirFor('freezer');
+    for (let round = 0; round < KILL_ROUNDS; round++) {
+      const pids = this.pids();
+      if (pids.length === 0) return;
+      if (freezer) await this.freeze(freezer, true);
+      for (const pid of pids) killPid(pid);
+      // A v1-frozen process only dies once thawed; a v2-frozen one dies at once.
+      if (freezer) await this.freeze(freezer, false);
+      await sleep(round === 0 ? 0 : ROUND_PAUSE_MS);
+    }
+    throw this.stillAlive();
+  }
+
+  private async freeze(dir: string, frozen: boolean): Promise<void> {
+    if (this.version === 2) {
+      tryWriteControl(path.join(dir, 'cgroup.freeze'), frozen ? '1' : '0');
+      if (!frozen) return;
+      // Freezing waits for each task to reach a safe point; a task stuck in the kernel may delay
+      // it, so wait a little only, then kill anyway.
+      for (let i = 0; i < 20 && readKeyed(path.join(dir, 'cgroup.events')).get('frozen') !== 1; i++) await sleep(1);
+      return;
+    }
+    const state = path.join(dir, 'freezer.state');
+    tryWriteControl(state, frozen ? 'FROZEN' : 'THAWED');
+    if (!frozen) return;
+    for (let i = 0; i < 20 && readText(state)?.trim() !== 'FROZEN'; i++) await sleep(1);
+  }
+
+  private stillAlive(): SandboxSetupError {
+    return new SandboxSetupError('cgroup-kill', `processes ${this.pids().join(', ')} of ${this.name} survived SIGKILL`);
+  }
+
+  /** Removes the group's directories, killing what is still inside first. */
+  async remove(): Promise<void> {
+    for (let round = 0; round < KILL_ROUNDS; round++) {
+      let busy = false;
+      for (const dir of this.dirs) if (!removeTree(dir)) busy = true;
+      if (!busy) return;
+      if (this.pids().length > 0) await this.kill();
+      else await sleep(ROUND_PAUSE_MS); // exiting processes leave the group a moment after they die
+    }
+    throw new SandboxSetupError('cgroup-remove', `cannot remove ${this.dirs.join(', ')}: still busy`);
+  }
+}
+
+// Child groups first: a group with children cannot be removed. The program cannot create any
+// (it is unprivileged), but a leftover from an interrupted remove might.
+function removeTree(dir: string): boolean {
+  for (const child of childGroups(dir)) removeTree(path.join(dir, child));
+  return removeGroupDir(dir);
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** Creates the group `name` in this worker's directory with `limits` applied. */
+export function createExecutionGroup(host: CgroupHost, name: string, limits: ExecutionLimits): ExecutionGroup {
+  if (!NAME.test(name) || name.includes('..')) throw new SandboxSetupError('cgroup', `invalid execution group name ${JSON.stringify(name)}`);
+  if (host.version === 'none' || !REQUIRED_CONTROLLERS.every((c) => host.controllers.includes(c)))
+    throw new SandboxSetupError('cgroup', `memory and pids controllers are unavailable: ${host.problems.join('; ') || 'no cgroups'}`);
+  const group = openExecutionGroup(host, host.workerTag, name);
+  const created: string[] = [];
+  try {
+    for (const dir of group.dirs) {
+      mkdirIfMissing(dir);
+      created.push(dir);
+    }
+    // A directory left by an earlier attempt with this name is reused only if it is empty.
+    if (group.pids().length > 0) throw new Error(`${group.dirs[0]} already exists and holds processes`);
+    if (host.version === 2) applyLimitsV2(group.dirs[0], host.controllers, limits);
+    else applyLimitsV1(host, group, limits);
+  } catch (err) {
+    for (const dir of created) removeGroupDir(dir);
+    throw new SandboxSetupError('cgroup', (err as Error).message, err);
+  }
+  return group;
+}
+
+/** A handle on the group `name` of worker `workerTag` (which may be another, dead, worker). */
+export function openExecutionGroup(host: CgroupHost, workerTag: string, name: string): ExecutionGroup {
+  if (host.version === 'none') throw new SandboxSetupError('cgroup', 'no cgroups on this host');
+  const parts = host.hierarchies.map((h) => ({
+    dir: path.join(path.dirname(h.workerDir), workerTag, name),
+    controllers: h.controllers,
+  }));
+  return new ExecutionGroup(name, host.version, parts);
+}
+
+function applyLimitsV2(dir: string, controllers: CgroupController[], limits: ExecutionLimits): void {
+  const file = (name: string) => path.join(dir, name);
+  writeControl(file('memory.max'), String(limits.memoryBytes));
+  // No swap: the limit is on memory, not on memory plus swap. Absent without swap accounting.
+  if (exists(file('memory.swap.max'))) writeControl(file('memory.swap.max'), '0');
+  // On OOM kill the whole execution, not just its largest process: a half-killed program only
+  // hangs until the wall-time limit.
+  if (exists(file('memory.oom.group'))) writeControl(file('memory.oom.group'), '1');
+  writeControl(file('pids.max'), String(limits.processes));
+  const quota = quotaUs(limits.cpuQuotaPercent);
+  if (quota !== null && controllers.includes('cpu')) writeControl(file('cpu.max'), `${quota} ${CPU_PERIOD_US}`);
+}
+
+function applyLimitsV1(host: CgroupHost, group: ExecutionGroup, limits: ExecutionLimits): void {
+  const dirOf = (c: CgroupController) => {
+    const i = host.hierarchies.findIndex((h) => h.controllers.includes(c));
+    return i < 0 ? null : group.dirs[i];
+  };
+  const memory = dirOf('memory')!;
+  writeControl(path.join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+  // memsw (memory + swap) exists only with swap accounting; without it, keep the group out of swap.
+  if (exists(path.join(memory, 'memory.memsw.limit_in_bytes'))) writeControl(path.join(memory, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
+  else tryWriteControl(path.join(memory, 'memory.swappiness'), '0');
+  writeControl(path.join(dirOf('pids')!, 'pids.max'), String(limits.processes));
+  const quota = quotaUs(limits.cpuQuotaPercent);
+  const cpu = dirOf('cpu');
+  if (quota !== null && cpu) {
+    writeControl(path.join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
+    writeControl(path.join(cpu, 'cpu.cfs_quota_us'), String(quota));
+  }
+}
+
+function quotaUs(percent: number | undefined): number | null {
+  if (percent === undefined || !(percent > 0)) return null;
+  return Math.max(1000, Math.round((CPU_PERIOD_US * percent) / 100));
+}

@@ -1,0 +1,4 @@
+export { detectCgroups, REQUIRED_CONTROLLERS, type CgroupController, type CgroupHierarchy, type CgroupHost, type DetectOptions } from './detect.js';
+export { createExecutionGroup, openExecutionGroup, ExecutionGroup, type ExecutionLimits, type ExecutionStats } from './group.js';
+export { releaseWorkerDir, sweepLeftovers, workerAlive, type SweepResult } from './sweep.js';
+export { describeCgroups } from './describe.js';
