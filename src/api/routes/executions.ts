@@ -1,6 +1,6 @@
 import { NotFoundError } from '../../domain/errors.js';
 import type { App, RouteContext } from '../context.js';
-import { executionJson } from '../present.js';
+import { executionView } from '../views.js';
 import { ExecutionIdParams, errors } from '../schemas/common.js';
 import { ExecutionResponse } from '../schemas/executions.js';
 
@@ -23,7 +23,7 @@ export function executionRoutes(app: App, ctx: RouteContext): void {
     async (req) => {
       const execution = await jobs.get(req.params.execution_id.toLowerCase());
       if (!execution) throw new NotFoundError('execution', req.params.execution_id);
-      return executionJson(execution, languages.find(execution.language));
+      return executionView(execution, languages);
     },
   );
 }

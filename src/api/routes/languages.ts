@@ -1,5 +1,5 @@
 import type { App, RouteContext } from '../context.js';
-import { languageJson } from '../present.js';
+import { languageView } from '../views.js';
 import { errors } from '../schemas/common.js';
 import { LanguageListResponse } from '../schemas/languages.js';
 
@@ -14,6 +14,6 @@ export function languageRoutes(app: App, ctx: RouteContext): void {
         response: { 200: LanguageListResponse, ...errors(500, 503) },
       },
     },
-    async () => ctx.languages.list().map(languageJson),
+    async () => ctx.languages.list().map(languageView),
   );
 }

@@ -4,7 +4,7 @@ import type { ExecutionRecord } from '../../domain/execution.js';
 import type { LimitOverrides } from '../../domain/limits.js';
 import type { JobStore } from '../../queue/job-store.js';
 import type { App, RouteContext } from '../context.js';
-import { executionSummaryJson } from '../present.js';
+import { executionSummaryView } from '../views.js';
 import { perMinute } from '../rate-limits.js';
 import { runRequestHash } from '../request-hash.js';
 import { assertMaxBytes } from '../request-limits.js';
@@ -146,7 +146,7 @@ export function runRoutes(app: App, ctx: RouteContext): void {
       const executions = await jobs.listBySession(sessionId, req.query.limit ?? 20);
       // Listed executions answer even if their session was pruned; no executions and no session is a 404.
       if (executions.length === 0 && !(await sessions.get(sessionId))) throw new NotFoundError('session', sessionId);
-      return { session_id: sessionId, executions: executions.map(executionSummaryJson) };
+      return { session_id: sessionId, executions: executions.map(executionSummaryView) };
     },
   );
 }

@@ -1,6 +1,6 @@
 import { NotFoundError } from '../../domain/errors.js';
 import type { App, RouteContext } from '../context.js';
-import { autosaveJson, sessionJson } from '../present.js';
+import { autosaveView, sessionView } from '../views.js';
 import { perMinute } from '../rate-limits.js';
 import { assertMaxBytes, parseIfMatch, revisionETag } from '../request-limits.js';
 import { SessionIdParams, errors } from '../schemas/common.js';
@@ -34,7 +34,7 @@ export function sessionRoutes(app: App, ctx: RouteContext): void {
       assertMaxBytes(req.body.source_code, config.maxSourceBytes, 'source_too_large');
       const session = await sessions.create({ language: profile.id, sourceCode: req.body.source_code ?? profile.template });
       req.log.info({ session_id: session.id, language: session.language }, 'session created');
-      return reply.code(201).header('etag', revisionETag(session.revision)).send(sessionJson(session, config.sessionIdleTtlMs));
+      return reply.code(201).header('etag', revisionETag(session.revision)).send(sessionView(session, config.sessionIdleTtlMs));
     },
   );
 
@@ -52,7 +52,7 @@ export function sessionRoutes(app: App, ctx: RouteContext): void {
     async (req, reply) => {
       const session = await sessions.get(req.params.session_id.toLowerCase());
       if (!session) throw new NotFoundError('session', req.params.session_id);
-      return reply.header('etag', revisionETag(session.revision)).send(sessionJson(session, config.sessionIdleTtlMs));
+      return reply.header('etag', revisionETag(session.revision)).send(sessionView(session, config.sessionIdleTtlMs));
     },
   );
 
@@ -86,7 +86,7 @@ export function sessionRoutes(app: App, ctx: RouteContext): void {
         revision: body.revision,
         ifMatchRevision,
       });
-      return reply.header('etag', revisionETag(session.revision)).send(autosaveJson(session));
+      return reply.header('etag', revisionETag(session.revision)).send(autosaveView(session));
     },
   );
 

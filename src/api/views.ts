@@ -1,19 +1,20 @@
 import type { ExecutionRecord } from '../domain/execution.js';
 import { clampLimits, type Limits } from '../domain/limits.js';
 import type { LanguageProfile } from '../languages/profile.js';
+import type { LanguageRegistry } from '../languages/registry.js';
 import type { Session } from '../sessions/session.js';
 import { lastActivityAt } from '../sessions/session.js';
 import type { ExecutionResponse, ExecutionSummary } from './schemas/executions.js';
 import type { LanguageJson, LimitsJson } from './schemas/languages.js';
 import type { AutosaveResponse, SessionResponse } from './schemas/sessions.js';
 
-// Domain objects -> the API's snake_case JSON. One function per shape, so that a field is named in
+// Domain objects -> the API's snake_case JSON (views). One function per shape, so that a field is named in
 // exactly one place.
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
-export function sessionJson(s: Session, idleTtlMs: number): SessionResponse {
+export function sessionView(s: Session, idleTtlMs: number): SessionResponse {
   return {
     session_id: s.id,
     status: s.status,
@@ -27,7 +28,7 @@ export function sessionJson(s: Session, idleTtlMs: number): SessionResponse {
   };
 }
 
-export function autosaveJson(s: Session): AutosaveResponse {
+export function autosaveView(s: Session): AutosaveResponse {
   return { session_id: s.id, status: s.status, language: s.language, revision: s.revision, updated_at: iso(s.updatedAt) };
 }
 
@@ -36,7 +37,9 @@ function effectiveLimits(e: ExecutionRecord, profile: LanguageProfile | undefine
   return profile ? clampLimits(profile.limits.default, profile.limits.maximum, e.limitOverrides) : null;
 }
 
-export function executionJson(e: ExecutionRecord, profile: LanguageProfile | undefined): ExecutionResponse {
+/** An execution as GET /executions/{id} shows it (the CLI shows the same from the local database). */
+export function executionView(e: ExecutionRecord, languages: Pick<LanguageRegistry, 'find'>): ExecutionResponse {
+  const profile = languages.find(e.language);
   // Output fields stay empty or null until the execution has a result (QUEUED, RUNNING).
   const r = e.result;
   const limits = effectiveLimits(e, profile);
@@ -73,7 +76,7 @@ export function executionJson(e: ExecutionRecord, profile: LanguageProfile | und
   };
 }
 
-export function executionSummaryJson(e: ExecutionRecord): ExecutionSummary {
+export function executionSummaryView(e: ExecutionRecord): ExecutionSummary {
   return {
     execution_id: e.id,
     status: e.status,
@@ -102,7 +105,7 @@ function limitsJson(l: Limits): LimitsJson {
   };
 }
 
-export function languageJson(p: LanguageProfile): LanguageJson {
+export function languageView(p: LanguageProfile): LanguageJson {
   return {
     id: p.id,
     name: p.name,
