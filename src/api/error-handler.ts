@@ -21,6 +21,12 @@ type FrameworkError = FastifyError & { validation?: ValidationProblem[]; validat
 // Which resource an id parameter names, for the 404 of an id that is not a UUID.
 const ID_PARAMS: Record<string, 'session' | 'execution'> = { session_id: 'session', execution_id: 'execution' };
 
+function resourceOfUrl(url: string): 'session' | 'execution' | 'route' {
+  if (url.startsWith('/code-sessions/')) return 'session';
+  if (url.startsWith('/executions/')) return 'execution';
+  return 'route';
+}
+
 /** A schema validation failure as a client error: an id that is not a UUID is an unknown id (404). */
 function fromValidation(err: FrameworkError, req: FastifyRequest): CodexecError {
   const problem = err.validation?.[0];
@@ -58,6 +64,9 @@ export function toCodexecError(raw: unknown, req: FastifyRequest, maxBodyBytes: 
       return new InvalidRequestError('Content-Length does not match the body');
     case 'FST_ERR_BAD_URL':
       return new InvalidRequestError('the URL is not valid (bad percent-encoding)');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      // An id too long for the router is not a UUID either: unknown, like any other such id.
+      return new NotFoundError(resourceOfUrl(req.url), `${req.url.slice(0, 60)}...`);
   }
   // Other Fastify client errors (4xx) carry safe messages of their own.
   const status = typeof err?.statusCode === 'number' ? err.statusCode : 500;

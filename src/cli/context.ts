@@ -27,7 +27,7 @@ export async function startExecutor(
   q: { jobs: JobStore; languages: LanguageRegistry; wake: WakeSignal },
   opts: { slots: number; runner: 'pool' | 'inline'; logger: Logger; hooks?: ExecutorHooks },
 ): Promise<{ executor: Executor; isolation: IsolationReport; close: () => Promise<void> }> {
-  const { settings, report } = probeIsolation(config, profilesDir(config));
+  const { settings, report } = await probeIsolation(config, profilesDir(config));
   for (const w of report.warnings) opts.logger.warn({ problems: report.problems }, w);
   const runner = opts.runner === 'pool' ? new PoolRunner(opts.slots, settings) : new InlineRunner(await openSandboxHost(settings));
   const executor = new Executor({

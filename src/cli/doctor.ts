@@ -58,7 +58,7 @@ export async function runDoctor(): Promise<Check[]> {
 
   // The real thing: one sandboxed run of the first available language.
   try {
-    const { settings } = probeIsolation({ ...config, insecureAllowUnisolated: false }, profilesDir(config));
+    const { settings } = await probeIsolation({ ...config, insecureAllowUnisolated: false }, profilesDir(config));
     const host = await openSandboxHost(settings);
     const lang = reg.list().find((l) => l.available && l.id === 'python') ?? reg.list().find((l) => l.available);
     if (lang) {

@@ -42,7 +42,7 @@ export function registerServe(program: Command): void {
       } else {
         // An API-only node runs nothing itself; report what this host could do.
         try {
-          isolation = probeIsolation(config, profilesDir(config)).report;
+          isolation = (await probeIsolation(config, profilesDir(config))).report;
         } catch (err) {
           isolation = { level: 'insecure', cgroupVersion: 'none', problems: [(err as Error).message], warnings: [] };
         }

@@ -49,7 +49,7 @@ function isExecutable(p: string): boolean {
  * Decide, once at startup, whether this host can isolate executions. Refuses (throws) when it
  * cannot, unless the operator explicitly allowed unisolated runs.
  */
-export function probeIsolation(config: Config, profilesDir: string): { settings: SandboxHostSettings; report: IsolationReport } {
+export async function probeIsolation(config: Config, profilesDir: string): Promise<{ settings: SandboxHostSettings; report: IsolationReport }> {
   const problems: string[] = [];
   if (process.platform !== 'linux') problems.push('not Linux');
   if (typeof process.geteuid === 'function' && process.geteuid() !== 0) problems.push('not root: namespaces, cgroups and the uid drop need root (or a delegated cgroup and CAP_SYS_ADMIN)');
@@ -70,7 +70,7 @@ export function probeIsolation(config: Config, profilesDir: string): { settings:
     if (cg.problems.length > 0) problems.push(...cg.problems.map((p) => `cgroups: ${p}`));
     else {
       cgroupParent = cg.parent;
-      sweepLeftovers(cg);
+      await sweepLeftovers(cg);
     }
   }
   const mode = problems.length === 0 ? 'isolated' : 'insecure';
@@ -94,7 +94,7 @@ export async function openSandboxHost(settings: SandboxHostSettings): Promise<Sa
       unisolated: runUnisolated,
     };
   }
-  const cg = detectCgroups({ parent: settings.cgroupParent, adopt: true });
+  const cg = detectCgroups({ parent: settings.cgroupParent });
   return {
     unsharePath: settings.unsharePath,
     launcherPath: settings.launcherPath,

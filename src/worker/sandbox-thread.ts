@@ -1,4 +1,4 @@
-import { workerData } from 'node:worker_threads';
+import Tinypool from 'tinypool';
 import type { RunOutcome } from '../domain/execution.js';
 import { runInSandbox, type SandboxHost } from '../sandbox/run.js';
 import { openSandboxHost, type SandboxHostSettings } from '../sandbox/host.js';
@@ -8,7 +8,8 @@ import type { SandboxTask } from './task.js';
 // thread resolved once (launcher, cgroup parent, profiles dir).
 export type SandboxThreadInit = SandboxHostSettings;
 
-const host: Promise<SandboxHost> = openSandboxHost(workerData as SandboxThreadInit);
+// tinypool wraps node's workerData; its own accessor gives ours back.
+const host: Promise<SandboxHost> = openSandboxHost(Tinypool.workerData as SandboxThreadInit);
 
 export default async function run(task: SandboxTask): Promise<RunOutcome> {
   return runInSandbox(await host, task);
