@@ -90,6 +90,14 @@ async function registerOpenApi(app: App): Promise<void> {
         { name: 'operations', description: 'Health, readiness and metrics' },
       ],
     },
+    // @fastify/swagger marks every declared body as required; the run's body is optional (the
+    // route turns a missing body into {}), and the document should say so.
+    transformObject: (doc) => {
+      if (!('openapiObject' in doc)) return doc.swaggerObject;
+      const run = doc.openapiObject.paths?.['/code-sessions/{session_id}/run']?.post;
+      if (run?.requestBody && 'required' in run.requestBody) run.requestBody.required = false;
+      return doc.openapiObject;
+    },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -12,8 +12,8 @@ import { parseLauncherStatus } from './status.js';
 export interface PhaseGroup {
   procsPaths: string[];
   stats(): GroupStats;
-  kill(): void;
-  remove(): void;
+  kill(): Promise<void> | void;
+  remove(): Promise<void> | void;
 }
 
 export interface SandboxHost {
@@ -77,8 +77,8 @@ export async function runInSandbox(host: SandboxHost, req: RunRequest): Promise<
     for (const g of [groups.compile, groups.run]) {
       if (!g) continue;
       try {
-        g.kill();
-        g.remove();
+        await g.kill();
+        await g.remove();
       } catch {
         // A group that cannot be removed now is swept at the next start.
       }
@@ -108,7 +108,7 @@ async function spawnAndCollect(
   const kill = (reason: 'output_limit' | 'wall_timeout') => {
     killedFor ??= reason;
     child.kill('SIGKILL');
-    for (const g of [groups.compile, groups.run]) g?.kill();
+    for (const g of [groups.compile, groups.run]) void Promise.resolve(g?.kill()).catch(() => {});
   };
   req.signal?.addEventListener('abort', () => kill('wall_timeout'), { once: true });
   const stdout = new CappedOutput(req.runLimits.stdoutBytes, req.runLimits.stdoutBytes * FLOOD_FACTOR, () => kill('output_limit'));
