@@ -101,7 +101,7 @@ export class LocalClient implements CodexecClient {
   ) {}
 
   static async open(config: Config): Promise<LocalClient> {
-    return new LocalClient(config, await openQueue(config));
+    return new LocalClient(config, await openQueue(config, { probeVersions: false }));
   }
 
   get where(): string {

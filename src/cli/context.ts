@@ -14,8 +14,9 @@ export function profilesDir(config: Config): string {
 }
 
 /** The queue, the languages and the wake signal: what every command that touches jobs needs. */
-export async function openQueue(config: Config): Promise<{ jobs: JobStore; languages: LanguageRegistry; wake: WakeSignal }> {
-  const languages = await LanguageRegistry.load(profilesDir(config), config);
+export async function openQueue(config: Config, opts: { probeVersions?: boolean } = {}): Promise<{ jobs: JobStore; languages: LanguageRegistry; wake: WakeSignal }> {
+  // Version probes start every toolchain once (the JVM takes a while): only servers need them.
+  const languages = await LanguageRegistry.load(profilesDir(config), config, { probeVersions: opts.probeVersions ?? true });
   const jobs = await openJobStore(config);
   const wake = createWakeSignal({ dir: path.resolve(config.dataDir), dbFileName: JOB_DB_FILE_NAME, fallbackPollMs: 1000, unref: true });
   return { jobs, languages, wake };

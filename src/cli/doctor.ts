@@ -1,82 +1,4 @@
-import fs from 'node:fs';
-import { execa } from 'execa';
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.js';
-import { LanguageRegistry } from '../languages/registry.js';
-import { defaultLauncherPath, openSandboxHost, probeIsolation } from '../sandbox/host.js';
-import { detectCgroups, describeCgroups } from '../sandbox/cgroups/index.js';
-import { hostSeccompArch } from '../sandbox/seccomp/index.js';
-import { runInSandbox } from '../sandbox/run.js';
-import { clampLimits } from '../domain/limits.js';
-import { profilesDir } from './context.js';
-
-interface Check {
-  name: string;
-  ok: boolean;
-  detail: string;
-  hint?: string;
-}
-
-async function namespaceCheck(flag: string, name: string): Promise<Check> {
-  const r = await execa('unshare', [flag, '--fork', '/bin/true'], { reject: false, extendEnv: false, env: { PATH: '/usr/bin:/bin' } });
-  return { name: `namespace: ${name}`, ok: r.exitCode === 0, detail: r.exitCode === 0 ? 'can create' : (r.stderr || 'unshare failed').trim(), hint: 'run as root (or with CAP_SYS_ADMIN); in a container: see README "Docker" for the privileges the worker needs' };
-}
-
-export async function runDoctor(): Promise<Check[]> {
-  const config = loadConfig(process.env);
-  const checks: Check[] = [];
-  const root = process.geteuid?.() === 0;
-  checks.push({ name: 'running as root', ok: root, detail: root ? 'uid 0' : `uid ${process.geteuid?.()}`, hint: 'the sandbox needs root to create namespaces and cgroups and to drop to an unprivileged uid' });
-  for (const [flag, name] of [['--pid', 'pid'], ['--mount', 'mount'], ['--net', 'net'], ['--ipc', 'ipc'], ['--uts', 'uts'], ['--cgroup', 'cgroup']]) {
-    checks.push(await namespaceCheck(flag, name));
-  }
-  try {
-    const cg = detectCgroups({ parent: config.cgroupParent || undefined });
-    checks.push({ name: 'cgroups', ok: cg.problems.length === 0, detail: describeCgroups(cg).join('; '), hint: cg.problems.join('; ') || undefined });
-  } catch (err) {
-    checks.push({ name: 'cgroups', ok: false, detail: (err as Error).message });
-  }
-  let seccompOk = false;
-  let seccompDetail = '';
-  try {
-    const arch = hostSeccompArch();
-    const status = fs.readFileSync('/proc/self/status', 'utf8');
-    seccompOk = /^Seccomp:/m.test(status) && fs.existsSync('/proc/sys/kernel/seccomp/actions_avail');
-    seccompDetail = seccompOk ? `filters supported (${arch})` : 'kernel reports no seccomp support';
-  } catch (err) {
-    seccompDetail = (err as Error).message;
-  }
-  checks.push({ name: 'seccomp', ok: seccompOk, detail: seccompDetail, hint: 'a kernel built with CONFIG_SECCOMP_FILTER' });
-  const launcher = defaultLauncherPath();
-  const built = fs.existsSync(launcher);
-  checks.push({ name: 'sandbox launcher', ok: built, detail: built ? launcher : 'not built', hint: 'run `npm install` (or `node scripts/build-launcher.mjs`) with a C compiler (cc) present' });
-
-  const reg = await LanguageRegistry.load(profilesDir(config), config);
-  for (const l of reg.list()) {
-    checks.push({ name: `language: ${l.id}`, ok: l.available, detail: l.available ? `${l.name} ${l.version ?? ''}`.trim() : `missing ${l.missing.join('; ')}`, hint: 'install the toolchain (see README "Languages") or ignore: the API refuses this language with 422' });
-  }
-
-  // The real thing: one sandboxed run of the first available language.
-  try {
-    const { settings } = await probeIsolation({ ...config, insecureAllowUnisolated: false }, profilesDir(config));
-    const host = await openSandboxHost(settings);
-    const lang = reg.list().find((l) => l.available && l.id === 'python') ?? reg.list().find((l) => l.available);
-    if (lang) {
-      const out = await runInSandbox(host, {
-        executionId: `doctor-${process.pid}`,
-        profile: lang,
-        sourceCode: lang.template,
-        stdin: '',
-        runLimits: clampLimits(lang.limits.default, lang.limits.maximum),
-        compileLimits: lang.compile?.limits ?? null,
-      });
-      checks.push({ name: 'sandbox smoke test', ok: out.kind === 'completed', detail: out.kind === 'completed' ? `${lang.id} template ran isolated in ${out.executionTimeMs} ms` : `${out.kind}: ${out.message ?? out.stderr.slice(0, 200)}` });
-    }
-  } catch (err) {
-    checks.push({ name: 'sandbox smoke test', ok: false, detail: (err as Error).message });
-  }
-  return checks;
-}
 
 export function registerDoctor(program: Command): void {
   program
@@ -84,6 +6,7 @@ export function registerDoctor(program: Command): void {
     .description('Check what this host supports: root, namespaces, cgroups, seccomp, the launcher, each language; then run one sandboxed program')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
+      const { runDoctor } = await import('./doctor-checks.js');
       const checks = await runDoctor();
       if (opts.json) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
       else {

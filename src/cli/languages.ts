@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.js';
-import { LanguageRegistry } from '../languages/registry.js';
-import { profilesDir } from './context.js';
 
 export function registerLanguages(program: Command): void {
   program
@@ -9,6 +6,9 @@ export function registerLanguages(program: Command): void {
     .description('List the languages of sandbox-profiles/ with their versions and whether this host has their toolchain')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
+      const { loadConfig } = await import('../config/load.js');
+      const { LanguageRegistry } = await import('../languages/registry.js');
+      const { profilesDir } = await import('./context.js');
       const config = loadConfig(process.env);
       const reg = await LanguageRegistry.load(profilesDir(config), config);
       const list = reg.list().map((l) => ({ id: l.id, name: l.name, version: l.version, available: l.available, extensions: l.extensions, compiled: l.compile !== null, missing: l.missing }));

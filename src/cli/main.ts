@@ -8,6 +8,8 @@ import { registerStatus } from './status.js';
 import { registerDoctor } from './doctor.js';
 import { registerLanguages } from './languages.js';
 
+// Command modules are light: each imports what it needs (Fastify, SQLite, the sandbox) when it
+// runs, so `codexec --help` and `codexec run` do not pay for the whole server.
 const program = new Command();
 program
   .name('codexec')

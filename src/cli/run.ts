@@ -1,13 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import ora from 'ora';
 import { Option, type Command } from 'commander';
-import { loadConfig } from '../config/load.js';
 import { CodexecError } from '../domain/errors.js';
 import type { ExecutionResponse } from '../api/schemas/executions.js';
-import { createLogger } from '../observability/logger.js';
-import { HttpClient, LocalClient, type CodexecClient } from './client.js';
-import { startExecutor } from './context.js';
+import type { CodexecClient } from './client.js';
 import { formatBytes, summaryLine } from './format.js';
 
 const TERMINAL = new Set(['COMPLETED', 'FAILED', 'TIMEOUT']);
@@ -50,6 +46,11 @@ export function registerRun(program: Command): void {
         'Exit status: the program\'s exit code; 124 on a timeout; 1 on other failures or a wrong answer.\n',
     )
     .action(async (file: string, opts: Record<string, string | boolean | undefined>) => {
+      const { default: ora } = await import('ora');
+      const { loadConfig } = await import('../config/load.js');
+      const { createLogger } = await import('../observability/logger.js');
+      const { HttpClient, LocalClient } = await import('./client.js');
+      const { startExecutor } = await import('./context.js');
       const config = loadConfig(process.env);
       const server = (opts.server as string | undefined) ?? (config.url || undefined);
       const source = readInput(file, 'source file', config.maxSourceBytes);
@@ -87,7 +88,7 @@ export function registerRun(program: Command): void {
           language = match.id;
         }
         const id = await client.submit({ language, sourceCode: source, stdin, expectedOutput: expected, timeLimitMs, memoryLimitBytes });
-        const result = await waitForResult(client, id, !opts.json);
+        const result = await waitForResult(client, id, !opts.json, ora);
         if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         else {
           if (result.compile_output && result.failure_reason === 'compile_error') process.stderr.write(result.compile_output);
@@ -104,7 +105,7 @@ export function registerRun(program: Command): void {
 }
 
 /** Poll until terminal, showing QUEUED -> RUNNING with the elapsed time (spinner on a TTY, plain lines otherwise). */
-async function waitForResult(client: CodexecClient, id: string, show: boolean): Promise<ExecutionResponse> {
+async function waitForResult(client: CodexecClient, id: string, show: boolean, ora: typeof import('ora').default): Promise<ExecutionResponse> {
   const started = Date.now();
   const tty = process.stderr.isTTY === true;
   const spinner = show && tty ? ora({ stream: process.stderr, text: 'QUEUED' }).start() : null;

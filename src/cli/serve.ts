@@ -1,14 +1,6 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.js';
-import { buildApp, serverOptions } from '../api/app.js';
-import { openSessionStore } from '../sessions/session-store.js';
-import { Metrics } from '../observability/metrics.js';
-import { createLogger } from '../observability/logger.js';
 import type { IsolationReport } from '../sandbox/host.js';
-import { probeIsolation } from '../sandbox/host.js';
 import { configOption, flagOverrides } from './options.js';
-import { openQueue, startExecutor, profilesDir } from './context.js';
-import { onShutdownSignals } from './shutdown.js';
 
 export function registerServe(program: Command): void {
   program
@@ -19,6 +11,14 @@ export function registerServe(program: Command): void {
     .addOption(configOption('--executors <n>', 'executors'))
     .addHelpText('after', '\nExamples:\n  codexec serve\n  codexec serve --port 9000 --executors 0   # API-only node; run `codexec worker` elsewhere\n')
     .action(async (opts: Record<string, unknown>) => {
+      const { loadConfig } = await import('../config/load.js');
+      const { buildApp } = await import('../api/app.js');
+      const { openSessionStore } = await import('../sessions/session-store.js');
+      const { Metrics } = await import('../observability/metrics.js');
+      const { createLogger } = await import('../observability/logger.js');
+      const { probeIsolation } = await import('../sandbox/host.js');
+      const { openQueue, startExecutor, profilesDir } = await import('./context.js');
+      const { onShutdownSignals } = await import('./shutdown.js');
       const config = loadConfig(process.env, flagOverrides(opts, { port: 'port', host: 'host', executors: 'executors' }));
       const logger = createLogger(config);
       const q = await openQueue(config);
@@ -73,6 +73,5 @@ export function registerServe(program: Command): void {
         await sessions.close();
         await q.jobs.close();
       });
-      void serverOptions;
     });
 }

@@ -1,8 +1,7 @@
 import { Option, type Command } from 'commander';
-import { loadConfig } from '../config/load.js';
 import { EXECUTION_STATUSES } from '../domain/states.js';
 import type { QueueStats } from '../queue/job-store.js';
-import { HttpClient, LocalClient, type CodexecClient } from './client.js';
+import type { CodexecClient } from './client.js';
 import { formatAge, summaryLine } from './format.js';
 
 export function renderStats(s: QueueStats, where: string, now = Date.now()): string {
@@ -29,6 +28,8 @@ export function registerStatus(program: Command): void {
     .option('-w, --watch [seconds]', 'refresh every N seconds (default 2)')
     .addHelpText('after', '\nExamples:\n  codexec status\n  codexec status --watch\n  codexec status 0b6c...-uuid --json\n')
     .action(async (id: string | undefined, opts: { server?: string; json?: boolean; watch?: string | boolean }) => {
+      const { loadConfig } = await import('../config/load.js');
+      const { HttpClient, LocalClient } = await import('./client.js');
       const config = loadConfig(process.env);
       const server = opts.server ?? (config.url || undefined);
       const client: CodexecClient = server ? new HttpClient(server) : await LocalClient.open(config);

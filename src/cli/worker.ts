@@ -1,9 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.js';
-import { createLogger } from '../observability/logger.js';
 import { configOption, flagOverrides } from './options.js';
-import { openQueue, startExecutor } from './context.js';
-import { onShutdownSignals } from './shutdown.js';
 
 export function registerWorker(program: Command): void {
   program
@@ -12,6 +8,10 @@ export function registerWorker(program: Command): void {
     .addOption(configOption('--concurrency <n>', 'workerConcurrency'))
     .addHelpText('after', '\nExample:\n  CODEXEC_DATA_DIR=/var/lib/codexec codexec worker --concurrency 4\n')
     .action(async (opts: Record<string, unknown>) => {
+      const { loadConfig } = await import('../config/load.js');
+      const { createLogger } = await import('../observability/logger.js');
+      const { openQueue, startExecutor } = await import('./context.js');
+      const { onShutdownSignals } = await import('./shutdown.js');
       const config = loadConfig(process.env, flagOverrides(opts, { concurrency: 'workerConcurrency' }));
       const logger = createLogger(config);
       const q = await openQueue(config);

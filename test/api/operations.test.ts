@@ -42,6 +42,8 @@ describe('OpenAPI, docs, health, metrics', () => {
     // Error responses are declared with the error schema.
     const runOp = doc.paths['/code-sessions/{session_id}/run'].post;
     for (const status of ['202', '400', '404', '409', '413', '415', '422', '429', '503']) expect(runOp.responses[status], status).toBeDefined();
+    expect(runOp.requestBody.required).toBe(false);
+    expect(doc.paths['/code-sessions'].post.requestBody.required).toBe(true);
     expect(runOp.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['session_id', 'idempotency-key']));
     // Nothing internal is documented as a route.
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/docs') || p === '/openapi.json')).toEqual([]);

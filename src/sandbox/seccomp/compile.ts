@@ -37,6 +37,8 @@ const ARCHES: Record<SeccompArch, ArchInfo> = {
   aarch64: { auditArch: 0xc00000b7, scmpName: 'SCMP_ARCH_AARCH64', table: SYSCALLS_AARCH64, x32Bit: false },
 };
 
+const COMPAT_ARCHES = ['SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_ARM'];
+
 export function syscallTable(arch: SeccompArch): Readonly<Record<string, number>> {
   return ARCHES[arch].table;
 }
@@ -86,8 +88,9 @@ export function compileSeccompWithReport(profile: SeccompProfile, arch: SeccompA
   const warnings = [...profile.warnings];
   if (profile.architectures.length > 0 && !profile.architectures.includes(info.scmpName))
     throw new ProfileError(profile.file, [`architectures: does not list ${info.scmpName}, the architecture of this host`]);
-  const foreign = profile.architectures.filter((a) => a !== info.scmpName);
-  if (foreign.length > 0) warnings.push(`architectures: ${foreign.join(', ')} ignored: calls from any architecture but ${info.scmpName} are killed`);
+  // Docker lists the 32-bit ABIs a 64-bit process may use; here they are always killed.
+  const compat = profile.architectures.filter((a) => COMPAT_ARCHES.includes(a));
+  if (compat.length > 0) warnings.push(`architectures: ${compat.join(', ')} ignored: calls from any architecture but ${info.scmpName} are killed`);
 
   const defaultRet = actionValue(profile.defaultAction, profile.defaultErrnoRet);
   const { groups, unknown } = groupByNumber(profile.syscalls, info.table);

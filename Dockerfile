@@ -1,0 +1,138 @@
+# codexec image: the API (`codexec serve`, non-root) and the sandboxed executors (`codexec worker`,
+# root with the privileges listed in docs/docker.md) run from this one image.
+#
+#   docker build -t codexec .
+#   docker compose up            # API on :8080 plus a worker, sharing one data volume
+#
+# Two stages: `build` has the compilers for the native modules (better-sqlite3, sqlite3) and the
+# sandbox launcher; the runtime stage gets the built tree with production dependencies only, plus
+# the language toolchains that learners' programs use.
+
+############################################################ build
+FROM node:22-bookworm AS build
+
+# node-gyp builds better-sqlite3 and sqlite3 against the headers that ship with this Node in
+# /usr/local/include/node, instead of downloading them (the build works offline and cannot pick
+# up headers of another Node version).
+ENV npm_config_nodedir=/usr/local \
+    npm_config_update_notifier=false \
+    npm_config_fund=false \
+    npm_config_audit=false
+
+WORKDIR /opt/codexec
+
+# Dependencies first, in their own layer: editing src/ does not recompile the native modules.
+# --ignore-scripts skips our own postinstall/prepare (their inputs are not copied yet);
+# `npm rebuild` then runs the dependencies' install scripts (prebuilt binary or node-gyp).
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts && npm rebuild
+
+# The launcher is built by the same postinstall script `npm install` runs (static when libc.a is
+# there, as it is here); that script only warns on failure, so the build checks the result itself:
+# an image without the launcher could not isolate anything.
+COPY native ./native
+COPY scripts ./scripts
+RUN npm run postinstall && test -x build/codexec-launcher
+
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build && test -f dist/cli/main.js
+
+# Production dependencies only; the native modules built above stay in place.
+RUN npm prune --omit=dev \
+ && node -e "require('better-sqlite3'); require('sqlite3')"
+
+############################################################ runtime
+FROM node:22-bookworm-slim
+
+# Toolchains of the languages in sandbox-profiles/languages/*.json (Debian bookworm packages):
+#   python3            Python 3                 ruby          Ruby
+#   node (base image)  JavaScript, TypeScript   php-cli       PHP
+#   gcc, g++           C, C++                   perl, bash    Perl, Bash
+#   default-jdk-headless  Java (OpenJDK 17)     golang-go     Go
+#   rustc              Rust (Debian's, under /usr where the sandbox can see it)
+# Sandbox and process plumbing:
+#   util-linux  `unshare` (namespaces) and `setpriv` (the entrypoint's uid switch)
+#   tini        PID 1: forwards SIGTERM for the ordered shutdown and reaps orphans
+# The JDK's postinstall writes man-page links even into a slim image, hence the mkdir.
+RUN mkdir -p /usr/share/man/man1 \
+ && apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      util-linux tini ca-certificates \
+      python3 \
+      gcc g++ libc6-dev \
+      default-jdk-headless \
+      golang-go \
+      rustc \
+      ruby \
+      php-cli \
+      perl bash \
+ && rm -rf /var/lib/apt/lists/*
+
+# TypeScript runs on the image's Node: the compiler from npm, same version as the project's dev
+# dependency, under /usr/local (visible read-only inside the sandbox, like everything under /usr).
+RUN npm install -g --no-fund --no-audit --no-update-notifier typescript@5.9.3 \
+ && npm cache clean --force
+
+# `codexec` runs the API. Executions never run as this user: the launcher gives each one its own
+# uid from CODEXEC_SANDBOX_UID_BASE (200000 and up).
+RUN groupadd --system --gid 10001 codexec \
+ && useradd --system --uid 10001 --gid codexec --home-dir /var/lib/codexec --shell /usr/sbin/nologin codexec \
+ && install -d -o codexec -g codexec -m 0750 /var/lib/codexec
+
+# The entrypoint. As a non-root user (the API) it only execs codexec. As root (the worker) it first:
+# - creates the data directory, owned by codexec;
+# - creates the job database as codexec when it is missing: SQLite running as root gives a new
+#   -wal or -shm file the owner of the database file, so a database made by codexec stays
+#   writable by the API after the worker has used it (one made by root would not be);
+# - on cgroup v2 without --privileged, remounts the container's own cgroup namespace writable
+#   (engines mount it read-only; CAP_SYS_ADMIN, which the sandbox needs anyway, allows it).
+RUN printf '%s\n' \
+  '#!/bin/sh' \
+  'set -eu' \
+  'if [ "$(id -u)" = 0 ]; then' \
+  '  data=${CODEXEC_DATA_DIR:-/var/lib/codexec}' \
+  '  install -d -o codexec -g codexec -m 0750 "$data"' \
+  '  [ -e "$data/codexec.db" ] || setpriv --reuid=codexec --regid=codexec --clear-groups touch "$data/codexec.db"' \
+  '  cg=""' \
+  '  while read -r _ _ _ _ mnt opts _; do [ "$mnt" = /sys/fs/cgroup ] && cg=$opts; done < /proc/self/mountinfo' \
+  '  case "$cg" in' \
+  '    ro|ro,*)' \
+  '      if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then' \
+  '        mount -o remount,rw /sys/fs/cgroup 2>/dev/null || echo "codexec-entrypoint: /sys/fs/cgroup is read-only and cannot be remounted (need CAP_SYS_ADMIN, apparmor=unconfined): see docs/docker.md" >&2' \
+  '      fi ;;' \
+  '  esac' \
+  'fi' \
+  'exec /opt/codexec/bin/codexec "$@"' \
+  > /usr/local/bin/codexec-entrypoint \
+ && chmod 0755 /usr/local/bin/codexec-entrypoint
+
+WORKDIR /opt/codexec
+COPY --from=build /opt/codexec/package.json ./
+COPY --from=build /opt/codexec/node_modules ./node_modules
+COPY --from=build /opt/codexec/dist ./dist
+COPY --from=build /opt/codexec/build/codexec-launcher ./build/codexec-launcher
+COPY bin ./bin
+COPY sandbox-profiles ./sandbox-profiles
+RUN ln -s /opt/codexec/bin/codexec /usr/local/bin/codexec \
+ && test -x build/codexec-launcher \
+ && codexec --version
+
+# The API by default: listens on 8080 in the container, runs no executions itself (executions
+# need root and the worker's privileges: run `codexec worker` beside it, see docker-compose.yml).
+ENV NODE_ENV=production \
+    CODEXEC_DATA_DIR=/var/lib/codexec \
+    CODEXEC_HOST=0.0.0.0 \
+    CODEXEC_PORT=8080 \
+    CODEXEC_EXECUTORS=0
+VOLUME ["/var/lib/codexec"]
+EXPOSE 8080
+USER codexec
+
+# Liveness with Node's own fetch (no curl in the image). The worker serves no HTTP:
+# docker-compose.yml turns this off for it.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.CODEXEC_PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/codexec-entrypoint"]
+CMD ["serve"]

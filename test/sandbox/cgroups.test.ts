@@ -1,0 +1,204 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  createExecutionGroup,
+  describeCgroups,
+  detectCgroups,
+  openExecutionGroup,
+  releaseWorkerDir,
+  sweepLeftovers,
+  type ExecutionGroup,
+} from '../../src/sandbox/cgroups/index.js';
+
+// Real cgroups, real processes: these run as root on this v1-hybrid machine and in the pure-v2 VM
+// (../shared/tools/cgroup2-vm). Each test's program joins its group the way the launcher does, by
+// writing "0" to every cgroup.procs in procsPaths.
+
+const isRoot = process.getuid?.() === 0;
+const host = isRoot ? detectCgroups() : null;
+const usable = host !== null && host.controllers.includes('memory') && host.controllers.includes('pids');
+const skipReason = !isRoot ? 'not root' : !usable ? `no usable cgroups: ${host?.problems.join('; ')}` : '';
+if (skipReason) console.warn(`cgroups tests skipped: ${skipReason}`);
+
+const MiB = 1024 * 1024;
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+/** Runs `script` in /bin/sh after the shell has joined every hierarchy of `group`. */
+function runInGroup(group: ExecutionGroup, script: string): ChildProcess {
+  return spawn('/bin/sh', ['-c', `for p in "$@"; do echo 0 > "$p" || exit 99; done; ${script}`, 'sh', ...group.procsPaths], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
+  let stdout = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d));
+  child.stderr?.resume();
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout })));
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** Process state letter from /proc (R, S, T, Z...), or null once the process is gone. */
+function procState(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  } catch {
+    return null;
+  }
+}
+
+function sessionId(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+}
+
+const dead = (pid: number) => {
+  const s = procState(pid);
+  return s === null || s === 'Z' || s === 'X';
+};
+
+// A tree that tries to outlive its group: a SIGSTOPped child, a setsid child, a double fork.
+const STUBBORN_TREE = "sleep 1000 & kill -STOP $!; setsid sleep 1000 & (sleep 1000 &); sh -c 'sleep 1000 & exec sleep 1000' & wait";
+
+describe.skipIf(!usable)(`cgroups${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  const h = host!;
+  const groups: ExecutionGroup[] = [];
+  let counter = 0;
+  const make = (limits = { memoryBytes: 64 * MiB, processes: 16, cpuQuotaPercent: 100 }) => {
+    const g = createExecutionGroup(h, `t${process.pid}-${++counter}`, limits);
+    groups.push(g);
+    return g;
+  };
+
+  afterAll(async () => {
+    for (const g of groups) await g.remove();
+    await releaseWorkerDir(h);
+    for (const hier of h.hierarchies) expect(fs.existsSync(hier.workerDir)).toBe(false);
+  });
+
+  it('detects the version of this host and the controllers', () => {
+    const expected = fs.statfsSync('/sys/fs/cgroup').type === CGROUP2_SUPER_MAGIC ? 2 : 1;
+    expect(h.version).toBe(expected);
+    expect(h.controllers).toEqual(expect.arrayContaining(['memory', 'pids']));
+    if (expected === 1) expect(h.controllers).toEqual(['memory', 'pids', 'cpu', 'cpuacct', 'freezer']);
+    const lines = describeCgroups(h);
+    expect(lines[0]).toMatch(new RegExp(`^cgroup version: v${expected} \\(memory, pids[^)]*\\) (ok|degraded)$`));
+    for (const hier of h.hierarchies) expect(fs.existsSync(hier.workerDir)).toBe(true);
+  });
+
+  it('applies the limits and reports CPU time and peak memory', async () => {
+    const g = make();
+    const run = exited(runInGroup(g, 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; echo done'));
+    const result = await run;
+    expect(result).toMatchObject({ code: 0, stdout: 'done\n' });
+    const stats = g.stats();
+    expect(stats.cpuTimeMs).toBeGreaterThan(0);
+    expect(stats.memoryPeakKb).toBeGreaterThan(0);
+    expect(stats.memoryPeakKb).toBeLessThan(64 * 1024);
+    expect(stats.oomKilled).toBe(false);
+    expect(stats.pidsLimitHit).toBe(false);
+    const limitFile = h.version === 2 ? 'memory.max' : 'memory.limit_in_bytes';
+    const memoryDir = g.dirs[h.hierarchies.findIndex((x) => x.controllers.includes('memory'))];
+    expect(fs.readFileSync(path.join(memoryDir, limitFile), 'utf8').trim()).toBe(String(64 * MiB));
+  });
+
+  it('OOM-kills a program that allocates past the memory limit, and says so', async () => {
+    const g = make();
+    const hog = `const b = []; for (let i = 0; i < 200; i++) b.push(Buffer.alloc(1 << 20, 7)); console.log('survived')`;
+    const result = await exited(runInGroup(g, `exec "${process.execPath}" -e "${hog}"`));
+    expect(result.stdout).not.toContain('survived');
+    expect(result.signal).toBe('SIGKILL');
+    expect(g.stats().oomKilled).toBe(true);
+  }, 60_000);
+
+  it('keeps a fork loop within pids.max', async () => {
+    const g = make();
+    const child = runInGroup(g, 'i=0; while [ $i -lt 60 ]; do sleep 1000 2>/dev/null & i=$((i+1)); done 2>/dev/null; wait');
+    const done = exited(child);
+    await waitFor('pids.max to be hit', () => g.stats().pidsLimitHit === true);
+    expect(g.pids().length).toBeLessThanOrEqual(16);
+    await g.kill();
+    await done;
+    expect(g.pids()).toEqual([]);
+  }, 60_000);
+
+  it('kill() ends the whole tree: stopped, setsid and double-forked processes included', async () => {
+    const g = make();
+    const done = exited(runInGroup(g, STUBBORN_TREE));
+    await waitFor('the tree to start', () => g.pids().length >= 6);
+    const pids = g.pids();
+    expect(pids.some((p) => procState(p) === 'T')).toBe(true);
+    expect(new Set(pids.map(sessionId)).size).toBeGreaterThan(1);
+    await g.kill();
+    await done;
+    expect(g.pids()).toEqual([]);
+    for (const pid of pids) expect([pid, dead(pid)]).toEqual([pid, true]);
+  }, 60_000);
+
+  it('the freeze-and-kill fallback ends the same tree', async () => {
+    const g = make();
+    const done = exited(runInGroup(g, STUBBORN_TREE));
+    await waitFor('the tree to start', () => g.pids().length >= 6);
+    const pids = g.pids();
+    await g.freezeAndKill();
+    await done;
+    expect(g.pids()).toEqual([]);
+    for (const pid of pids) expect([pid, dead(pid)]).toEqual([pid, true]);
+  }, 60_000);
+
+  it('remove() kills what is left and leaves no directory', async () => {
+    const g = make();
+    exited(runInGroup(g, 'exec sleep 1000'));
+    await waitFor('the sleeper to join', () => g.pids().length === 1);
+    await g.remove();
+    for (const dir of g.dirs) expect(fs.existsSync(dir)).toBe(false);
+  }, 60_000);
+
+  it('sweepLeftovers removes groups of a dead worker and leaves a live worker alone', async () => {
+    // A worker that crashed: its directory is named after a process that no longer exists.
+    const gone = spawn('sleep', ['1000']);
+    await waitFor('sleep to start', () => procState(gone.pid!) !== null);
+    const stat = fs.readFileSync(`/proc/${gone.pid}/stat`, 'utf8');
+    const deadTag = `w${gone.pid}.${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
+    gone.kill('SIGKILL');
+    await exited(gone);
+    // A live worker: the vitest process that started this one.
+    const pstat = fs.readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
+    const liveTag = `w${process.ppid}.${pstat.slice(pstat.lastIndexOf(')') + 2).split(' ')[19]}`;
+
+    const orphan = openExecutionGroup(h, deadTag, 'orphan');
+    const other = openExecutionGroup(h, liveTag, `live-${process.pid}`);
+    for (const dir of [...orphan.dirs, ...other.dirs]) fs.mkdirSync(dir, { recursive: true });
+    const orphanRun = exited(runInGroup(orphan, 'setsid sleep 1000 & exec sleep 1000'));
+    const otherRun = exited(runInGroup(other, 'exec sleep 1000'));
+    await waitFor('the programs to join', () => orphan.pids().length === 2 && other.pids().length === 1);
+    const orphanPids = orphan.pids();
+
+    const result = await sweepLeftovers(h);
+    expect(result.failures).toEqual([]);
+    expect(result.groups).toContain(`${deadTag}/orphan`);
+    expect(result.groups.some((g) => g.startsWith(liveTag))).toBe(false);
+    for (const dir of orphan.dirs) expect(fs.existsSync(path.dirname(dir))).toBe(false);
+    for (const pid of orphanPids) expect(dead(pid)).toBe(true);
+    expect(other.pids().length).toBe(1);
+    await orphanRun;
+
+    await other.remove();
+    await otherRun;
+    for (const dir of other.dirs) {
+      expect(fs.existsSync(dir)).toBe(false);
+      fs.rmdirSync(path.dirname(dir)); // the stand-in live worker's directory
+    }
+  }, 60_000);
+});
