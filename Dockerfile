@@ -85,8 +85,10 @@ RUN groupadd --system --gid 10001 codexec \
 # - creates the job database as codexec when it is missing: SQLite running as root gives a new
 #   -wal or -shm file the owner of the database file, so a database made by codexec stays
 #   writable by the API after the worker has used it (one made by root would not be);
-# - on cgroup v2 without --privileged, remounts the container's own cgroup namespace writable
-#   (engines mount it read-only; CAP_SYS_ADMIN, which the sandbox needs anyway, allows it).
+# - remounts read-only cgroup mounts writable: without --privileged, engines mount the container's
+#   own cgroups read-only (v2 with cgroupns=private: its own subtree; v1: its own group in each
+#   hierarchy). CAP_SYS_ADMIN, which the sandbox needs anyway, allows it; it changes only this
+#   mount's flag (bind remount), not what the container can reach.
 RUN printf '%s\n' \
   '#!/bin/sh' \
   'set -eu' \
@@ -94,14 +96,12 @@ RUN printf '%s\n' \
   '  data=${CODEXEC_DATA_DIR:-/var/lib/codexec}' \
   '  install -d -o codexec -g codexec -m 0750 "$data"' \
   '  [ -e "$data/codexec.db" ] || setpriv --reuid=codexec --regid=codexec --clear-groups touch "$data/codexec.db"' \
-  '  cg=""' \
-  '  while read -r _ _ _ _ mnt opts _; do [ "$mnt" = /sys/fs/cgroup ] && cg=$opts; done < /proc/self/mountinfo' \
-  '  case "$cg" in' \
-  '    ro|ro,*)' \
-  '      if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then' \
-  '        mount -o remount,rw /sys/fs/cgroup 2>/dev/null || echo "codexec-entrypoint: /sys/fs/cgroup is read-only and cannot be remounted (need CAP_SYS_ADMIN, apparmor=unconfined): see docs/docker.md" >&2' \
-  '      fi ;;' \
-  '  esac' \
+  '  while read -r _ _ _ _ mnt opts rest; do' \
+  '    case "$mnt" in /sys/fs/cgroup|/sys/fs/cgroup/*) ;; *) continue ;; esac' \
+  '    case "$rest" in *"- cgroup "*|*"- cgroup2 "*) ;; *) continue ;; esac' \
+  '    case "$opts" in ro|ro,*) ;; *) continue ;; esac' \
+  '    mount -o remount,bind,rw "$mnt" 2>/dev/null || echo "codexec-entrypoint: $mnt is read-only and cannot be remounted (needs CAP_SYS_ADMIN and apparmor=unconfined; see docs/docker.md)" >&2' \
+  '  done < /proc/self/mountinfo' \
   'fi' \
   'exec /opt/codexec/bin/codexec "$@"' \
   > /usr/local/bin/codexec-entrypoint \

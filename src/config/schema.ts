@@ -55,7 +55,6 @@ export const CONFIG_SCHEMA = {
   outputBytes: v('CODEXEC_OUTPUT_BYTES', 64 * 1024, int(1024, 16 * MiB), 'stdout and stderr kept per run, each; beyond it output is truncated and flagged'),
   fileSizeBytes: v('CODEXEC_FILE_SIZE_BYTES', 16 * MiB, int(4096), 'Largest file a run may write (RLIMIT_FSIZE)'),
   tmpfsBytes: v('CODEXEC_TMPFS_BYTES', 32 * MiB, int(MiB), 'Size of the working directory and of /tmp (each a tmpfs)'),
-  cpuQuotaPercent: v('CODEXEC_CPU_QUOTA_PERCENT', 100, int(0, 100_000), 'CPU bandwidth of one run in percent of one CPU (cgroup cpu.max / cfs_quota_us); 0: no cap'),
   cgroupParent: v('CODEXEC_CGROUP_PARENT', '', str, 'cgroup under which execution groups are made; empty: detected (v2: a delegated subtree of our own group; v1: /codexec)'),
   sandboxUidBase: v('CODEXEC_SANDBOX_UID_BASE', 200_000, int(1000, 2 ** 31 - 70_000), 'First of 65536 unprivileged uids that executions run as'),
   insecureAllowUnisolated: v('CODEXEC_INSECURE_ALLOW_UNISOLATED', false, bool, 'Run without isolation when the host cannot isolate (development only; every result carries a warning)'),

@@ -1,0 +1,244 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+// What an execution could leave behind on the host, read straight from /proc and the cgroup
+// filesystems (not through src/sandbox, which is what is being checked):
+//   - processes: any process running as a uid of the sandbox range, and any process whose command
+//     line names this test process's cgroup worker directory (unshare, the launcher's outer
+//     process and its pid-1 init carry those paths in argv);
+//   - cgroups: execution groups under this process's worker directory, in every cgroup hierarchy;
+//   - mounts: new lines in the host's /proc/self/mountinfo;
+//   - files: anything in the host's /tmp owned by a sandbox uid, or named like the launcher's
+//     root skeleton (it builds the program's root in a tmpfs over /tmp of its own mount namespace).
+// Other test files may run sandboxes at the same time in other processes: their processes live in
+// their own worker directories' cgroups and are not counted here.
+
+export const SANDBOX_UID_RANGE = 65536;
+
+export interface HostStateOptions {
+  uidBase: number;
+  /** cgroup path of the parent, as in SandboxHostSettings.cgroupParent (e.g. /codexec). */
+  cgroupParent: string;
+}
+
+export interface HostSnapshot {
+  mountinfo: Set<string>;
+  tmpEntries: Set<string>;
+}
+
+const WORKER_TAG = /^w(\d+)\.(\d+)$/;
+
+function readText(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+function startTime(pid: number | 'self'): string | null {
+  const stat = readText(`/proc/${pid}/stat`);
+  if (stat === null) return null;
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+}
+
+/** The cgroup worker directory name of this process (src/sandbox/cgroups/detect.ts: w<pid>.<start>). */
+export function ownWorkerTag(): string {
+  return `w${process.pid}.${startTime('self') ?? '0'}`;
+}
+
+function workerAlive(tag: string): boolean {
+  const m = WORKER_TAG.exec(tag);
+  return m !== null && startTime(Number(m[1])) === m[2];
+}
+
+function pids(): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number);
+}
+
+function uidOf(pid: number): number | null {
+  const m = /^Uid:\s+(\d+)\s+(\d+)/m.exec(readText(`/proc/${pid}/status`) ?? '');
+  return m ? Number(m[2]) : null;
+}
+
+export interface LeftProcess {
+  pid: number;
+  uid: number | null;
+  cmd: string;
+  cgroup: string;
+}
+
+function describeProcess(pid: number): LeftProcess {
+  return {
+    pid,
+    uid: uidOf(pid),
+    cmd: (readText(`/proc/${pid}/cmdline`) ?? '').split('\0').join(' ').trim().slice(0, 300),
+    cgroup: (readText(`/proc/${pid}/cgroup`) ?? '').trim().split('\n').join(' | ').slice(0, 300),
+  };
+}
+
+/** Processes an execution of this test process left on the host (see the module comment). */
+export function leftoverProcesses(opts: HostStateOptions): LeftProcess[] {
+  const tag = ownWorkerTag();
+  const out: LeftProcess[] = [];
+  for (const pid of pids()) {
+    if (pid === process.pid) continue;
+    const uid = uidOf(pid);
+    const cmdline = readText(`/proc/${pid}/cmdline`) ?? '';
+    const inSandboxRange = uid !== null && uid >= opts.uidBase && uid < opts.uidBase + SANDBOX_UID_RANGE;
+    if (cmdline.includes(`/${tag}/`)) {
+      out.push(describeProcess(pid));
+      continue;
+    }
+    if (!inSandboxRange) continue;
+    // A sandbox process inside a live worker directory of another process belongs to another test
+    // file (or a real worker) running now; anything else is ours or escaped its group.
+    const cg = readText(`/proc/${pid}/cgroup`) ?? '';
+    const owners = [...cg.matchAll(/\/(w\d+\.\d+)\//g)].map((m) => m[1]);
+    if (owners.length > 0 && owners.every((o) => o !== tag && workerAlive(o))) continue;
+    out.push(describeProcess(pid));
+  }
+  return out.filter((p) => readText(`/proc/${p.pid}/stat`) !== null);
+}
+
+/** Every process of the sandbox uid range on the host, whoever started it (for the concurrency test). */
+export function sandboxUidProcesses(opts: HostStateOptions): LeftProcess[] {
+  return pids()
+    .filter((pid) => {
+      const uid = uidOf(pid);
+      return uid !== null && uid >= opts.uidBase && uid < opts.uidBase + SANDBOX_UID_RANGE;
+    })
+    .map(describeProcess);
+}
+
+interface CgroupMount {
+  mountPoint: string;
+  fsType: 'cgroup' | 'cgroup2';
+}
+
+function cgroupMounts(): CgroupMount[] {
+  const out: CgroupMount[] = [];
+  for (const line of (readText('/proc/self/mountinfo') ?? '').split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const fsType = line.slice(sep + 3).split(' ')[0];
+    if (fsType !== 'cgroup' && fsType !== 'cgroup2') continue;
+    out.push({ mountPoint: line.slice(0, sep).split(' ')[4].replace(/\\040/g, ' '), fsType });
+  }
+  return out;
+}
+
+function subdirs(dir: string): string[] {
+  try {
+    return fs
+      .readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
+  } catch {
+    return [];
+  }
+}
+
+/** Execution groups (directories) under this process's worker directory, in every cgroup hierarchy. */
+export function leftoverCgroups(opts: HostStateOptions): string[] {
+  const tag = ownWorkerTag();
+  const out: string[] = [];
+  for (const m of cgroupMounts()) {
+    const workerDir = path.join(m.mountPoint, opts.cgroupParent, tag);
+    for (const name of subdirs(workerDir)) out.push(path.join(workerDir, name));
+  }
+  return out;
+}
+
+/** Worker directories of this process (present while the host is open; gone after close). */
+export function ownWorkerDirs(opts: HostStateOptions): string[] {
+  const tag = ownWorkerTag();
+  return cgroupMounts()
+    .map((m) => path.join(m.mountPoint, opts.cgroupParent, tag))
+    .filter((d) => fs.existsSync(d));
+}
+
+// Names the launcher creates in its new root (native/launcher.c build_root: NEWROOT is /tmp).
+const SKELETON = new Set(['usr', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32', 'etc', 'dev', 'proc', 'work', 'tmp']);
+
+function tmpEntries(): Set<string> {
+  try {
+    return new Set(fs.readdirSync('/tmp'));
+  } catch {
+    return new Set();
+  }
+}
+
+export function snapshotHost(): HostSnapshot {
+  return { mountinfo: new Set(mountLines()), tmpEntries: tmpEntries() };
+}
+
+// Mount ids make each line unique; a remount changes options, which also counts as a change.
+function mountLines(): string[] {
+  return (readText('/proc/self/mountinfo') ?? '').split('\n').filter(Boolean);
+}
+
+/** Files in the host's /tmp that an execution made: owned by a sandbox uid, or a new skeleton name. */
+export function leftoverTmpFiles(before: HostSnapshot, opts: HostStateOptions): string[] {
+  const out: string[] = [];
+  for (const name of tmpEntries()) {
+    if (!before.tmpEntries.has(name) && SKELETON.has(name)) out.push(path.join('/tmp', name));
+  }
+  const inRange = (uid: number) => uid >= opts.uidBase && uid < opts.uidBase + SANDBOX_UID_RANGE;
+  // Bounded walk: /tmp of a test machine is small, and a sandbox-owned file would be near the top.
+  const walk = (dir: string, depth: number) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries.slice(0, 2000)) {
+      const p = path.join(dir, e.name);
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(p);
+      } catch {
+        continue;
+      }
+      if (inRange(st.uid) || inRange(st.gid)) out.push(p);
+      if (e.isDirectory() && depth > 0) walk(p, depth - 1);
+    }
+  };
+  walk('/tmp', 3);
+  return out;
+}
+
+export function newMounts(before: HostSnapshot): string[] {
+  return mountLines().filter((l) => !before.mountinfo.has(l));
+}
+
+export interface HostProblems {
+  processes: LeftProcess[];
+  cgroups: string[];
+  mounts: string[];
+  tmpFiles: string[];
+}
+
+/**
+ * Everything left behind since `before`. Processes and cgroups get a moment to go (a SIGKILLed
+ * process leaves its group a few milliseconds after it dies), nothing more.
+ */
+export async function hostProblems(before: HostSnapshot, opts: HostStateOptions, settleMs = 2000): Promise<HostProblems> {
+  const end = Date.now() + settleMs;
+  let processes = leftoverProcesses(opts);
+  let cgroups = leftoverCgroups(opts);
+  while ((processes.length > 0 || cgroups.length > 0) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 25));
+    processes = leftoverProcesses(opts);
+    cgroups = leftoverCgroups(opts);
+  }
+  return { processes, cgroups, mounts: newMounts(before), tmpFiles: leftoverTmpFiles(before, opts) };
+}
+
+export function isClean(p: HostProblems): boolean {
+  return p.processes.length === 0 && p.cgroups.length === 0 && p.mounts.length === 0 && p.tmpFiles.length === 0;
+}
