@@ -8,7 +8,7 @@
 // alike. Sequential: one run at a time, wall ms per run. Parallel: two at a time, runs per second.
 import fs from 'node:fs';
 import { parseArgs, isMain } from './lib/args.mjs';
-import { summarize, fmt } from './lib/stats.mjs';
+import { summarize, fmt, ratio } from './lib/stats.mjs';
 import { runStandalone } from './lib/report.mjs';
 import { referenceVariants, helloDir, loop, loopVariant, HELLO, EXPECTED } from './lib/spawn.mjs';
 import { openSandbox } from './lib/sandbox.mjs';
@@ -75,7 +75,7 @@ export async function main(opts) {
   for (const [name, a] of acc) {
     const s = summarize(a.seq);
     const rate = (a.parRuns / a.parMs) * 1000;
-    rows.push([name, s.n, s.median, s.p90, s.p99, s.median / rawSeq.median, rate, rate / rawRate, a.failures]);
+    rows.push([name, s.n, s.median, s.p90, s.p99, ratio(s.median / rawSeq.median), rate, ratio(rate / rawRate), a.failures]);
     if (a.failures > 0) {
       failed = true;
       notes.push(`${name}: ${a.failures} failed runs, first: ${a.firstFailure}`);

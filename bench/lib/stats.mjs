@@ -26,15 +26,21 @@ export function fmt(x, digits = 1) {
   if (x === null || x === undefined) return '-';
   if (typeof x === 'string') return x;
   if (!Number.isFinite(x)) return '-';
+  if (Number.isInteger(x)) return String(x);
   return x.toFixed(digits);
+}
+
+/** A ratio as "1.23x". */
+export function ratio(x) {
+  return Number.isFinite(x) ? `${x.toFixed(2)}x` : '-';
 }
 
 /** A plain-text table (rows of strings/numbers), columns padded; numbers right-aligned. */
 export function table(headers, rows) {
   const cells = [headers, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : String(c ?? '-'))))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
-  const line = (r, isHead) =>
-    r.map((c, i) => (isHead || typeof rows[0]?.[i] !== 'number' ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const numeric = (c) => /^[-+]?[\d.]+(x| ms| MiB|%)?$|^-$/.test(c);
+  const line = (r, isHead) => r.map((c, i) => (isHead || !numeric(c) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(cells[0], true), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map((r) => line(r, false))].join('\n');
 }
 

@@ -47,7 +47,9 @@ export function serverOptions(
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    // Node checks for requests past their timeout every connectionsCheckingInterval (default
+    // 30 s); check often enough that the timeout means what it says.
+    http: { maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs) },
     clientErrorHandler,
     // On close(), requests that arrive while in-flight ones finish get 503.
     return503OnClosing: true,

@@ -55,7 +55,7 @@ let cachedSlow: number | null = null;
 
 /**
  * CODEXEC_SLOW=N forces the factor; otherwise it is measured: how long the host's python3 takes to
- * start, against ~25 ms on an ordinary machine. (loadConfig rejects unknown CODEXEC_* variables,
+ * start, against at most ~250 ms on an ordinary (even busy) machine. (loadConfig rejects unknown CODEXEC_* variables,
  * but these tests call loadConfig({}), never with process.env.)
  */
 export function slowFactor(): number {
@@ -73,7 +73,7 @@ export function slowFactor(): number {
     }
     best = Math.min(best, performance.now() - t0);
   }
-  return (cachedSlow = Math.min(10, Math.max(1, Math.ceil(best / 60))));
+  return (cachedSlow = Math.min(10, Math.max(1, Math.ceil(best / 250))));
 }
 
 export interface RunOptions {

@@ -32,7 +32,7 @@ export function runRoutes(app: App, ctx: RouteContext): void {
       config: perMinute(config.rateLimitRunsPerMinute),
       // The body is optional: no body, or an empty one, is a run with no input and default limits.
       preValidation: async (req) => {
-        if (req.body === undefined || req.body === null) req.body = {};
+        if (req.body === undefined) req.body = {};
       },
       schema: {
         tags: TAGS,

@@ -45,8 +45,10 @@ export interface CgroupHost {
   hierarchies: CgroupHierarchy[];
   /** v2: the leaf group our own processes were moved into, when that was needed. */
   supervisor: string | null;
-  /** Why something is unavailable, each with a hint. Empty when all is well. */
+  /** Why executions cannot be contained (memory or pids unusable), each with a hint. */
   problems: string[];
+  /** Optional controllers that are missing (cpu quota, cpuacct, freezer): executions still run. */
+  warnings: string[];
 }
 
 export interface DetectOptions {
@@ -89,11 +91,12 @@ export function detectCgroups(options: DetectOptions = {}): CgroupHost {
     hierarchies: [],
     supervisor: null,
     problems: ['no cgroup filesystem is mounted (expected /sys/fs/cgroup): executions cannot be limited'],
+    warnings: [],
   };
 }
 
 function setUpV1(found: Map<CgroupController, MountEntry>, parent: string, workerTag: string, setUp: boolean): CgroupHost {
-  const problems: string[] = [];
+  const notes: string[] = [];
   const parentPath = normalizeCgroupPath(parent);
   const mounts: CgroupHost['mounts'] = {};
   // Controllers mounted together (cpu,cpuacct) share one directory.
@@ -101,7 +104,7 @@ function setUpV1(found: Map<CgroupController, MountEntry>, parent: string, worke
   for (const c of WANTED_V1) {
     const m = found.get(c);
     if (!m) {
-      problems.push(`${c}: no cgroup v1 hierarchy has this controller (mount one at /sys/fs/cgroup/${c})`);
+      notes.push(`${c}: no cgroup v1 hierarchy has this controller (mount one at /sys/fs/cgroup/${c})`);
       continue;
     }
     mounts[c] = m.mountPoint;
@@ -115,21 +118,21 @@ function setUpV1(found: Map<CgroupController, MountEntry>, parent: string, worke
         fs.mkdirSync(path.join(mount, parentPath), { recursive: true });
         mkdirIfMissing(workerDir);
       } catch (err) {
-        problems.push(`${controllers.join(', ')}: cannot create ${workerDir}: ${(err as NodeJS.ErrnoException).code ?? err} (run as root, with /sys/fs/cgroup writable)`);
+        notes.push(`${controllers.join(', ')}: cannot create ${workerDir}: ${(err as NodeJS.ErrnoException).code ?? err} (run as root, with /sys/fs/cgroup writable)`);
         continue;
       }
     } else if (!fs.existsSync(path.join(mount, parentPath)) && !isWritable(mount)) {
-      problems.push(`${controllers.join(', ')}: ${mount} is not writable (run as root)`);
+      notes.push(`${controllers.join(', ')}: ${mount} is not writable (run as root)`);
       continue;
     }
     hierarchies.push({ controllers, mount, workerDir });
   }
   const controllers = WANTED_V1.filter((c) => hierarchies.some((h) => h.controllers.includes(c)));
-  return { version: 1, mounts, controllers, parent: parentPath, workerTag, hierarchies, supervisor: null, problems };
+  return { version: 1, mounts, controllers, parent: parentPath, workerTag, hierarchies, supervisor: null, ...split(notes, controllers) };
 }
 
 function setUpV2(mount: MountEntry, parentOverride: string, workerTag: string, setUp: boolean): CgroupHost {
-  const problems: string[] = [];
+  const notes: string[] = [];
   const dirOf = (cgroupPath: string) => path.join(mount.mountPoint, cgroupPath);
   let base: string | null = null;
   let parentPath: string;
@@ -161,22 +164,28 @@ function setUpV2(mount: MountEntry, parentOverride: string, workerTag: string, s
       enableForChildren(workerDir, available, false);
       controllers = WANTED_V2.filter((c) => subtreeControlOf(workerDir).includes(c));
     } catch (err) {
-      problems.push(`cannot prepare ${workerDir}: ${(err as Error).message} (run as root, or delegate a subtree: systemd Delegate=yes)`);
+      notes.push(`cannot prepare ${workerDir}: ${(err as Error).message} (run as root, or delegate a subtree: systemd Delegate=yes)`);
       controllers = [];
     }
   } else {
     const probe = base !== null ? dirOf(base) : dirOf(parentPath);
     controllers = WANTED_V2.filter((c) => controllersOf(probe).includes(c));
-    if (!isWritable(probe)) problems.push(`${probe} is not writable (run as root, or delegate a subtree: systemd Delegate=yes)`);
+    if (!isWritable(probe)) notes.push(`${probe} is not writable (run as root, or delegate a subtree: systemd Delegate=yes)`);
   }
   for (const c of WANTED_V2) {
     if (!controllers.includes(c))
-      problems.push(`${c}: controller not available in ${parentPath} (enable it for our group: systemd Delegate=yes on the unit, or set CODEXEC_CGROUP_PARENT)`);
+      notes.push(`${c}: controller not available in ${parentPath} (enable it for our group: systemd Delegate=yes on the unit, or set CODEXEC_CGROUP_PARENT)`);
   }
   const mounts: CgroupHost['mounts'] = {};
   for (const c of WANTED_V2) mounts[c] = mount.mountPoint;
   const hierarchies = controllers.length > 0 || setUp ? [{ controllers, mount: mount.mountPoint, workerDir }] : [];
-  return { version: 2, mounts, controllers, parent: parentPath, workerTag, hierarchies, supervisor, problems };
+  return { version: 2, mounts, controllers, parent: parentPath, workerTag, hierarchies, supervisor, ...split(notes, controllers) };
+}
+
+// A note is a problem when a required controller is unusable (or setup failed for all), else a warning.
+function split(notes: string[], controllers: CgroupController[]): { problems: string[]; warnings: string[] } {
+  if (REQUIRED_CONTROLLERS.every((c) => controllers.includes(c))) return { problems: [], warnings: notes };
+  return { problems: notes.length > 0 ? notes : ['memory and pids controllers are unavailable'], warnings: [] };
 }
 
 // Enables `wanted` in dir/cgroup.subtree_control. If the group holds processes (EBUSY) and

@@ -1,0 +1,170 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import net from 'node:net';
+import path from 'node:path';
+import http from 'node:http';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+// A real `codexec serve` in a child process, on 127.0.0.1, with its own temporary data directory,
+// plus a small keep-alive HTTP client (fetch costs ~1 ms per request on its own, which would show in
+// latency figures).
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts `codexec serve` and waits until /healthz answers (and /readyz, when executors run).
+ * `env`: extra CODEXEC_* settings. Returns { url, pid, client, stop() }.
+ */
+export async function startServer({ env = {}, executors = 2, startTimeoutMs = 30_000 } = {}) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'codexec-bench-data-'));
+  const port = await freePort();
+  const childEnv = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/root',
+    CODEXEC_DATA_DIR: dataDir,
+    CODEXEC_HOST: '127.0.0.1',
+    CODEXEC_PORT: String(port),
+    CODEXEC_EXECUTORS: String(executors),
+    CODEXEC_LOG_LEVEL: 'warn',
+    CODEXEC_SHUTDOWN_GRACE_MS: '2000',
+    ...env,
+  };
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'codexec'), 'serve'], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = [];
+  const keep = (c) => {
+    log.push(c.toString());
+    if (log.length > 200) log.shift();
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  let exited = null;
+  const exit = new Promise((resolve) => child.on('exit', (code, signal) => resolve((exited = { code, signal }))));
+
+  const client = new Client(`http://127.0.0.1:${port}`);
+  const deadline = Date.now() + startTimeoutMs;
+  const readyPath = executors > 0 ? '/readyz' : '/healthz';
+  for (;;) {
+    if (exited) throw new Error(`codexec serve exited (${JSON.stringify(exited)}) before it was ready:\n${log.join('').slice(-3000)}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`codexec serve not ready after ${startTimeoutMs} ms:\n${log.join('').slice(-3000)}`);
+    }
+    try {
+      const r = await client.request('GET', readyPath);
+      if (r.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  return {
+    url: client.base,
+    port,
+    pid: child.pid,
+    dataDir,
+    client,
+    log: () => log.join(''),
+    /** SIGTERM, then SIGKILL after 15 s; removes the data directory. */
+    async stop() {
+      client.close();
+      if (!exited) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exit;
+        clearTimeout(t);
+      }
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export class Client {
+  constructor(base, maxSockets = 256) {
+    this.base = base;
+    const u = new URL(base);
+    this.host = u.hostname;
+    this.port = Number(u.port);
+    this.agent = new http.Agent({ keepAlive: true, maxSockets });
+  }
+
+  /** One request; resolves { status, body (parsed JSON or text), ms }. */
+  request(method, pathname, body) {
+    const payload = body === undefined ? null : Buffer.from(JSON.stringify(body));
+    return new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      const req = http.request(
+        {
+          host: this.host,
+          port: this.port,
+          method,
+          path: pathname,
+          agent: this.agent,
+          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+        },
+        (res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString();
+            let parsed = text;
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              // not JSON
+            }
+            resolve({ status: res.statusCode, body: parsed, ms: performance.now() - t0, headers: res.headers });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${pathname}: no answer in 30 s`)));
+      req.on('error', reject);
+      req.end(payload ?? undefined);
+    });
+  }
+
+  async json(method, pathname, body, expect) {
+    const r = await this.request(method, pathname, body);
+    if (expect !== undefined && r.status !== expect) throw new Error(`${method} ${pathname}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+    return r;
+  }
+
+  close() {
+    this.agent.destroy();
+  }
+}
+
+/** Creates `count` python sessions; resolves their ids. */
+export async function createSessions(client, count, source) {
+  const ids = [];
+  for (let i = 0; i < count; i++) {
+    const r = await client.json('POST', '/code-sessions', { language: 'python', source_code: source }, 201);
+    ids.push(r.body.session_id);
+  }
+  return ids;
+}
+
+/** VmRSS (and VmHWM) of a process in KiB, from /proc/<pid>/status. */
+export function rssKiB(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const get = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: get('VmRSS'), hwm: get('VmHWM'), threads: get('Threads') };
+}
+
+export const TERMINAL = new Set(['COMPLETED', 'FAILED', 'TIMEOUT']);
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
