@@ -45,34 +45,24 @@ RUN npm prune --omit=dev \
 ############################################################ runtime
 FROM node:22-bookworm-slim
 
-# Toolchains of the languages in sandbox-profiles/languages/*.json (Debian bookworm packages):
-#   python3            Python 3                 ruby          Ruby
-#   node (base image)  JavaScript, TypeScript   php-cli       PHP
-#   gcc, g++           C, C++                   perl, bash    Perl, Bash
-#   default-jdk-headless  Java (OpenJDK 17)     golang-go     Go
-#   rustc              Rust (Debian's, under /usr where the sandbox can see it)
 # Sandbox and process plumbing:
 #   util-linux  `unshare` (namespaces) and `setpriv` (the entrypoint's uid switch)
 #   tini        PID 1: forwards SIGTERM for the ordered shutdown and reaps orphans
-# The JDK's postinstall writes man-page links even into a slim image, hence the mkdir.
-RUN mkdir -p /usr/share/man/man1 \
- && apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      util-linux tini ca-certificates \
-      python3 \
-      gcc g++ libc6-dev \
-      default-jdk-headless \
-      golang-go \
-      rustc \
-      ruby \
-      php-cli \
-      perl bash \
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends util-linux tini ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 
-# TypeScript runs on the image's Node: the compiler from npm, same version as the project's dev
-# dependency, under /usr/local (visible read-only inside the sandbox, like everything under /usr).
-RUN npm install -g --no-fund --no-audit --no-update-notifier typescript@5.9.3 \
- && npm cache clean --force
+# The toolchain of every language in sandbox-profiles/languages/, installed by the same script CI
+# uses (one list, checked against the profiles by test/languages/install-script.test.ts): Debian
+# packages (python3, gcc/g++, default-jdk-headless, golang-go, rustc, ruby, php-cli, perl, bash)
+# and TypeScript with @types/node from npm under /usr/local/lib/codexec/typescript. Everything
+# lands under /usr, which executions see read-only. The JDK's postinstall writes man-page links
+# even into a slim image, hence the mkdir.
+COPY .ci/install-toolchains.sh /tmp/install-toolchains.sh
+RUN mkdir -p /usr/share/man/man1 \
+ && bash /tmp/install-toolchains.sh \
+ && bash /tmp/install-toolchains.sh --check \
+ && rm -rf /var/lib/apt/lists/* /tmp/install-toolchains.sh /root/.npm
 
 # `codexec` runs the API. Executions never run as this user: the launcher gives each one its own
 # uid from CODEXEC_SANDBOX_UID_BASE (200000 and up).
@@ -114,9 +104,12 @@ COPY --from=build /opt/codexec/dist ./dist
 COPY --from=build /opt/codexec/build/codexec-launcher ./build/codexec-launcher
 COPY bin ./bin
 COPY sandbox-profiles ./sandbox-profiles
+# Fails the build unless codexec loads and finds the toolchain of every language it ships.
 RUN ln -s /opt/codexec/bin/codexec /usr/local/bin/codexec \
  && test -x build/codexec-launcher \
- && codexec --version
+ && codexec languages | tee /tmp/languages \
+ && ! grep -v '^ok ' /tmp/languages \
+ && rm /tmp/languages
 
 # The API by default: listens on 8080 in the container, runs no executions itself (executions
 # need root and the worker's privileges: run `codexec worker` beside it, see docker-compose.yml).

@@ -161,7 +161,7 @@ export async function createSessions(client, count, source) {
 /** VmRSS (and VmHWM) of a process in KiB, from /proc/<pid>/status. */
 export function rssKiB(pid) {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const get = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  const get = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
   return { rss: get('VmRSS'), hwm: get('VmHWM'), threads: get('Threads') };
 }
 

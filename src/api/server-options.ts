@@ -42,9 +42,12 @@ export function serverOptions(
 ): FastifyHttpOptions<http.Server> {
   return {
     bodyLimit: config.maxBodyBytes,
-    // Time to receive a whole request (headers and body): a slow client cannot hold a
-    // connection and a parser open for long.
+    // Time to receive a request's headers (Node answers 408 through clientErrorHandler). Node
+    // does not apply it to a body still arriving, so a connection silent for twice as long is
+    // closed too (twice: the 408 must win the race for stalled headers): a client that stalls
+    // cannot hold a connection and a parser open.
     requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: 2 * config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Node checks for requests past their timeout every connectionsCheckingInterval (default

@@ -1,0 +1,136 @@
+// Memory: VmRSS of an idle `codexec serve` (2 executors, so its pool threads are included), then
+// RSS while and after it runs 10,000 executions submitted through the API (kept 64 in flight over
+// 32 sessions). Flatness: RSS at the end against RSS after the first 10% of the runs (warm-up:
+// JIT, SQLite page cache, pool threads' modules). Reference: an idle bare `node` process.
+//
+//   node bench/memory.mjs [--short] [--n=10000]
+import { spawn } from 'node:child_process';
+import { parseArgs, isMain } from './lib/args.mjs';
+import { fmt } from './lib/stats.mjs';
+import { runStandalone } from './lib/report.mjs';
+import { startServer, createSessions, rssKiB, sleep } from './lib/server.mjs';
+import { HELLO, EXPECTED } from './lib/spawn.mjs';
+
+const TARGET_IDLE_MIB = 120;
+const TARGET_GROWTH = 0.1;
+const IN_FLIGHT = 64;
+const SESSIONS = 32;
+
+const mib = (kib) => kib / 1024;
+
+async function bareNodeRss() {
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  try {
+    await sleep(1000);
+    return rssKiB(child.pid).rss;
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+export async function main(opts) {
+  const n = opts.n ?? (opts.short ? 100 : 10_000);
+  const maxMs = opts.short ? 30_000 : 20 * 60_000;
+  const notes = [];
+  const bare = await bareNodeRss();
+  const server = await startServer({
+    env: { CODEXEC_RATE_LIMIT_RUNS_PER_MINUTE: '0', CODEXEC_SESSION_MAX_IN_FLIGHT: '100', CODEXEC_QUEUE_MAX_DEPTH: '100000' },
+    executors: 2,
+  });
+  const samples = [];
+  const sample = (label, runs) => samples.push({ label, runs, ...rssKiB(server.pid) });
+  let submitted = 0;
+  let finished = 0;
+  let elapsedMs = 0;
+  let checked = 0;
+  let bad = 0;
+  let firstBad = null;
+  try {
+    const c = server.client;
+    await sleep(2000);
+    sample('idle after start', 0);
+    const sessions = await createSessions(c, SESSIONS, HELLO);
+    const ids = [];
+    const warmAt = Math.max(1, Math.floor(n / 10));
+    const every = Math.max(1, Math.floor(n / 10));
+    let nextSample = warmAt;
+    const t0 = performance.now();
+    const deadline = t0 + maxMs;
+    const stats = async () => {
+      const r = await c.request('GET', '/readyz');
+      const q = r.body?.queue ?? { queued: 0, running: 0 };
+      return q.queued + q.running;
+    };
+    while (performance.now() < deadline) {
+      const outstanding = await stats();
+      finished = submitted - outstanding;
+      if (finished >= nextSample && nextSample <= n) {
+        sample(nextSample === warmAt ? `after ${warmAt} runs (warm)` : `after ${nextSample} runs`, finished);
+        nextSample += every;
+      }
+      if (submitted >= n && outstanding === 0) break;
+      const room = Math.min(IN_FLIGHT - outstanding, n - submitted);
+      const posts = [];
+      for (let i = 0; i < room; i++) {
+        const s = sessions[submitted % sessions.length];
+        submitted++;
+        posts.push(
+          c.request('POST', `/code-sessions/${s}/run`).then((r) => {
+            if (r.status !== 202) throw new Error(`POST run: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+            ids.push(r.body.execution_id);
+          }),
+        );
+      }
+      await Promise.all(posts);
+      await sleep(room > 0 ? 20 : 50);
+    }
+    elapsedMs = performance.now() - t0;
+    finished = submitted - (await stats());
+    if (finished < n) notes.push(`time bound reached: ${finished} of ${n} runs finished in ${fmt(elapsedMs / 1000)} s`);
+    await sleep(3000);
+    sample(`${finished} runs done, 3 s idle`, finished);
+    // Check a spread of the executions (every 1%): each must have printed "hi".
+    const step = Math.max(1, Math.floor(ids.length / 100));
+    for (let i = 0; i < ids.length; i += step) {
+      const r = await c.request('GET', `/executions/${ids[i]}`);
+      if (r.body?.status === 'QUEUED' || r.body?.status === 'RUNNING') continue; // time bound hit
+      checked++;
+      if (!(r.body?.status === 'COMPLETED' && r.body.stdout === EXPECTED)) {
+        bad++;
+        firstBad ??= `${r.body?.status} ${r.body?.failure_reason ?? ''} ${JSON.stringify(r.body?.attempt_errors ?? '')}`;
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+
+  const idle = samples[0];
+  const warm = samples.find((s) => s.label.includes('(warm)')) ?? idle;
+  const end = samples[samples.length - 1];
+  const growth = end.rss / warm.rss - 1;
+  if (bad > 0) notes.push(`${bad} of ${checked} sampled executions did not complete with "hi"; first: ${firstBad}`);
+  notes.push(`${fmt((finished / elapsedMs) * 1000)} runs/s sustained with ${IN_FLIGHT} in flight (open loop, ${SESSIONS} sessions)`);
+  return {
+    name: `Memory (VmRSS of codexec serve, 2 executors, ${n} runs)`,
+    command: `node bench/memory.mjs${opts.short ? ' --short' : ''}${opts.n ? ` --n=${opts.n}` : ''}`,
+    tables: [
+      {
+        title: 'VmRSS / VmHWM of the serve process (MiB)',
+        headers: ['when', 'runs', 'RSS MiB', 'HWM MiB', 'threads'],
+        rows: [['bare `node -e` idle (reference)', 0, mib(bare), '-', '-'], ...samples.map((s) => [s.label, s.runs, mib(s.rss), mib(s.hwm), s.threads])],
+      },
+    ],
+    targets: [
+      { target: `idle serve < ${TARGET_IDLE_MIB} MiB RSS`, measured: `${fmt(mib(idle.rss))} MiB (bare node ${fmt(mib(bare))} MiB)`, met: mib(idle.rss) < TARGET_IDLE_MIB },
+      {
+        target: `RSS flat within ${TARGET_GROWTH * 100}% over ${n} runs`,
+        measured: `${fmt(mib(warm.rss))} -> ${fmt(mib(end.rss))} MiB (${growth >= 0 ? '+' : ''}${fmt(growth * 100)}% vs warm; ${fmt((end.rss / idle.rss - 1) * 100)}% vs idle)`,
+        met: finished >= n ? Math.abs(growth) <= TARGET_GROWTH : null,
+      },
+    ],
+    notes,
+    failed: bad > 0 || finished === 0,
+  };
+}
+
+if (isMain(import.meta.url)) await runStandalone(main, parseArgs());

@@ -1,0 +1,60 @@
+// Runs every benchmark in turn and prints their tables (`npm run bench`).
+//
+//   node bench/run-all.mjs            full run (several minutes; memory alone runs 10,000 executions)
+//   node bench/run-all.mjs --short    CI: small counts, checks that each benchmark works (~1 min)
+//   node bench/run-all.mjs --markdown=FILE   also write the results as markdown (for RESULTS.md)
+//   node bench/run-all.mjs --only=latency,autosave
+//
+// Needs the compiled code (`npm run build`) and, for the sandbox figures, root on Linux.
+// Exit status 1 if a benchmark failed to run or its runs failed (not for missed targets).
+import fs from 'node:fs';
+import { parseArgs } from './lib/args.mjs';
+import { printResult, resultMarkdown } from './lib/report.mjs';
+import { machineHeader, machineInfo, machineMarkdown, loadLine } from './machine.mjs';
+import * as sandboxOverhead from './sandbox-overhead.mjs';
+import * as apiThroughput from './api-throughput.mjs';
+import * as latency from './latency.mjs';
+import * as autosave from './autosave.mjs';
+import * as memory from './memory.mjs';
+
+const BENCHMARKS = [
+  ['sandbox-overhead', sandboxOverhead],
+  ['latency', latency],
+  ['api-throughput', apiThroughput],
+  ['autosave', autosave],
+  ['memory', memory],
+];
+
+const opts = parseArgs();
+const only = typeof opts.extra.only === 'string' ? new Set(opts.extra.only.split(',')) : null;
+const markdownFile = typeof opts.extra.markdown === 'string' ? opts.extra.markdown : null;
+const info = machineInfo();
+console.log(machineHeader(info));
+const results = [];
+let failed = false;
+const t0 = performance.now();
+for (const [name, mod] of BENCHMARKS) {
+  if (only && !only.has(name)) continue;
+  const before = loadLine();
+  try {
+    const r = await mod.main({ ...opts, n: null, extra: {} });
+    r.loadBefore = before;
+    r.loadAfter = loadLine();
+    printResult(r);
+    console.log(r.loadAfter);
+    results.push(r);
+    if (r.failed) failed = true;
+  } catch (err) {
+    failed = true;
+    console.error(`\n=== ${name}: FAILED TO RUN ===\n${err.stack ?? err}`);
+    results.push({ name, command: `node bench/${name}.mjs`, tables: [], targets: [], notes: [`failed to run: ${err.message}`] });
+  }
+}
+console.log(`\nall benchmarks: ${((performance.now() - t0) / 1000).toFixed(1)} s${failed ? ' (some FAILED)' : ''}`);
+
+if (markdownFile) {
+  const md = [`## Run of ${info.date}${opts.short ? ' (--short)' : ''}`, '', machineMarkdown(info), '', ...results.map((r) => `${resultMarkdown(r)}\n\n_${r.loadBefore ?? ''} before, ${r.loadAfter ?? ''} after_\n`)].join('\n');
+  fs.writeFileSync(markdownFile, md);
+  console.log(`markdown written to ${markdownFile}`);
+}
+if (failed) process.exitCode = 1;

@@ -1,0 +1,146 @@
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, attemptErrors, figures, makeTempDir, resultOf, type Server } from '../lib/cluster.js';
+import { killAll } from '../lib/procs.js';
+
+// kill -9 of `serve` (API and embedded executors in one process) in the middle of a burst of runs
+// and autosaves from concurrent clients. After a restart on the same data directory: every run
+// that was answered 202 exists and ends, every autosave answered 200 is there, no row is corrupt.
+
+const CLIENTS = 20;
+const AUTOSAVES_PER_CLIENT = 100; // 2,000 autosaves in all
+const RUN_EVERY = 10; // one run after every 10th autosave: 200 runs in all
+const KILL_AFTER_AUTOSAVES = 1000; // acknowledged autosaves before the kill: mid-burst
+
+interface ClientLog {
+  sessionId: string;
+  lastAckRevision: number;
+  lastSentRevision: number;
+  acceptedRuns: string[];
+  statuses: Record<number, number>;
+  networkErrors: number;
+}
+
+export function killServeScenario(): void {
+  describe('serve killed during a burst of runs and autosaves', () => {
+    let root: string;
+    let cluster: Cluster;
+    let restarted: Server | null = null;
+
+    beforeAll(() => {
+      root = makeTempDir('kill-serve');
+      cluster = new Cluster(root, {
+        CODEXEC_LEASE_MS: 2000,
+        CODEXEC_RETRY_BASE_MS: 100,
+        CODEXEC_EXECUTORS: 2,
+        CODEXEC_SESSION_MAX_IN_FLIGHT: 100,
+      });
+    });
+
+    afterAll(async () => {
+      restarted?.proc.signal('SIGTERM');
+      await restarted?.proc.waitExit(30_000);
+      const leaked = await killAll();
+      fs.rmSync(root, { recursive: true, force: true });
+      expect(leaked).toEqual([]);
+    });
+
+    it('restart: every 202 run ends, every 200 autosave is kept, both databases pass integrity_check', async () => {
+      const first = await cluster.serve();
+      const sessions = await Promise.all(Array.from({ length: CLIENTS }, () => first.api.createSession('print(0)\n')));
+      let acked = 0;
+      let killedAt = 0;
+      let killing: Promise<unknown> | null = null;
+      const started = Date.now();
+
+      const client = async (sessionId: string): Promise<ClientLog> => {
+        const log: ClientLog = { sessionId, lastAckRevision: 0, lastSentRevision: 0, acceptedRuns: [], statuses: {}, networkErrors: 0 };
+        const count = (status: number) => (log.statuses[status] = (log.statuses[status] ?? 0) + 1);
+        for (let rev = 1; rev <= AUTOSAVES_PER_CLIENT; rev++) {
+          try {
+            log.lastSentRevision = rev;
+            const r = await first.api.autosave(sessionId, `print(${rev})\n`, rev);
+            count(r.status);
+            if (r.status === 200) {
+              expect(r.body.revision).toBe(rev);
+              log.lastAckRevision = rev;
+              if (++acked === KILL_AFTER_AUTOSAVES) {
+                killedAt = Date.now();
+                killing = first.proc.kill9();
+              }
+            }
+            if (rev % RUN_EVERY === 0) {
+              const run = await first.api.run(sessionId);
+              count(run.status);
+              if (run.status === 202) log.acceptedRuns.push(run.body.execution_id as string);
+            }
+          } catch {
+            // The server is gone: this request has no answer, so nothing was promised. Stop.
+            log.networkErrors++;
+            break;
+          }
+        }
+        return log;
+      };
+
+      const logs = await Promise.all(sessions.map(client));
+      await killing;
+      expect(first.proc.exit?.signal).toBe('SIGKILL');
+      const burstMs = killedAt - started;
+
+      // Before any restart: the files as the kill left them are sound.
+      const integrityAfterKill = [cluster.integrity(cluster.jobDbFile), cluster.integrity(cluster.sessionDbFile)];
+      expect(integrityAfterKill).toEqual(['ok', 'ok']);
+      const atKill = cluster.countByStatus();
+
+      const accepted = logs.flatMap((l) => l.acceptedRuns);
+      const statuses: Record<number, number> = {};
+      for (const l of logs) for (const [s, n] of Object.entries(l.statuses)) statuses[Number(s)] = (statuses[Number(s)] ?? 0) + n;
+      // Before the kill nothing failed: every answered request was a success.
+      expect(Object.keys(statuses).sort()).toEqual(['200', '202']);
+      expect(accepted.length).toBeGreaterThan(0);
+
+      const restartAt = Date.now();
+      restarted = await cluster.serve();
+      const rows = await cluster.waitTerminal(120_000, accepted);
+      const drainedMs = Date.now() - restartAt;
+
+      // Every accepted run is there, ended, and ran the code stored when it was accepted.
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      expect(accepted.filter((id) => !byId.has(id))).toEqual([]);
+      for (const id of accepted) {
+        const row = byId.get(id)!;
+        expect(row.status, `${id}: ${row.result}`).toBe('COMPLETED');
+        const n = /^print\((\d+)\)\n$/.exec(row.source_code)?.[1];
+        expect(resultOf(row).stdout).toBe(`${n}\n`);
+      }
+      const rescued = rows.filter((r) => attemptErrors(r).some((e) => e.code === 'lease_expired'));
+      for (const r of rescued) expect(r.attempt).toBe(2);
+      // Nothing else is left behind: no row of any kind stays open.
+      expect(cluster.rows().filter((r) => r.status === 'QUEUED' || r.status === 'RUNNING')).toEqual([]);
+
+      // Every acknowledged autosave is reflected: the stored revision is at least the last one
+      // answered 200 (it may be one more: a request sent but not answered before the kill).
+      for (const l of logs) {
+        const s = await restarted.api.get(`/code-sessions/${l.sessionId}`);
+        expect(s.status).toBe(200);
+        expect(s.body.revision).toBeGreaterThanOrEqual(l.lastAckRevision);
+        expect(s.body.revision).toBeLessThanOrEqual(l.lastSentRevision);
+        expect(s.body.source_code).toBe(`print(${s.body.revision})\n`);
+      }
+      expect([cluster.integrity(cluster.jobDbFile), cluster.integrity(cluster.sessionDbFile)]).toEqual(['ok', 'ok']);
+
+      figures('kill -9 serve mid-burst', {
+        clients: CLIENTS,
+        autosaves_acked: acked,
+        runs_accepted: accepted.length,
+        unanswered_at_kill: logs.reduce((n, l) => n + l.networkErrors, 0),
+        burst_ms_before_kill: burstMs,
+        at_kill: JSON.stringify(atKill),
+        rescued_running: rescued.length,
+        restart_to_drained_ms: drainedMs,
+        integrity: 'ok',
+      });
+    }, 240_000);
+  });
+}

@@ -1,0 +1,431 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { describeOutcome, IS_ROOT, py, reportOf, SKIP_MESSAGE } from './helpers.js';
+import { securitySuite } from './suite.js';
+
+// Attacks on the host's resources: processes, memory, CPU, time, output, disk. Each must end with
+// the limit's own outcome, and (checked after every test by the suite) leave nothing behind.
+
+const MiB = 1024 * 1024;
+
+describe.skipIf(!IS_ROOT)(`attack: resource exhaustion${IS_ROOT ? '' : ` (${SKIP_MESSAGE})`}`, () => {
+  const s = securitySuite();
+
+  // Fork bomb in Python: every process forks forever. pids.max (64) stops it; the run ends at the
+  // wall limit and every process of it dies.
+  it('python fork bomb ends by the wall limit and cannot exceed pids.max', async () => {
+    const wall = 2000 * s.slow();
+    const { outcome } = await s.run(
+      'python',
+      `import os
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+`,
+      { overrides: { wallTimeMs: wall } },
+    );
+    expect(['wall_timeout', 'cpu_timeout'], describeOutcome(outcome)).toContain(outcome.kind);
+    // The host can still start processes.
+    expect(spawnSync('/bin/true').status).toBe(0);
+  });
+
+  // The same attack, measured: the parent forks sleeping children until fork fails (EAGAIN from
+  // the pids controller), counts them, reports and exits; the children die with the run.
+  it('python fork bomb gets EAGAIN at pids.max', async () => {
+    const { outcome, limits } = await s.run(
+      'python',
+      py(`import time
+kids = 0
+errors = set()
+for _ in range(200):
+    try:
+        pid = os.fork()
+    except OSError as e:
+        errors.add(ename(e.errno))
+        if len(errors) and _ > 100:
+            break
+        continue
+    if pid == 0:
+        time.sleep(60)
+        os._exit(0)
+    kids += 1
+out['kids'] = kids
+out['errors'] = sorted(errors)
+`),
+      { overrides: { wallTimeMs: 4000 * s.slow() } },
+    );
+    expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
+    const r = reportOf(outcome);
+    expect(r.kids as number).toBeLessThan(limits.processes);
+    expect(r.errors).toEqual(['EAGAIN']);
+  });
+
+  // Fork bomb from Node: a shell fork bomb started with child_process, then Node keeps spawning.
+  // Spawning fails once pids.max is reached; the run ends and the shell processes die with it.
+  it('javascript fork bomb through child_process is contained', async () => {
+    const { outcome } = await s.run(
+      'javascript',
+      `const cp = require('child_process');
+cp.spawn('/bin/sh', ['-c', 'b(){ b | b & }; b'], { detached: true, stdio: 'ignore' }).unref();
+const errors = new Set();
+let ok = 0;
+const end = Date.now() + 1500;
+while (Date.now() < end) {
+  const r = cp.spawnSync('/bin/true');
+  if (r.error) errors.add(r.error.code); else ok++;
+}
+console.log(JSON.stringify({ ok, errors: [...errors] }));
+`,
+      { overrides: { wallTimeMs: 5000 * s.slow() } },
+    );
+    expect(['completed', 'wall_timeout', 'runtime_error'], describeOutcome(outcome)).toContain(outcome.kind);
+    if (outcome.kind === 'completed') expect(reportOf(outcome).errors).toContain('EAGAIN');
+    expect(spawnSync('/bin/true').status).toBe(0);
+  });
+
+  // Memory bomb in Python: allocate and touch 16 MiB blocks forever. The cgroup's memory limit
+  // (no swap) OOM-kills it.
+  it('python memory bomb ends with memory_limit', async () => {
+    const { outcome } = await s.run(
+      'python',
+      `blocks = []
+while True:
+    blocks.append(b'x' * (16 << 20))
+`,
+      { overrides: { memoryBytes: 64 * MiB, wallTimeMs: 10_000 * s.slow() } },
+    );
+    expect(outcome.kind, describeOutcome(outcome)).toBe('memory_limit');
+    expect(outcome.memoryPeakKb).toBeGreaterThan(32 * 1024);
+    expect(outcome.memoryPeakKb).toBeLessThanOrEqual(64 * 1024 + 1024);
+  });
+
+  // Memory bomb in Node with Buffers (outside V8's heap limit, so only the cgroup can stop it).
+  it('javascript memory bomb ends with memory_limit', async () => {
+    const { outcome } = await s.run(
+      'javascript',
+      `const blocks = [];
+for (;;) blocks.push(Buffer.alloc(16 << 20, 1));
+`,
+      { overrides: { memoryBytes: 96 * MiB, wallTimeMs: 10_000 * s.slow() } },
+    );
+    expect(outcome.kind, describeOutcome(outcome)).toBe('memory_limit');
+  });
+
+  // A memory bomb spread over many processes: each child allocates 8 MiB; together they pass the
+  // limit, which holds for the whole execution, not per process.
+  it('memory spread over many processes hits the same limit', async () => {
+    const { outcome } = await s.run(
+      'python',
+      `import os, time
+kids = []
+for i in range(30):
+    pid = os.fork()
+    if pid == 0:
+        data = b'x' * (8 << 20)
+        time.sleep(60)
+        os._exit(0)
+    kids.append(pid)
+for pid in kids:
+    os.waitpid(pid, 0)
+`,
+      { overrides: { memoryBytes: 64 * MiB, wallTimeMs: 6000 * s.slow() } },
+    );
+    // v1 kills the largest process (maybe a child, then the parent waits on): the OOM kill is still
+    // recorded, or the run ends at the wall limit; it never completes.
+    expect(['memory_limit', 'wall_timeout'], describeOutcome(outcome)).toContain(outcome.kind);
+    expect(outcome.memoryPeakKb).toBeLessThanOrEqual(64 * 1024 + 1024);
+  });
+
+  // Infinite loop with the default CPU limit above the wall limit: the wall limit ends it.
+  it('infinite loop ends with wall_timeout', async () => {
+    const wall = 1500 * s.slow();
+    const { outcome } = await s.run('python', 'while True:\n    pass\n', { overrides: { wallTimeMs: wall, cpuTimeMs: 30_000 } });
+    expect(outcome.kind, describeOutcome(outcome)).toBe('wall_timeout');
+    expect(outcome.executionTimeMs).toBeGreaterThanOrEqual(wall - 50);
+  });
+
+  // Infinite loop with a CPU limit below the wall limit: RLIMIT_CPU ends it as cpu_timeout.
+  it('infinite loop ends with cpu_timeout when the CPU limit is lower', async () => {
+    const { outcome } = await s.run('javascript', 'for (;;) {}\n', { overrides: { wallTimeMs: 20_000, cpuTimeMs: 1000 } });
+    expect(outcome.kind, describeOutcome(outcome)).toBe('cpu_timeout');
+  });
+
+  // A busy grandchild that outlives its parent: fork, setsid, fork again, the middle process exits
+  // and the main program exits at once. The run completes, and the detached busy loop must not
+  // survive it (the suite checks the host for processes of the sandbox uids).
+  it('a detached busy grandchild (setsid + double fork) dies with the run', async () => {
+    const { outcome } = await s.run(
+      'python',
+      py(`import signal, time
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    if os.fork() == 0:
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        os.write(w, str(os.getpid()).encode())
+        os.close(w)
+        for fd in (0, 1, 2):
+            os.close(fd)
+        while True:
+            pass
+    os._exit(0)
+os.waitpid(pid, 0)
+out['grandchild'] = int(os.read(r, 32))
+`),
+      { overrides: { wallTimeMs: 5000 * s.slow() } },
+    );
+    expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
+    expect(reportOf(outcome).grandchild).toBeGreaterThan(1);
+  });
+
+  // The same from Node: a detached, unref'd busy shell that ignores SIGTERM/SIGHUP.
+  it('javascript detached busy child dies with the run', async () => {
+    const { outcome } = await s.run(
+      'javascript',
+      `const cp = require('child_process');
+const c = cp.spawn('/bin/sh', ['-c', 'trap "" TERM HUP INT; while :; do :; done'], { detached: true, stdio: 'ignore' });
+c.unref();
+console.log(JSON.stringify({ pid: c.pid }));
+`,
+      { overrides: { wallTimeMs: 5000 * s.slow() } },
+    );
+    expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
+  });
+
+  // A stopped process: the program forks a child that stops itself (SIGSTOP), then waits for it
+  // forever. The wall limit still ends the run, and the stopped child is killed too.
+  it('a stopped child does not stop the wall limit', async () => {
+    const wall = 1500 * s.slow();
+    const { outcome } = await s.run(
+      'python',
+      `import os, signal
+pid = os.fork()
+if pid == 0:
+    os.kill(os.getpid(), signal.SIGSTOP)
+    os._exit(0)
+os.waitpid(pid, 0)
+`,
+      { overrides: { wallTimeMs: wall } },
+    );
+    expect(outcome.kind, describeOutcome(outcome)).toBe('wall_timeout');
+  });
+
+  // The program stops itself after starting a busy child: nothing runs the main process on, but
+  // the wall limit ends the run and every process dies.
+  it('a program that SIGSTOPs itself ends by the wall limit', async () => {
+    const wall = 1500 * s.slow();
+    const { outcome } = await s.run(
+      'python',
+      `import os, signal
+if os.fork() == 0:
+    while True:
+        pass
+os.kill(os.getpid(), signal.SIGSTOP)
+`,
+      { overrides: { wallTimeMs: wall } },
+    );
+    expect(outcome.kind, describeOutcome(outcome)).toBe('wall_timeout');
+  });
+
+  // Output flood on stdout: far past the 64 KiB limit, the worker stops draining and kills the
+  // execution long before its wall limit.
+  it('python stdout flood ends with output_limit well before the wall limit', async () => {
+    const wall = 20_000;
+    const { outcome, limits } = await s.run('python', "import sys\nchunk = 'x' * 65536\nwhile True:\n    sys.stdout.write(chunk)\n", {
+      overrides: { wallTimeMs: wall },
+    });
+    expect(outcome.kind, describeOutcome(outcome)).toBe('output_limit');
+    expect(outcome.stdoutTruncated).toBe(true);
+    expect(Buffer.byteLength(outcome.stdout)).toBe(limits.stdoutBytes);
+    expect(outcome.executionTimeMs).toBeLessThan(wall / 2);
+  });
+
+  // Output flood on stderr from Node.
+  it('javascript stderr flood ends with output_limit', async () => {
+    const wall = 20_000;
+    const { outcome } = await s.run('javascript', "const c = 'e'.repeat(65536);\nfor (;;) require('fs').writeSync(2, c);\n", {
+      overrides: { wallTimeMs: wall },
+    });
+    expect(outcome.kind, describeOutcome(outcome)).toBe('output_limit');
+    expect(outcome.stderrTruncated).toBe(true);
+    expect(outcome.executionTimeMs).toBeLessThan(wall / 2);
+  });
+
+  // Disk fill of /tmp and of the working directory: both are size-limited tmpfs of the
+  // execution's own, so writing ends with ENOSPC near tmpfsBytes (the host disk has far more free)
+  // and nothing reaches the host (the suite checks the host's /tmp).
+  it('filling /tmp and the working directory ends with ENOSPC at the tmpfs size', async () => {
+    const { outcome, limits } = await s.run(
+      'python',
+      py(`def fill(d):
+    total, err, i = 0, None, 0
+    block = b'z' * (1 << 20)
+    while err is None and i < 1000:
+        try:
+            with open(os.path.join(d, 'fill%d' % i), 'wb') as f:
+                for _ in range(8):
+                    total += f.write(block)
+        except OSError as e:
+            err = ename(e.errno)
+        i += 1
+    return {'bytes': total, 'error': err}
+out['tmp'] = fill('/tmp')
+out['work'] = fill('/work')
+mounts = open('/proc/self/mountinfo').read().splitlines()
+out['fstypes'] = {l.split(' ')[4]: l.split(' - ')[1].split(' ')[0] for l in mounts if l.split(' ')[4] in ('/tmp', '/work')}
+`),
+      { overrides: { wallTimeMs: 10_000 * s.slow() } },
+    );
+    expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
+    const r = reportOf(outcome) as Record<string, { bytes: number; error: string }> & { fstypes: Record<string, string> };
+    for (const where of ['tmp', 'work'] as const) {
+      expect(r[where].error).toBe('ENOSPC');
+      expect(r[where].bytes).toBeLessThanOrEqual(limits.tmpfsBytes);
+      expect(r[where].bytes).toBeGreaterThan(limits.tmpfsBytes - 2 * MiB);
+    }
+    expect(r.fstypes).toEqual({ '/tmp': 'tmpfs', '/work': 'tmpfs' });
+  });
+
+  // One file larger than the file-size limit: RLIMIT_FSIZE stops it with EFBIG (Python ignores
+  // SIGXFSZ), long before the tmpfs is full.
+  it('a file past the file-size limit fails with EFBIG', async () => {
+    const { outcome, limits } = await s.run(
+      'python',
+      py(`n = 0
+try:
+    with open('/tmp/big', 'wb') as f:
+        while True:
+            n += f.write(b'y' * (1 << 20))
+except OSError as e:
+    out['error'] = ename(e.errno)
+out['bytes'] = os.path.getsize('/tmp/big')
+`),
+      { overrides: { wallTimeMs: 10_000 * s.slow() } },
+    );
+    expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
+    const r = reportOf(outcome);
+    expect(r.error).toBe('EFBIG');
+    expect(r.bytes).toBe(limits.fileSizeBytes);
+  });
+
+  // Inode exhaustion: empty files until the tmpfs has no inodes left (nr_inodes).
+  it('creating files until no inode is left ends with ENOSPC', async () => {
+    const { outcome } = await s.run(
+      'python',
+      py(`n = 0
+try:
+    while n < 100000:
+        open('/work/f%d' % n, 'w').close()
+        n += 1
+except OSError as e:
+    out['error'] = ename(e.errno)
+out['files'] = n
+`),
+      { overrides: { wallTimeMs: 15_000 * s.slow() } },
+    );
+    expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
+    const r = reportOf(outcome);
+    expect(r.error).toBe('ENOSPC');
+    expect(r.files as number).toBeLessThan(10_000);
+  });
+
+  // Threads count against pids.max too: starting threads until it fails stops below the limit.
+  it('filling the pids with threads stops at pids.max', async () => {
+    const { outcome, limits } = await s.run(
+      'python',
+      py(`import threading, time
+stop = threading.Event()
+n = 0
+try:
+    while n < 1000:
+        threading.Thread(target=stop.wait, daemon=True).start()
+        n += 1
+except RuntimeError as e:
+    out['error'] = str(e)
+out['threads'] = n
+stop.set()
+`),
+      { overrides: { wallTimeMs: 6000 * s.slow() } },
+    );
+    expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
+    const r = reportOf(outcome);
+    expect(r.threads as number).toBeLessThan(limits.processes);
+    expect(String(r.error)).toMatch(/can't start new thread/);
+  });
+
+  // A program that closes stdout and stderr at once, then keeps running until the wall limit:
+  // closed pipes must not make the worker think the run ended, nor hang it.
+  it('closing stdout and stderr early, then looping, still ends at the wall limit', async () => {
+    const wall = 1500 * s.slow();
+    const { outcome } = await s.run('python', 'import os\nos.close(1)\nos.close(2)\nwhile True:\n    pass\n', { overrides: { wallTimeMs: wall } });
+    expect(outcome.kind, describeOutcome(outcome)).toBe('wall_timeout');
+    expect(outcome.stdout).toBe('');
+  });
+
+  // Closing stdout and stderr, then exiting normally: a normal, empty completion.
+  it('closing stdout and stderr early, then exiting, completes', async () => {
+    const { outcome } = await s.run('javascript', "require('fs').closeSync(1);\nrequire('fs').closeSync(2);\nsetTimeout(() => process.exit(0), 200);\n");
+    expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
+  });
+
+  // A huge argv or environment for execve inside the sandbox: one argument above MAX_ARG_STRLEN
+  // and an argv above ARG_MAX fail with E2BIG; a large but legal environment works. The run ends
+  // normally either way.
+  it('huge argv and environment in execve: E2BIG or harmless', async () => {
+    const { outcome } = await s.run(
+      'python',
+      py(`def run_child(argv, env):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.execve('/bin/true', argv, env)
+        except OSError as e:
+            os.write(1, ('E:' + ename(e.errno) + '\\n').encode())
+            os._exit(3)
+    _, st = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(st)
+out['one_huge_arg'] = run_child(['true', 'a' * 200000], {})
+out['many_args'] = run_child(['true'] + ['b' * 100000] * 40, {})
+out['big_env'] = run_child(['true'], {'V%d' % i: 'c' * 1000 for i in range(500)})
+`),
+      { overrides: { wallTimeMs: 5000 * s.slow() } },
+    );
+    expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
+    const r = reportOf(outcome);
+    expect(r).toMatchObject({ one_huge_arg: 3, many_args: 3, big_env: 0 });
+    expect(outcome.stdout.match(/E:E2BIG/g)?.length).toBe(2);
+  });
+
+  // Bytes that are not UTF-8 and NUL bytes in the output: returned with U+FFFD and flagged, NUL
+  // kept, and the outcome survives a JSON round trip unchanged.
+  it('non-UTF-8 and NUL bytes in output are replaced, flagged and JSON-safe', async () => {
+    const { outcome } = await s.run('python', "import sys\nsys.stdout.buffer.write(b'ok\\x00mid\\xff\\xfeend\\n')\nsys.stderr.buffer.write(b'\\xc3(\\x00')\n");
+    expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
+    expect(outcome.stdout).toBe('ok\u0000mid\ufffd\ufffdend\n');
+    expect(outcome.stderr).toBe('\ufffd(\u0000');
+    expect(outcome.outputNotUtf8).toBe(true);
+    expect(JSON.parse(JSON.stringify(outcome))).toEqual(outcome);
+  });
+
+  // A System V shared-memory segment left behind on purpose (never removed): it lives in the
+  // execution's IPC namespace, which dies with it; the host's IPC namespace never sees it.
+  it('a System V shared-memory segment does not outlive the run or reach the host', async () => {
+    const key = 0x5ec0000 + Math.floor(Math.random() * 0xffff);
+    const { outcome } = await s.run(
+      'python',
+      py(`libc.shmget.restype = ctypes.c_int
+shmid = libc.shmget(${key}, 8 << 20, 0o1666)
+out['shmget'] = 'ok' if shmid >= 0 else ename(ctypes.get_errno())
+out['visible'] = open('/proc/sysvipc/shm').read().count(' ${key} ')
+`),
+    );
+    expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
+    expect(reportOf(outcome)).toEqual({ shmget: 'ok', visible: 1 });
+    const hostShm = spawnSync('cat', ['/proc/sysvipc/shm'], { encoding: 'utf8' }).stdout;
+    expect(hostShm).not.toContain(` ${key} `);
+  });
+});
