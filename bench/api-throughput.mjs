@@ -20,7 +20,7 @@ export async function main(opts) {
   const n = opts.n ?? (opts.short ? 40 : 400);
   const clients = opts.extra.clients ? positiveInt(opts.extra.clients, '--clients') : opts.short ? 8 : 16;
   const pollMs = opts.extra['poll-ms'] ? positiveInt(opts.extra['poll-ms'], '--poll-ms') : 20;
-  const maxMs = opts.short ? 30_000 : 300_000;
+  const maxMs = opts.short ? 15_000 : 300_000;
   const notes = [];
   const dir = helloDir();
 

@@ -15,7 +15,7 @@ export async function main(opts) {
   const n = opts.n ?? (opts.short ? 15 : 100);
   const pollMs = opts.extra['poll-ms'] ? positiveInt(opts.extra['poll-ms'], '--poll-ms') : 2;
   const warmup = opts.short ? 2 : 5;
-  const maxMs = opts.short ? 20_000 : 180_000;
+  const maxMs = opts.short ? 10_000 : 180_000;
   const notes = [];
 
   const server = await startServer({ env: { CODEXEC_RATE_LIMIT_RUNS_PER_MINUTE: '0' } });

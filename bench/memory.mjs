@@ -30,7 +30,7 @@ async function bareNodeRss() {
 
 export async function main(opts) {
   const n = opts.n ?? (opts.short ? 100 : 10_000);
-  const maxMs = opts.short ? 30_000 : 20 * 60_000;
+  const maxMs = opts.short ? 15_000 : 20 * 60_000;
   const notes = [];
   const bare = await bareNodeRss();
   const server = await startServer({

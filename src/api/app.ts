@@ -16,11 +16,12 @@ import { sessionRoutes } from './routes/sessions.js';
 import { serverOptions } from './server-options.js';
 import { typeBoxValidatorCompiler, type TypeBoxTypeProvider } from './validation.js';
 
+// buildApp applies them itself; re-exported for callers that import everything from here.
+export { serverOptions };
+
 // Routes that keep answering during shutdown: liveness and metrics stay truthful while draining,
 // and /readyz reports the shutdown itself (503) so load balancers stop sending traffic.
 const ANSWERED_WHILE_SHUTTING_DOWN = new Set(['/healthz', '/readyz', '/metrics']);
-
-export { serverOptions };
 
 function packageVersion(): string {
   try {

@@ -28,7 +28,7 @@ export const ERROR_CODES = {
   expected_output_too_large: { status: 413, scope: 'http', description: 'expected_output is larger than the output kept per run (CODEXEC_OUTPUT_BYTES), so it could never match' },
   unsupported_media_type: { status: 415, scope: 'http', description: 'The body is not application/json' },
   unsupported_language: { status: 422, scope: 'http', description: 'The language is not in sandbox-profiles/, or its toolchain is not installed on this host (details.reason)' },
-  rate_limited: { status: 429, scope: 'http', description: 'This client (X-Api-Key, else IP) sent too many runs or autosaves this minute; see Retry-After' },
+  rate_limited: { status: 429, scope: 'http', description: 'This client (X-Api-Key, else IP) created too many sessions, or sent too many runs or autosaves, this minute; see Retry-After' },
   run_cooldown: { status: 429, scope: 'http', description: 'This session ran less than CODEXEC_RUN_COOLDOWN_MS ago; see Retry-After' },
   session_busy: { status: 429, scope: 'http', description: 'This session already has CODEXEC_SESSION_MAX_IN_FLIGHT executions queued or running; details.execution_id names one' },
   internal_error: { status: 500, scope: 'http', description: 'An unexpected error on our side; it is logged, and the response carries no detail' },

@@ -2,14 +2,13 @@ import type { ExecutionRecord } from '../domain/execution.js';
 import { clampLimits, type Limits } from '../domain/limits.js';
 import type { LanguageProfile } from '../languages/profile.js';
 import type { LanguageRegistry } from '../languages/registry.js';
-import type { Session } from '../sessions/session.js';
-import { lastActivityAt } from '../sessions/session.js';
+import { lastActivityAt, type Session } from '../sessions/session.js';
 import type { ExecutionResponse, ExecutionSummary } from './schemas/executions.js';
 import type { LanguageJson, LimitsJson } from './schemas/languages.js';
 import type { AutosaveResponse, SessionResponse } from './schemas/sessions.js';
 
-// Domain objects -> the API's snake_case JSON (views). One function per shape, so that a field is named in
-// exactly one place.
+// Domain objects -> the API's snake_case JSON. One function per shape, so that a field is named
+// in exactly one place.
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));

@@ -74,6 +74,7 @@ export const CONFIG_SCHEMA = {
   runCooldownMs: v('CODEXEC_RUN_COOLDOWN_MS', 0, int(0), 'Minimum time between two runs of one session'),
   rateLimitRunsPerMinute: v('CODEXEC_RATE_LIMIT_RUNS_PER_MINUTE', 120, int(0), 'Runs one client (IP or API key) may submit per minute; 0: unlimited'),
   rateLimitAutosavesPerMinute: v('CODEXEC_RATE_LIMIT_AUTOSAVES_PER_MINUTE', 6000, int(0), 'Autosaves one client may send per minute; 0: unlimited'),
+  rateLimitSessionsPerMinute: v('CODEXEC_RATE_LIMIT_SESSIONS_PER_MINUTE', 0, int(0), 'Sessions one client may create per minute; 0: unlimited'),
   queueMaxDepth: v('CODEXEC_QUEUE_MAX_DEPTH', 5000, int(1), 'Queued executions beyond which new runs get 503'),
   shutdownGraceMs: v('CODEXEC_SHUTDOWN_GRACE_MS', 20_000, int(0), 'On SIGTERM: time for running executions to finish before they are handed back'),
 } as const;

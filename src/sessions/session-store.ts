@@ -50,6 +50,7 @@ export interface RunDecision<T> {
 // processes never open it.
 export class SessionStore {
   private readonly mutex = new KeyedMutex();
+  private closed = false;
 
   private constructor(
     private readonly keyv: Keyv<StoredSession>,
@@ -203,6 +204,8 @@ export class SessionStore {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.keyv.disconnect();
   }
 }

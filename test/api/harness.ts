@@ -5,7 +5,7 @@ import { buildApp } from '../../src/api/app.js';
 import type { App, AppDeps, IsolationInfo } from '../../src/api/context.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { LanguageRegistry } from '../../src/languages/registry.js';
+import { defaultProfilesDir, LanguageRegistry } from '../../src/languages/registry.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { SqliteJobStore } from '../../src/queue/sqlite/sqlite-job-store.js';
 import { openSessionStore, type SessionStore } from '../../src/sessions/session-store.js';
@@ -80,6 +80,8 @@ export interface Harness {
 export interface HarnessOptions {
   config?: Partial<Record<keyof Config, unknown>>;
   deps?: Partial<AppDeps>;
+  /** Load the package's own sandbox-profiles/ (with version probes) instead of the fixtures. */
+  shippedProfiles?: boolean;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -90,13 +92,13 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       dataDir: dir,
       logLevel: 'silent',
       executors: 0,
-      profilesDir: makeProfilesDir(dir),
+      profilesDir: opts.shippedProfiles ? defaultProfilesDir() : makeProfilesDir(dir),
       ...opts.config,
     },
   );
   const jobs = SqliteJobStore.open(path.join(dir, 'codexec.db'));
   const sessions = await openSessionStore(config);
-  const languages = await LanguageRegistry.load(config.profilesDir, config, { probeVersions: false });
+  const languages = await LanguageRegistry.load(config.profilesDir, config, { probeVersions: opts.shippedProfiles === true });
   const metrics = new Metrics({ defaultMetrics: false });
   const wakes = { count: 0 };
   const isolation: IsolationInfo = { level: 'full', cgroupVersion: 'v2', warnings: [] };

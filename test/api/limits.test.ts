@@ -102,6 +102,16 @@ describe('abuse limits', () => {
       expect((await call(h, 'GET', `/code-sessions/${s.session_id}`)).json.source_code).toBe('2');
     }));
 
+  it('per-client rate limit on session creation', () =>
+    withHarness({ config: { rateLimitSessionsPerMinute: 2 } }, async (h) => {
+      await createSession(h);
+      await createSession(h);
+      const limited = await call(h, 'POST', '/code-sessions', { language: 'python' });
+      expect(limited.status).toBe(429);
+      expect(limited.json.error.code).toBe('rate_limited');
+      expect((await call(h, 'POST', '/code-sessions', { language: 'python' }, { 'x-api-key': 'other' })).status).toBe(201);
+    }));
+
   it('a rate limit of 0 means unlimited', () =>
     withHarness({ config: { rateLimitAutosavesPerMinute: 0 } }, async (h) => {
       const s = await createSession(h);

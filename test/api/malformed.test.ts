@@ -63,6 +63,8 @@ const RUN_BODIES: [string, unknown][] = [
   ['time limit negative', { time_limit_ms: -5 }],
   ['time limit too big', { time_limit_ms: 10_000_000 }],
   ['time limit float', { time_limit_ms: 1.5 }],
+  ['time limit too small', { time_limit_ms: 99 }],
+  ['memory limit too small', { memory_limit_bytes: 1024 }],
   ['memory limit huge', { memory_limit_bytes: 2 ** 60 }],
   ['unknown field', { language: 'python' }],
   ['array', [1, 2]],

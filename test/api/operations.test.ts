@@ -161,6 +161,23 @@ describe('OpenAPI, docs, health, metrics', () => {
   });
 });
 
+describe('with the shipped sandbox-profiles/', () => {
+  it('lists python with its probed version and starts a python session from its template', async () => {
+    const h = await startHarness({ shippedProfiles: true });
+    try {
+      const langs = await call(h, 'GET', '/languages');
+      const python = langs.json.find((l: { id: string }) => l.id === 'python');
+      expect(python).toMatchObject({ available: true, compiled: false });
+      expect(python.version).toMatch(/^3\./);
+      const s = await createSession(h, { language: 'python' });
+      expect(s.source_code).toContain('Hello World');
+      expect((await call(h, 'POST', `/code-sessions/${s.session_id}/run`)).status).toBe(202);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('serverOptions', () => {
   it('carries the configured limits', () => {
     const config = loadConfig({}, { maxBodyBytes: 12_345, requestTimeoutMs: 4_000, keepAliveTimeoutMs: 3_000 });

@@ -4,6 +4,7 @@ import type { RunOutcome } from '../../src/domain/execution.js';
 import { clampLimits, type Limits, type LimitOverrides } from '../../src/domain/limits.js';
 import type { LanguageProfile } from '../../src/languages/profile.js';
 import { defaultProfilesDir, LanguageRegistry } from '../../src/languages/registry.js';
+import { detectCgroups, releaseWorkerDir } from '../../src/sandbox/cgroups/index.js';
 import { probeIsolation, openSandboxHost } from '../../src/sandbox/host.js';
 import { runInSandbox, type SandboxHost } from '../../src/sandbox/run.js';
 
@@ -19,6 +20,8 @@ export interface IsolatedHost {
   host: SandboxHost | null;
   /** Why there is no host (not root, no cgroups, launcher not built...). */
   reason: string;
+  /** Removes this process's cgroup directory (the worker does the same at shutdown). */
+  close(): Promise<void>;
 }
 
 /** The same host a worker would open, or the reason this machine cannot isolate. Never unisolated. */
@@ -26,10 +29,11 @@ export async function openIsolatedHost(): Promise<IsolatedHost> {
   try {
     const config = loadConfig({});
     const { settings } = await probeIsolation(config, profilesDir);
-    if (settings.mode !== 'isolated') return { host: null, reason: 'the host cannot isolate executions' };
-    return { host: await openSandboxHost(settings), reason: '' };
+    if (settings.mode !== 'isolated') return { host: null, reason: 'the host cannot isolate executions', close: async () => {} };
+    const host = await openSandboxHost(settings);
+    return { host, reason: '', close: () => releaseWorkerDir(detectCgroups({ parent: settings.cgroupParent, setUp: false })) };
   } catch (err) {
-    return { host: null, reason: (err as Error).message };
+    return { host: null, reason: (err as Error).message, close: async () => {} };
   }
 }
 

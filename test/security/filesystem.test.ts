@@ -7,6 +7,15 @@ import { securitySuite } from './suite.js';
 // Attacks on the host's files: reading what is not the program's, writing outside its working
 // directory, symlink tricks, device nodes, /proc and /sys, setuid binaries, chroot escapes.
 
+// Setuid/setgid programs found on common distributions; the test tries those present on this host
+// (not unix_chkpwd: run by hand it sleeps ~10 s before failing, by design).
+const SETUID_CANDIDATES = [
+  '/usr/bin/su', '/usr/bin/passwd', '/usr/bin/mount', '/usr/bin/umount', '/usr/bin/newgrp', '/usr/bin/chsh', '/usr/bin/chfn',
+  '/usr/bin/gpasswd', '/usr/bin/newuidmap', '/usr/bin/newgidmap', '/usr/bin/fusermount3', '/usr/bin/fusermount', '/usr/bin/sudo',
+  '/usr/bin/pkexec', '/usr/bin/chage', '/usr/bin/expiry', '/usr/bin/ssh-agent', '/usr/bin/crontab', '/usr/bin/wall',
+  '/usr/lib/openssh/ssh-keysign', '/usr/lib/dbus-1.0/dbus-daemon-launch-helper',
+];
+
 const SECRET = `codexec-secret-${process.pid}-${Date.now()}`;
 
 describe.skipIf(!IS_ROOT)(`attack: files${IS_ROOT ? '' : ` (${SKIP_MESSAGE})`}`, () => {
@@ -128,6 +137,26 @@ out['env'] = sorted(os.environ)
     }
   });
 
+  // The same reads from Node's fs: host secrets, the launcher's environment, a host data file.
+  it('javascript fs reads see only the sandbox', async () => {
+    const dataDir = hostDir('jsdata');
+    const db = path.join(dataDir, 'codexec.db');
+    fs.writeFileSync(db, SECRET);
+    const { outcome } = await s.run(
+      'javascript',
+      `const fs = require('fs');
+const out = {};
+for (const p of ['/etc/shadow', '/proc/1/environ', '/root/.bashrc', ${JSON.stringify(db)}]) {
+  try { fs.readFileSync(p); out[p] = 'ok'; } catch (e) { out[p] = e.code; }
+}
+try { fs.writeFileSync('/usr/planted', 'x'); out.write = 'ok'; } catch (e) { out.write = e.code; }
+console.log(JSON.stringify(out));
+`,
+    );
+    expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
+    expect(reportOf(outcome)).toEqual({ '/etc/shadow': 'ENOENT', '/proc/1/environ': 'EACCES', '/root/.bashrc': 'ENOENT', [db]: 'ENOENT', write: 'EROFS' });
+  });
+
   // Writing outside the working directory: the root, the system directories and /etc are
   // read-only (EROFS), /proc and /dev cannot take new files; only /work and /tmp are writable.
   it('cannot write outside the working directory and /tmp', async () => {
@@ -225,7 +254,13 @@ for p in ('/proc/sys/kernel/hostname', '/proc/sys/kernel/core_pattern', '/proc/s
     out[p] = attempt(w)
 lines = open('/proc/kallsyms').read().splitlines()[:50]
 out['kallsyms_nonzero'] = sum(1 for l in lines if l.split()[0].strip('0'))
-out['oom_score_adj_lower'] = attempt(lambda: open('/proc/self/oom_score_adj', 'w').write('-1000') and None)
+def lower_oom_score():
+    fd = os.open('/proc/self/oom_score_adj', os.O_WRONLY)
+    try:
+        os.write(fd, b'-1000')
+    finally:
+        os.close(fd)
+out['oom_score_adj_lower'] = attempt(lower_oom_score)
 `),
     );
     expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
@@ -233,7 +268,7 @@ out['oom_score_adj_lower'] = attempt(lambda: open('/proc/self/oom_score_adj', 'w
     // Kernels built without CONFIG_PROC_KCORE (like this machine's) have no /proc/kcore at all.
     expect(r.kcore).toBe(fs.existsSync('/proc/kcore') ? 'EACCES' : 'ENOENT');
     for (const p of ['/proc/sys/kernel/hostname', '/proc/sys/kernel/core_pattern', '/proc/sys/vm/drop_caches', '/proc/sys/kernel/ns_last_pid', '/proc/sysrq-trigger'])
-      expect(['EACCES', 'EPERM', 'EROFS'], `${p}: ${String(r[p])}`).toContain(r[p]);
+      expect(fs.existsSync(p) ? ['EACCES', 'EPERM', 'EROFS'] : ['ENOENT'], `${p}: ${String(r[p])}`).toContain(r[p]);
     expect(r.kallsyms_nonzero).toBe(0);
     expect(['EACCES', 'EPERM']).toContain(r.oom_score_adj_lower);
   });
@@ -262,52 +297,61 @@ out['pivot_root'] = sc(155, b'/work', b'/work/jail')
     for (const name of r.root as string[]) expect(skeleton, `/${name}`).toContain(name);
   });
 
-  // Setuid binaries: the system's /usr/bin/su (setuid root on the host) runs without gaining root
-  // (the bind mounts are nosuid and no_new_privs is set): the dynamic loader's auxiliary vector
-  // shows the effective uid unchanged and not-secure mode. `su -c id` fails. A copy made setuid by
-  // the program itself gains nothing either (its owner is the program's own uid, and /work is nosuid).
-  it('setuid binaries do not grant root', async () => {
-    const setuidBinary = ['/usr/bin/su', '/bin/su', '/usr/bin/passwd', '/usr/bin/mount'].find((p) => {
+  // Setuid and setgid binaries: the system's (setuid root on the host: su, passwd, mount,
+  // fusermount3, newuidmap, ...) run without gaining anything, since the bind mounts are nosuid and
+  // no_new_privs is set: the dynamic loader's auxiliary vector (LD_SHOW_AUXV, printed before main;
+  // a privileged start would drop the variable) shows the effective uid and gid unchanged and
+  // not-secure mode. `su -c id` fails. A copy the program makes setuid itself gains nothing (its
+  // owner is the program's own uid, and /work is nosuid too).
+  it('setuid and setgid binaries do not grant privileges', async () => {
+    const binaries = SETUID_CANDIDATES.filter((p) => {
       try {
         const st = fs.statSync(p);
-        return (st.mode & 0o4000) !== 0 && st.uid === 0;
+        // Executable by anyone (the program's uid is "other" to every file of the host).
+        return st.isFile() && (st.mode & 0o6000) !== 0 && (st.mode & 0o001) !== 0;
       } catch {
         return false;
       }
     });
-    expect(setuidBinary, 'a setuid-root binary on the host to try').toBeTruthy();
+    expect(binaries.length, 'setuid/setgid binaries on the host to try').toBeGreaterThan(0);
     const { outcome } = await s.run(
       'python',
       py(`import shutil, subprocess
-b = ${JSON.stringify(setuidBinary)}
-st = os.stat(b)
-out['setuid_bit_visible'] = bool(st.st_mode & 0o4000)
-r = subprocess.run([b, '--version'], env={'LD_SHOW_AUXV': '1'}, capture_output=True, text=True)
-aux = dict(l.split(':', 1) for l in r.stdout.splitlines() if l.startswith('AT_'))
-out['at_euid'] = int(aux.get('AT_EUID', '-1'))
-out['at_secure'] = aux.get('AT_SECURE', '').strip()
-out['my_uid'] = os.getuid()
+def auxv(path):
+  try:
+    return auxv_of(path)
+  except Exception as e:
+    return {'error': repr(e)[:300]}
+def auxv_of(path):
+    try:
+        r = subprocess.run([path, '--codexec-invalid-option'], env={'LD_SHOW_AUXV': '1'}, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=${5 * s.slow()})
+        text = r.stdout
+    except subprocess.TimeoutExpired as e:
+        text = (e.stdout or b'').decode(errors='replace') if isinstance(e.stdout, bytes) else (e.stdout or '')
+    aux = dict(l.split(':', 1) for l in text.splitlines() if l.startswith('AT_') and ':' in l)
+    return {k: aux.get(k, '').strip() for k in ('AT_EUID', 'AT_EGID', 'AT_SECURE')}
+out['me'] = {'AT_EUID': str(os.geteuid()), 'AT_EGID': str(os.getegid()), 'AT_SECURE': '0'}
+out['binaries'] = {b: auxv(b) for b in ${JSON.stringify(binaries)}}
+out['setuid_bit_visible'] = bool(os.stat(${JSON.stringify(binaries[0])}).st_mode & 0o6000)
 su = subprocess.run(['/usr/bin/su', '-c', 'id -u', 'root'], stdin=subprocess.DEVNULL, capture_output=True, text=True) if os.path.exists('/usr/bin/su') else None
 out['su_rc'] = su.returncode if su else 'absent'
 out['su_root'] = bool(su) and su.stdout.strip() == '0'
-shutil.copy(b, '/work/copy')
-os.chmod('/work/copy', 0o4755)
-r2 = subprocess.run(['/work/copy', '--version'], env={'LD_SHOW_AUXV': '1'}, capture_output=True, text=True)
-aux2 = dict(l.split(':', 1) for l in r2.stdout.splitlines() if l.startswith('AT_'))
+shutil.copy(${JSON.stringify(binaries[0])}, '/work/copy')
+os.chmod('/work/copy', 0o6755)
 out['copy_owner'] = os.stat('/work/copy').st_uid
-out['copy_at_euid'] = int(aux2.get('AT_EUID', '-1'))
+out['copy'] = auxv('/work/copy')
 out['euid_after'] = os.geteuid()
 `),
+      { overrides: { wallTimeMs: 20_000 } },
     );
     expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
-    const r = reportOf(outcome) as Record<string, unknown>;
+    const r = reportOf(outcome) as Record<string, any>;
     expect(r.setuid_bit_visible).toBe(true);
-    expect(r.at_euid).toBe(r.my_uid);
-    expect(r.at_secure).toBe('0');
+    for (const b of binaries) expect(r.binaries[b], b).toEqual(r.me);
     expect(r.su_root).toBe(false);
     if (r.su_rc !== 'absent') expect(r.su_rc).not.toBe(0);
-    expect(r.copy_owner).toBe(r.my_uid);
-    expect(r.copy_at_euid).toBe(r.my_uid);
-    expect(r.euid_after).toBe(r.my_uid);
+    expect(String(r.copy_owner)).toBe(r.me.AT_EUID);
+    expect(r.copy).toEqual(r.me);
+    expect(String(r.euid_after)).toBe(r.me.AT_EUID);
   });
 });

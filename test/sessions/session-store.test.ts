@@ -147,8 +147,17 @@ describe('SessionStore', () => {
     }
   });
 
-  it('ping answers while open', async () => {
-    await expect(store.ping()).resolves.toBeUndefined();
+  it('ping answers while open and fails once closed; close is idempotent', async () => {
+    const other = await SessionStore.open({ file: path.join(dir, 'other.db'), idleTtlMs: MINUTE, retentionMs: MINUTE });
+    await expect(other.ping()).resolves.toBeUndefined();
+    await other.close();
+    await other.close();
+    await expect(other.ping()).rejects.toThrow();
+  });
+
+  it('fails to open where the file cannot be created', async () => {
+    fs.writeFileSync(path.join(dir, 'not-a-dir'), '');
+    await expect(SessionStore.open({ file: path.join(dir, 'not-a-dir', 'sessions.db'), idleTtlMs: MINUTE, retentionMs: MINUTE })).rejects.toThrow();
   });
 
   it('openSessionStore puts sessions.db in the data dir, creating it', async () => {

@@ -21,12 +21,14 @@ export function sessionRoutes(app: App, ctx: RouteContext): void {
   app.post(
     '/code-sessions',
     {
+      // Each session is stored until its idle TTL and retention pass: creation is bounded per client.
+      config: perMinute(config.rateLimitSessionsPerMinute),
       schema: {
         tags: TAGS,
         summary: 'Create a live coding session',
         description: 'Starts a session in `language` with `source_code`, or with the language\'s template when it is absent.',
         body: CreateSessionBody,
-        response: { 201: SessionResponse, ...errors(400, 413, 415, 422, 500, 503) },
+        response: { 201: SessionResponse, ...errors(400, 413, 415, 422, 429, 500, 503) },
       },
     },
     async (req, reply) => {

@@ -1,6 +1,6 @@
+import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
 import { EXECUTION_STATUSES } from '../../domain/states.js';
 import { SESSION_STATUSES } from '../../sessions/session.js';
-import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
 
 /** The one error shape every route answers with. */
 export const ErrorResponse = Type.Object(

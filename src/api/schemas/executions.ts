@@ -9,10 +9,10 @@ export const RunBody = Type.Object(
       Type.String({ description: 'When given, the result carries a verdict (passed / wrong_answer; trailing whitespace ignored) and feedback' }),
     ),
     time_limit_ms: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: 600_000, description: 'Wall-clock and CPU time limit; clamped to the language\'s maximum' }),
+      Type.Integer({ minimum: 100, maximum: 600_000, description: 'Wall-clock and CPU time limit; clamped to the language\'s maximum' }),
     ),
     memory_limit_bytes: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: 2 ** 40, description: 'Memory limit; clamped to the language\'s maximum' }),
+      Type.Integer({ minimum: 16 * 1024 * 1024, maximum: 2 ** 40, description: 'Memory limit (at least 16 MiB); clamped to the language\'s maximum' }),
     ),
   },
   { additionalProperties: false, description: 'Optional: an empty body, or none at all, runs with no input and default limits' },

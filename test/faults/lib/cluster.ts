@@ -42,6 +42,15 @@ export function makeTempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `codexec-faults-${prefix}-`));
 }
 
+/** Removes a test's directory, unless FAULTS_KEEP_DIRS=1 (then says where its logs are). */
+export function removeTempDir(dir: string): void {
+  if (process.env.FAULTS_KEEP_DIRS === '1') {
+    console.log(`[faults] kept ${dir}`);
+    return;
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
 /** A profiles directory holding the shipped python profile (optionally changed) and the seccomp profiles. */
 export function makeProfilesDir(root: string, edit: (python: Record<string, unknown>) => void = () => {}): string {
   const dir = path.join(root, 'profiles');

@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 // file, all tracked so that a test's afterAll can kill what is left and fail on a leak.
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const BIN = path.join(ROOT, 'bin', 'codexec');
+// FAULTS_CODEXEC_ROOT runs the scenarios against another copy of the package (an installed one, a
+// build of another commit); by default, this checkout's bin/codexec and dist/.
+const BIN = path.join(process.env.FAULTS_CODEXEC_ROOT ?? ROOT, 'bin', 'codexec');
 
 // Host-specific settings a CI machine may need to pass through; every other CODEXEC_* variable of
 // the parent is dropped so that the tests control the configuration completely.
@@ -133,6 +135,9 @@ export function childEnv(overrides: Record<string, string | number>): Record<str
     if (k.startsWith('CODEXEC_') && !PASSED_THROUGH.has(k)) continue;
     env[k] = v;
   }
+  // Without root the sandbox cannot isolate and the product refuses to start; these tests are about
+  // the queue, not isolation, so they then run with the development fallback.
+  if (process.geteuid?.() !== 0 && env.CODEXEC_INSECURE_ALLOW_UNISOLATED === undefined) env.CODEXEC_INSECURE_ALLOW_UNISOLATED = '1';
   for (const [k, v] of Object.entries(overrides)) env[k] = String(v);
   return env;
 }

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, attemptErrors, figures, logEvents, makeTempDir, resultOf, type Server } from '../lib/cluster.js';
+import { Cluster, attemptErrors, figures, logEvents, makeTempDir, removeTempDir, resultOf, type Server } from '../lib/cluster.js';
 import { descendants, killAll, sleep, stillRunning, waitFor, type CodexecProcess } from '../lib/procs.js';
 
 // An executor dies (kill -9) or stalls (SIGSTOP) while it runs a job: after its lease expires
@@ -25,7 +24,7 @@ export function killExecutorScenario(): void {
       api?.proc.signal('SIGTERM');
       await api?.proc.waitExit(30_000);
       const leaked = await killAll();
-      fs.rmSync(root, { recursive: true, force: true });
+      removeTempDir(root);
       expect(leaked).toEqual([]);
     });
 

@@ -1,0 +1,26 @@
+// N sequential runInSandbox calls of print("hi"), for profilers:
+//   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile/sandbox-loop.mjs 200
+//   strace -f -tt -e trace=execve,clone,clone3,mount,pivot_root,wait4,exit_group -o /tmp/st node bench/profile/sandbox-loop.mjs 1
+import { openSandbox } from '../lib/sandbox.mjs';
+import { summarize, fmt } from '../lib/stats.mjs';
+import { HELLO, EXPECTED } from '../lib/spawn.mjs';
+
+const n = Number(process.argv[2] ?? 200);
+if (!Number.isInteger(n) || n <= 0 || n > 100_000) throw new Error('usage: sandbox-loop.mjs [COUNT]');
+const sandbox = await openSandbox();
+const times = [];
+const inner = [];
+let bad = 0;
+try {
+  for (let i = 0; i < n; i++) {
+    const r = await sandbox.run(HELLO);
+    if (r.outcome.kind !== 'completed' || r.outcome.stdout !== EXPECTED) bad++;
+    times.push(r.ms);
+    inner.push(r.outcome.executionTimeMs);
+  }
+} finally {
+  await sandbox.close();
+}
+const s = summarize(times);
+const p = summarize(inner);
+console.log(`${n} runs: wall median ${fmt(s.median)} ms, p90 ${fmt(s.p90)}, p99 ${fmt(s.p99)}; launcher-reported program wall median ${fmt(p.median)} ms; ${bad} bad`);

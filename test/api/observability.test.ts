@@ -1,0 +1,124 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/observability/logger.js';
+import { Metrics } from '../../src/observability/metrics.js';
+import type { QueueStats } from '../../src/queue/job-store.js';
+import { call, createSession, startHarness } from './harness.js';
+
+function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      chunks.push(String(chunk));
+      cb();
+    },
+  });
+  return {
+    stream,
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+describe('logger', () => {
+  it('redacts learners\' code, input and API keys wherever they appear', () => {
+    const out = capture();
+    const log = createLogger({ logLevel: 'info' }, out.stream);
+    log.info({ source_code: 'secret1', stdin: 'secret2', expected_output: 'secret3' }, 'top');
+    log.info({ job: { sourceCode: 'secret4', stdin: 'secret5' } }, 'nested');
+    log.info({ req: { body: { source_code: 'secret6' }, headers: { 'x-api-key': 'secret7', host: 'h' } } }, 'request');
+    const text = JSON.stringify(out.lines());
+    for (let i = 1; i <= 7; i++) expect(text).not.toContain(`secret${i}`);
+    expect(text).toContain('[redacted]');
+    expect(text).toContain('"host":"h"');
+  });
+
+  it('respects the level', () => {
+    const out = capture();
+    const log = createLogger({ logLevel: 'warn' }, out.stream);
+    log.info('hidden');
+    log.warn('shown');
+    expect(out.lines().map((l) => l.msg)).toEqual(['shown']);
+  });
+});
+
+describe('app logging and 500s', () => {
+  it('an unexpected failure is a bare 500 internal_error; the cause is logged, not sent', async () => {
+    const out = capture();
+    const h = await startHarness({ deps: { logger: createLogger({ logLevel: 'debug' }, out.stream) } });
+    try {
+      const s = await createSession(h);
+      const run = await call(h, 'POST', `/code-sessions/${s.session_id}/run`, { stdin: 'private input' });
+      expect(run.status).toBe(202);
+      await h.sessions.close(); // the session database goes away under the app
+      const res = await call(h, 'PATCH', `/code-sessions/${s.session_id}`, { source_code: 'print("private code")' });
+      expect(res.status).toBe(500);
+      expect(res.json).toEqual({ error: { code: 'internal_error', message: 'internal error' } });
+      expect(res.body).not.toMatch(/SQLITE|sqlite|at .*\(/);
+
+      const lines = out.lines();
+      const failure = lines.find((l) => l.msg === 'request failed');
+      expect(failure).toBeDefined();
+      expect(JSON.stringify(failure)).toMatch(/SQLITE|closed|Database/i);
+      const queued = lines.find((l) => l.msg === 'execution queued');
+      expect(queued).toMatchObject({ execution_id: run.json.execution_id, session_id: s.session_id, status: 'QUEUED' });
+      expect(lines.some((l) => l.msg === 'request' && l.route === '/code-sessions/:session_id/run' && l.status === 202)).toBe(true);
+      const all = JSON.stringify(lines);
+      expect(all).not.toContain('private code');
+      expect(all).not.toContain('private input');
+    } finally {
+      await h.app.close();
+      await h.jobs.close();
+    }
+  });
+});
+
+describe('Metrics', () => {
+  it('counts outcomes, observes histograms, and reads queue and executors from the stats source', async () => {
+    const stats: QueueStats = {
+      counts: { QUEUED: 4, RUNNING: 2, COMPLETED: 10, FAILED: 1, TIMEOUT: 0 },
+      oldestQueuedAgeMs: 1200,
+      executors: [
+        { id: 'a', hostname: 'h', pid: 1, slots: 4, busy: 2, startedAt: 0, heartbeatAt: 0 },
+        { id: 'b', hostname: 'h', pid: 2, slots: 2, busy: 0, startedAt: 0, heartbeatAt: 0 },
+      ],
+      recentFailures: [],
+    };
+    const m = new Metrics({ queueStats: async () => stats });
+    m.observeFinished('COMPLETED', null, 10, 100);
+    m.observeFinished('TIMEOUT', 'wall_time_limit', 10, 5000);
+    m.observeFinished('FAILED', 'compile_error', null, null);
+    m.retry();
+    m.retry();
+    m.rescue(3);
+    const { body, contentType } = await m.render();
+    expect(contentType).toMatch(/^text\/plain/);
+    expect(body).toContain('codexec_queue_depth{status="QUEUED"} 4');
+    expect(body).toContain('codexec_queue_depth{status="RUNNING"} 2');
+    expect(body).toContain('codexec_executors{state="busy"} 2');
+    expect(body).toContain('codexec_executors{state="idle"} 4');
+    expect(body).toContain('codexec_executions_total{outcome="completed"} 1');
+    expect(body).toContain('codexec_executions_total{outcome="timeout"} 1');
+    expect(body).toContain('codexec_executions_total{outcome="compile_error"} 1');
+    expect(body).toContain('codexec_retries_total 2');
+    expect(body).toContain('codexec_rescues_total 3');
+    expect(body).toContain('codexec_queue_wait_seconds_count 2');
+    expect(body).toContain('codexec_run_seconds_count 2');
+    expect(body).toMatch(/process_cpu_user_seconds_total/);
+  });
+
+  it('without a stats source, setExecutors is what is exported; two instances do not share a registry', async () => {
+    const a = new Metrics({ defaultMetrics: false });
+    const b = new Metrics({ defaultMetrics: false });
+    a.setExecutors(3, 1);
+    a.retry();
+    expect((await a.render()).body).toContain('codexec_executors{state="busy"} 3');
+    const other = (await b.render()).body;
+    expect(other).toContain('codexec_executors{state="busy"} 0');
+    expect(other).toContain('codexec_retries_total 0');
+  });
+});

@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteJobStore } from '../../../src/queue/sqlite/sqlite-job-store.js';
+import { Cluster, attemptErrors, figures, makeTempDir, removeTempDir, resultOf, type Server } from '../lib/cluster.js';
+import { killAll } from '../lib/procs.js';
+
+// A deep queue drains to terminal states with none lost: the jobs are inserted through the job
+// store (as the API would, without HTTP in the way), then `serve` starts on the backlog with its
+// embedded executors and runs every one.
+
+const JOBS = Number(process.env.FAULTS_DRAIN_JOBS ?? 2000);
+const EXECUTORS = Number(process.env.FAULTS_DRAIN_EXECUTORS ?? 2);
+
+export function drainScenario(): void {
+  describe('a deep queue drains', () => {
+    let root: string;
+    let cluster: Cluster;
+    let server: Server | null = null;
+
+    beforeAll(() => {
+      root = makeTempDir('drain');
+      cluster = new Cluster(root, { CODEXEC_EXECUTORS: EXECUTORS, CODEXEC_LEASE_MS: 10_000 });
+    });
+
+    afterAll(async () => {
+      server?.proc.signal('SIGTERM');
+      await server?.proc.waitExit(30_000);
+      const leaked = await killAll();
+      removeTempDir(root);
+      expect(leaked).toEqual([]);
+    });
+
+    it(`${JOBS} queued runs reach a terminal state, none lost, none run twice`, async () => {
+      const store = SqliteJobStore.open(cluster.jobDbFile);
+      const ids: string[] = [];
+      const insertStarted = Date.now();
+      try {
+        for (let i = 0; i < JOBS; i++) {
+          const { execution } = await store.enqueue({
+            id: randomUUID(),
+            sessionId: randomUUID(),
+            language: 'python',
+            sourceCode: `print(${i})\n`,
+            stdin: '',
+            expectedOutput: null,
+            limitOverrides: {},
+            maxAttempts: 3,
+          });
+          ids.push(execution.id);
+        }
+      } finally {
+        await store.close();
+      }
+      const insertMs = Date.now() - insertStarted;
+      expect(cluster.countByStatus()).toEqual({ QUEUED: JOBS });
+
+      const started = Date.now();
+      server = await cluster.serve();
+      const rows = await cluster.waitTerminal(600_000, ids);
+      const drainMs = Date.now() - started;
+
+      expect(rows).toHaveLength(JOBS);
+      const byStatus: Record<string, number> = {};
+      for (const r of rows) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+      const bad = rows.filter((r) => r.status !== 'COMPLETED' || r.attempt !== 1 || resultOf(r).stdout !== `${r.source_code.slice(6, -2)}\n`);
+      expect(bad.slice(0, 5).map((r) => `${r.id} ${r.status} attempt=${r.attempt} ${r.errors} ${r.result?.slice(0, 200)}`)).toEqual([]);
+      const retried = rows.filter((r) => attemptErrors(r).length > 0).length;
+
+      // The sandbox's own time: from the first start to the last finish, without serve's startup.
+      const firstStart = Math.min(...rows.map((r) => r.started_at ?? Infinity));
+      const lastFinish = Math.max(...rows.map((r) => r.finished_at ?? 0));
+      figures('drain', {
+        jobs: JOBS,
+        executors: EXECUTORS,
+        statuses: JSON.stringify(byStatus),
+        retries: retried,
+        insert_ms: insertMs,
+        drain_ms: drainMs,
+        runs_per_s: (JOBS / (lastFinish - firstStart)) * 1000,
+        first_start_to_last_finish_ms: lastFinish - firstStart,
+      });
+    }, 900_000);
+  });
+}

@@ -1,0 +1,99 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import type { RunOutcome } from '../../src/domain/execution.js';
+import { describeOutcome, loadRegistry, openIsolatedHost, run } from './helpers.js';
+import { PROGRAMS } from './programs.js';
+
+// Every shipped language through the real sandbox (launcher, namespaces, seccomp, cgroups), with
+// the profile's own default limits except where a test says otherwise. A language whose toolchain
+// this machine lacks is skipped under a name that says which binary is missing; .ci/run installs
+// them all (.ci/install-toolchains.sh), so CI runs every language. Tests in this file run one at a
+// time: compilers are heavy and the machine has two cores.
+
+const registry = await loadRegistry();
+const sandbox = await openIsolatedHost();
+afterAll(() => sandbox.close());
+
+const MiB = 1024 * 1024;
+// Short limits for the runaway programs, so that each ends in about a second.
+const LOOP_LIMITS = { wallTimeMs: 1500, cpuTimeMs: 1000 };
+// The memory bombs must end on the memory limit, never on time: the wall and CPU limits are far
+// above what reaching 128 MiB takes, even on a loaded machine where the program gets little CPU.
+const BOMB_LIMITS = { memoryBytes: 128 * MiB, wallTimeMs: 15_000, cpuTimeMs: 15_000 };
+
+function expectKind(outcome: RunOutcome, kinds: RunOutcome['kind'][]): void {
+  expect(kinds, describeOutcome(outcome)).toContain(outcome.kind);
+}
+
+if (!sandbox.host) {
+  describe(`languages (skipped: no isolated sandbox on this host: ${sandbox.reason})`, () => {
+    it.skip('every language', () => {});
+  });
+}
+
+for (const profile of registry.list()) {
+  const programs = PROGRAMS[profile.id];
+  const host = sandbox.host;
+  if (!host || !programs) continue; // profiles.test.ts fails for a profile without programs
+  if (!profile.available) {
+    describe(`${profile.id} (skipped: toolchain missing: ${profile.missing.join('; ')})`, () => {
+      it.skip('every test of this language', () => {});
+    });
+    continue;
+  }
+
+  describe(`${profile.id} ${profile.version ?? ''}`.trim(), () => {
+    it('runs the template: Hello World within the default limits, with its peak memory measured', async () => {
+      const o = await run(host, profile, profile.template);
+      expectKind(o, ['completed']);
+      expect(o.stdout).toBe('Hello World\n');
+      // Nothing on stderr: a runtime that warns about the sandbox (a denied system call, a
+      // read-only path, a missing /etc file) would confuse every learner.
+      expect(o.stderr).toBe('');
+      expect(o.exitCode).toBe(0);
+      expect(o.memoryPeakKb, describeOutcome(o)).toBeGreaterThan(0);
+      if (profile.compile) expect(o.compile?.ok).toBe(true);
+    });
+
+    it('echoes a line read from stdin', async () => {
+      const o = await run(host, profile, programs.echo, { stdin: 'a line from stdin\nsecond line\n' });
+      expectKind(o, ['completed']);
+      expect(o.stdout).toBe('a line from stdin\n');
+    });
+
+    if (profile.compile) {
+      it('reports a compile error with the compiler output, and does not run anything', async () => {
+        expect(programs.compileError, `test/languages/programs.ts has no compileError for ${profile.id}`).toBeDefined();
+        const o = await run(host, profile, programs.compileError!);
+        expectKind(o, ['compile_error']);
+        expect(o.compile?.ok).toBe(false);
+        // Every compiler here names the file and line of the error.
+        expect(o.compile?.output, describeOutcome(o)).toContain(profile.sourceFile);
+        expect(o.stdout).toBe('');
+      });
+    }
+
+    it('reports an uncaught error or non-zero exit as runtime_error, with stderr', async () => {
+      const o = await run(host, profile, programs.runtimeError);
+      expectKind(o, ['runtime_error']);
+      expect(o.stderr, describeOutcome(o)).toContain('boom');
+    });
+
+    it('stops an infinite loop on the wall-clock or CPU limit', async () => {
+      const o = await run(host, profile, programs.infiniteLoop, { limits: LOOP_LIMITS });
+      expectKind(o, ['wall_timeout', 'cpu_timeout']);
+    });
+
+    it('stops a memory bomb on the memory limit', async () => {
+      const o = await run(host, profile, programs.memoryBomb, { limits: BOMB_LIMITS });
+      if (profile.id === 'java' && o.kind === 'runtime_error') {
+        // The JVM's own heap limit (-Xmx in the profile) may be reached before the cgroup's: then
+        // the program ends with java.lang.OutOfMemoryError, which is as clear to a learner.
+        expect(o.stderr, describeOutcome(o)).toContain('OutOfMemoryError');
+        return;
+      }
+      expectKind(o, ['memory_limit']);
+      // The peak is the cgroup's, so it is close to the limit, not the few MiB the process had before.
+      expect(o.memoryPeakKb, describeOutcome(o)).toBeGreaterThan(64 * 1024);
+    });
+  });
+}
