@@ -21,18 +21,16 @@ ENV npm_config_nodedir=/usr/local \
 
 WORKDIR /opt/codexec
 
-# Dependencies first, in their own layer: editing src/ does not recompile the native modules.
-# --ignore-scripts skips our own postinstall/prepare (their inputs are not copied yet);
-# `npm rebuild` then runs the dependencies' install scripts (prebuilt binary or node-gyp).
+# Dependencies and the launcher first, in their own layer: editing src/ recompiles neither.
+# `npm ci --ignore-scripts` then `npm rebuild` runs the same install scripts as `npm install`: the
+# dependencies' (native modules: prebuilt binary or node-gyp) and our own postinstall, which
+# builds the sandbox launcher (static when libc.a is there, as it is here). That script only warns
+# when it fails, so the build checks the result: an image without the launcher isolates nothing.
+# (`prepare`, i.e. tsc, is not among them; it runs below once src/ is there.)
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts && npm rebuild
-
-# The launcher is built by the same postinstall script `npm install` runs (static when libc.a is
-# there, as it is here); that script only warns on failure, so the build checks the result itself:
-# an image without the launcher could not isolate anything.
 COPY native ./native
 COPY scripts ./scripts
-RUN npm run postinstall && test -x build/codexec-launcher
+RUN npm ci --ignore-scripts && npm rebuild && test -x build/codexec-launcher
 
 COPY tsconfig.json ./
 COPY src ./src

@@ -42,10 +42,14 @@ export async function main(opts) {
     runners.push({ name: 'codexec runInSandbox', seq: (o) => loop(once, o), inProcess: true });
   }
 
-  const acc = new Map(runners.map((r) => [r.name, { seq: [], failures: 0, firstFailure: null, parRuns: 0, parMs: 0 }]));
+  const acc = new Map(runners.map((r) => [r.name, { seq: [], failures: 0, firstFailure: null, parRuns: 0, parMs: 0, cpuMs: 0, cpuRuns: 0 }]));
   const add = (name, res, kind) => {
     const a = acc.get(name);
-    if (kind === 'seq') a.seq.push(...res.times);
+    if (kind === 'seq') {
+      a.seq.push(...res.times);
+      a.cpuMs += res.cpuMs;
+      a.cpuRuns += res.completed;
+    }
     else {
       a.parRuns += res.completed;
       a.parMs += res.elapsedMs;
@@ -75,7 +79,8 @@ export async function main(opts) {
   for (const [name, a] of acc) {
     const s = summarize(a.seq);
     const rate = (a.parRuns / a.parMs) * 1000;
-    rows.push([name, s.n, s.median, s.p90, s.p99, ratio(s.median / rawSeq.median), rate, ratio(rate / rawRate), a.failures]);
+    const cpu = a.cpuMs / a.cpuRuns;
+    rows.push([name, s.n, s.median, s.p90, s.p99, ratio(s.median / rawSeq.median), rate, ratio(rate / rawRate), cpu, ratio(cpu / (raw.cpuMs / raw.cpuRuns)), a.failures]);
     if (a.failures > 0) {
       failed = true;
       notes.push(`${name}: ${a.failures} failed runs, first: ${a.firstFailure}`);
@@ -93,14 +98,14 @@ export async function main(opts) {
     const m = summarize(cx.seq).median;
     notes.push(`codexec vs bubblewrap: ${fmt(m / b, 2)}x the bwrap median (sequential), ${fmt(((cx.parRuns / cx.parMs) * 1000) / ((bw.parRuns / bw.parMs) * 1000), 2)}x its two-parallel rate`);
   }
-  notes.push(`${n} runs per variant per mode (${rounds} interleaved rounds, ${warmup} warm-up runs each); wall = spawn to exit with pipes closed`);
+  notes.push(`${n} runs per variant per mode (${rounds} interleaved rounds, ${warmup} warm-up runs each); wall = spawn to exit with pipes closed; CPU ms/run = this process plus its children, user+sys, sequential runs (load-independent cost)`);
   return {
     name: 'Sandbox overhead (python3 -I -B main.py printing "hi")',
     command: `node bench/sandbox-overhead.mjs${opts.short ? ' --short' : ''}${opts.n ? ` --n=${opts.n}` : ''}`,
     tables: [
       {
         title: 'Sequential wall ms per run; two-in-parallel runs/s; ratios to raw python',
-        headers: ['variant', 'n', 'median ms', 'p90 ms', 'p99 ms', 'x raw (median)', '2-par runs/s', 'x raw rate', 'failed'],
+        headers: ['variant', 'n', 'median ms', 'p90 ms', 'p99 ms', 'x raw (median)', '2-par runs/s', 'x raw rate', 'CPU ms/run', 'x raw CPU', 'failed'],
         rows,
       },
     ],

@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import { execa } from 'execa';
 import { importDist, openSandbox } from '../lib/sandbox.mjs';
 import { summarize, fmt, table } from '../lib/stats.mjs';
-import { PYTHON, HELLO, EXPECTED, helloDir, which } from '../lib/spawn.mjs';
+import { PYTHON, HELLO, EXPECTED, helloDir, which, cpuMs } from '../lib/spawn.mjs';
 
 const n = Number(process.argv[2] ?? 100);
 if (!Number.isInteger(n) || n <= 0 || n > 10_000) throw new Error('usage: layers.mjs [COUNT]');
@@ -157,16 +157,19 @@ const layers = [
 
 const times = new Map(layers.map(([name]) => [name, []]));
 const bad = new Map(layers.map(([name]) => [name, 0]));
+const cpu = new Map(layers.map(([name]) => [name, 0]));
 const rounds = 5;
 try {
   for (const [, f] of layers) for (let i = 0; i < 3; i++) await f(); // warm-up
   for (let r = 0; r < rounds; r++) {
     for (const [name, f] of layers) {
+      const c0 = cpuMs();
       for (let i = 0; i < Math.ceil(n / rounds); i++) {
         const x = await f();
         if (x.ok) times.get(name).push(x.ms);
         else bad.set(name, bad.get(name) + 1);
       }
+      cpu.set(name, cpu.get(name) + cpuMs() - c0);
     }
   }
 } finally {
@@ -176,8 +179,8 @@ try {
 }
 const rows = layers.map(([name]) => {
   const s = summarize(times.get(name));
-  return [name, s.n, s.median, s.p90, s.mean, bad.get(name)];
+  return [name, s.n, s.median, s.p90, s.mean, cpu.get(name) / (s.n + bad.get(name)), bad.get(name)];
 });
-console.log(table(['layer', 'n', 'median ms', 'p90 ms', 'mean ms', 'bad'], rows));
+console.log(table(['layer', 'n', 'median ms', 'p90 ms', 'mean ms', 'CPU ms/run', 'bad'], rows));
 void FD;
 void fmt;

@@ -16,6 +16,7 @@ if (!Number.isInteger(n) || n <= 0 || n > 20_000) throw new Error('usage: serve-
 fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(out, { recursive: true });
 
+const spawnedAt = performance.now();
 const server = await startServer({
   env: { CODEXEC_RATE_LIMIT_RUNS_PER_MINUTE: '0' },
   nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${out}`, '--cpu-prof-interval=250'],
@@ -44,11 +45,13 @@ try {
     }
   };
   for (let i = 0; i < 5; i++) await once(sessions[0], 2);
+  const seqFrom = performance.now() - spawnedAt;
   for (let i = 0; i < n; i++) {
     const r = await once(sessions[0], 2);
     for (const k of Object.keys(parts)) parts[k].push(r[k]);
     await sleep(5);
   }
+  console.log(`sequential window: --window=${Math.round(seqFrom)}-${Math.round(performance.now() - spawnedAt)}`);
   let left = n;
   const t0 = performance.now();
   await Promise.all(
@@ -59,6 +62,7 @@ try {
       }
     }),
   );
+  console.log(`throughput window: --window=${Math.round(t0 - spawnedAt)}-${Math.round(performance.now() - spawnedAt)}`);
   console.log(`throughput phase: ${n} runs in ${fmt((performance.now() - t0) / 1000)} s = ${fmt((n / (performance.now() - t0)) * 1000)} runs/s`);
 } finally {
   await server.stop();

@@ -1,15 +1,24 @@
 // Self time per function (top N) and per source area of a .cpuprofile written by node --cpu-prof.
-//   node bench/profile/summarize-cpuprofile.mjs FILE.cpuprofile [TOP]
+//   node bench/profile/summarize-cpuprofile.mjs FILE.cpuprofile [TOP] [--window=FROM-TO] [--callers=NAME]
 import fs from 'node:fs';
 
-const [file, topRaw] = process.argv.slice(2);
+const [file, topRaw] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 if (!file) throw new Error('usage: summarize-cpuprofile.mjs FILE.cpuprofile [TOP]');
 const top = Number(topRaw ?? 30);
 const prof = JSON.parse(fs.readFileSync(file, 'utf8'));
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const self = new Map();
+// --window=FROM-TO (ms since the profile started): only samples in that window (e.g. the load
+// phase, without startup); the profiling scripts print the window of their load phase.
+const windowArg = process.argv.find((a) => a.startsWith('--window='));
+const [fromMs, toMs] = windowArg ? windowArg.slice(9).split('-').map(Number) : [0, Infinity];
+let at = 0;
 // timeDeltas[i] is the time before sample i; attribute it to that sample's node.
-for (let i = 0; i < prof.samples.length; i++) self.set(prof.samples[i], (self.get(prof.samples[i]) ?? 0) + (prof.timeDeltas[i] ?? 0));
+for (let i = 0; i < prof.samples.length; i++) {
+  at += prof.timeDeltas[i] ?? 0;
+  if (at / 1000 < fromMs || at / 1000 > toMs) continue;
+  self.set(prof.samples[i], (self.get(prof.samples[i]) ?? 0) + (prof.timeDeltas[i] ?? 0));
+}
 const total = [...self.values()].reduce((a, b) => a + b, 0);
 
 function area(url) {

@@ -9,7 +9,7 @@
 
 export interface ErrorCodeInfo {
   status: number;
-  scope: 'http' | 'connection' | 'startup' | 'execution';
+  scope: 'http' | 'connection' | 'startup' | 'execution' | 'cli';
   description: string;
 }
 
@@ -42,6 +42,14 @@ export const ERROR_CODES = {
   isolation_unavailable: { status: 500, scope: 'startup', description: 'This host cannot isolate executions; run `codexec doctor`' },
   unsupported_database: { status: 500, scope: 'startup', description: 'CODEXEC_DATABASE_URL names a database this build cannot use' },
   sandbox_error: { status: 500, scope: 'execution', description: 'The sandbox could not be set up for an attempt; retried, then failure_reason sandbox_error' },
+  file_not_found: { status: 2, scope: 'cli', description: '`codexec run`: the source, --stdin or --expected file does not exist (exit status 2)' },
+  not_a_file: { status: 2, scope: 'cli', description: '`codexec run`: the path is not a regular file (exit status 2)' },
+  input_file_too_large: { status: 2, scope: 'cli', description: '`codexec run`: a file is larger than CODEXEC_MAX_SOURCE_BYTES / CODEXEC_MAX_STDIN_BYTES (exit status 2)' },
+  unknown_extension: { status: 2, scope: 'cli', description: '`codexec run`: no language has this file extension; pass --language (exit status 2)' },
+  invalid_flag: { status: 2, scope: 'cli', description: 'A command-line flag has an invalid value (exit status 2)' },
+  server_unreachable: { status: 503, scope: 'cli', description: '`--server` / CODEXEC_URL does not answer (exit status 1)' },
+  bad_response: { status: 502, scope: 'cli', description: 'The server answered something that is not codexec JSON (exit status 1)' },
+  http_error: { status: 500, scope: 'cli', description: 'The server answered an HTTP error without a codexec error body (exit status 1)' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

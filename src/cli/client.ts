@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { CodexecError } from '../domain/errors.js';
 import type { ExecutionResponse } from '../api/schemas/executions.js';
+import type { StatusResponse } from '../api/schemas/health.js';
 import { executionView } from '../api/views.js';
 import { clampLimits } from '../domain/limits.js';
 import type { QueueStats } from '../queue/job-store.js';
@@ -83,8 +84,14 @@ export class HttpClient implements CodexecClient {
     return this.call('GET', `/executions/${encodeURIComponent(id)}`);
   }
 
-  stats(): Promise<QueueStats> {
-    return this.call('GET', '/status');
+  async stats(): Promise<QueueStats> {
+    const s = await this.call<StatusResponse>('GET', '/status');
+    return {
+      counts: s.counts,
+      oldestQueuedAgeMs: s.oldest_queued_age_ms,
+      executors: s.executors.map((e) => ({ ...e, startedAt: Date.parse(e.started_at), heartbeatAt: Date.parse(e.heartbeat_at) })),
+      recentFailures: s.recent_failures.map((f) => ({ id: f.execution_id, finishedAt: Date.parse(f.finished_at), failureReason: f.failure_reason })),
+    };
   }
 
   async close(): Promise<void> {}

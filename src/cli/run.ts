@@ -24,7 +24,7 @@ function readInput(file: string, what: string, maxBytes: number): string {
     throw new CodexecError('file_not_found', 2, `${what} ${file}: no such file`);
   }
   if (!st.isFile()) throw new CodexecError('not_a_file', 2, `${what} ${file}: not a regular file`);
-  if (st.size > maxBytes) throw new CodexecError(`${what.replace(/ /g, '_')}_too_large`, 2, `${what} ${file} is ${formatBytes(st.size)}; the limit is ${formatBytes(maxBytes)}`);
+  if (st.size > maxBytes) throw new CodexecError('input_file_too_large', 2, `${what} ${file} is ${formatBytes(st.size)}; the limit is ${formatBytes(maxBytes)}`);
   return fs.readFileSync(file, 'utf8');
 }
 

@@ -59,10 +59,17 @@ export function registerServe(program: Command): void {
         executorsAlive: async () => (await q.jobs.stats()).executors.length,
       });
       await app.listen({ port: config.port, host: config.host });
+      // Keyv drops an expired session only when it is read: prune the rest hourly, and the
+      // executors prune finished executions past the retention period.
+      const pruneSessions = () => void sessions.pruneExpired(Date.now()).catch((err) => logger.warn({ err }, 'session prune failed'));
+      pruneSessions();
+      const pruneTimer = setInterval(pruneSessions, 3600_000);
+      pruneTimer.unref();
 
       onShutdownSignals(logger, async () => {
         logger.info('shutting down: refusing new requests, draining executions');
         app.codexec.beginShutdown();
+        clearInterval(pruneTimer);
         if (executorHandle) {
           const r = await executorHandle.executor.stop(config.shutdownGraceMs);
           logger.info(r, 'executor stopped');

@@ -191,18 +191,22 @@ describe('connection-level limits answer in JSON', () => {
     await h.close();
   });
 
+  // Sends raw bytes; resolves with what came back once the server closes the connection.
   function raw(request: string): Promise<string> {
     return new Promise((resolve, reject) => {
       const socket = net.connect(port, '127.0.0.1');
       let data = '';
-      socket.on('data', (d) => (data += d.toString()));
-      socket.on('error', () => resolve(data));
-      socket.on('close', () => resolve(data));
-      socket.on('connect', () => socket.write(request));
-      setTimeout(() => {
+      const giveUp = setTimeout(() => {
         socket.destroy();
-        reject(new Error('no answer'));
+        reject(new Error('the server did not close the connection'));
       }, 10_000);
+      socket.on('data', (d) => (data += d.toString()));
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearTimeout(giveUp);
+        resolve(data);
+      });
+      socket.on('connect', () => socket.write(request));
     });
   }
 
@@ -229,10 +233,7 @@ describe('connection-level limits answer in JSON', () => {
     expect(res).toContain('"request_timeout"');
   });
 
-  it('a body that stalls: the connection is closed', async () => {
-    const started = Date.now();
-    await raw('POST /code-sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"lang');
-    // Closed by the server (raw() rejects after 10 s otherwise).
-    expect(Date.now() - started).toBeLessThan(9000);
+  it('a body that stalls: the server closes the connection', async () => {
+    await expect(raw('POST /code-sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"lang')).resolves.toBeTypeOf('string');
   });
 });

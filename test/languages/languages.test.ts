@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunOutcome } from '../../src/domain/execution.js';
+import type { LanguageProfile } from '../../src/languages/profile.js';
 import { describeOutcome, loadRegistry, openIsolatedHost, run } from './helpers.js';
 import { PROGRAMS } from './programs.js';
 
@@ -19,6 +20,8 @@ const LOOP_LIMITS = { wallTimeMs: 1500, cpuTimeMs: 1000 };
 // The memory bombs must end on the memory limit, never on time: the wall and CPU limits are far
 // above what reaching 128 MiB takes, even on a loaded machine where the program gets little CPU.
 const BOMB_LIMITS = { memoryBytes: 128 * MiB, wallTimeMs: 15_000, cpuTimeMs: 15_000 };
+// Per test: the compile phase's own wall-clock limit plus the run's, plus room for a busy machine.
+const testTimeoutMs = (p: LanguageProfile) => (p.compile?.limits.wallTimeMs ?? 0) + Math.max(p.limits.default.wallTimeMs, BOMB_LIMITS.wallTimeMs) + 30_000;
 
 function expectKind(outcome: RunOutcome, kinds: RunOutcome['kind'][]): void {
   expect(kinds, describeOutcome(outcome)).toContain(outcome.kind);
@@ -41,7 +44,7 @@ for (const profile of registry.list()) {
     continue;
   }
 
-  describe(`${profile.id} ${profile.version ?? ''}`.trim(), () => {
+  describe(`${profile.id} ${profile.version ?? ''}`.trim(), { timeout: testTimeoutMs(profile) }, () => {
     it('runs the template: Hello World within the default limits, with its peak memory measured', async () => {
       const o = await run(host, profile, profile.template);
       expectKind(o, ['completed']);
@@ -69,6 +72,15 @@ for (const profile of registry.list()) {
         // Every compiler here names the file and line of the error.
         expect(o.compile?.output, describeOutcome(o)).toContain(profile.sourceFile);
         expect(o.stdout).toBe('');
+      });
+    }
+
+    if (profile.compile) {
+      it('compiles a program using much of the standard library within the compile limits', async () => {
+        expect(programs.stdlib, `test/languages/programs.ts has no stdlib program for ${profile.id}`).toBeDefined();
+        const o = await run(host, profile, programs.stdlib!);
+        expectKind(o, ['completed']);
+        expect(o.stdout).toBe('ok\n');
       });
     }
 

@@ -20,6 +20,7 @@ describe('shipped language profiles', () => {
       const programs = PROGRAMS[p.id];
       expect(programs, `test/languages/programs.ts has no programs for ${p.id}`).toBeDefined();
       expect(programs.compileError !== undefined, `${p.id}: compileError program iff the profile compiles`).toBe(p.compile !== null);
+      expect(programs.stdlib !== undefined, `${p.id}: stdlib program iff the profile compiles`).toBe(p.compile !== null);
     }
     for (const id of Object.keys(PROGRAMS)) expect(registry.find(id)?.id, `programs for unknown language ${id}`).toBe(id);
   });

@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { App, IsolationInfo, RouteContext } from '../context.js';
 import { errors } from '../schemas/common.js';
-import { HealthResponse, ReadyResponse, type IsolationJson } from '../schemas/health.js';
+import { HealthResponse, ReadyResponse, StatusResponse, type IsolationJson } from '../schemas/health.js';
+import type { QueueStats } from '../../queue/job-store.js';
 
 const TAGS = ['operations'];
 
@@ -13,6 +14,17 @@ function isolationJson(i: IsolationInfo): IsolationJson {
 function reason(err: unknown): string {
   const code = (err as { code?: unknown })?.code;
   return typeof code === 'string' ? `unreachable (${code})` : 'unreachable';
+}
+
+/** The queue's stats as the API shows them (snake_case, ISO times). */
+export function statusView(s: QueueStats): StatusResponse {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    counts: s.counts,
+    oldest_queued_age_ms: s.oldestQueuedAgeMs,
+    executors: s.executors.map((e) => ({ id: e.id, hostname: e.hostname, pid: e.pid, slots: e.slots, busy: e.busy, started_at: iso(e.startedAt), heartbeat_at: iso(e.heartbeatAt) })),
+    recent_failures: s.recentFailures.map((f) => ({ execution_id: f.id, finished_at: iso(f.finishedAt), failure_reason: f.failureReason })),
+  };
 }
 
 export function healthRoutes(app: App, ctx: RouteContext): void {
@@ -29,6 +41,19 @@ export function healthRoutes(app: App, ctx: RouteContext): void {
       },
     },
     async () => ({ status: 'ok' as const, isolation: isolationJson(ctx.isolation()) }),
+  );
+
+  app.get(
+    '/status',
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'The queue at a glance: counts per state, oldest queued age, executors, recent failures',
+        description: 'What `codexec status --server URL` shows.',
+        response: { 200: StatusResponse, ...errors(500, 503) },
+      },
+    },
+    async () => statusView(await jobs.stats()),
   );
 
   app.get(

@@ -37,3 +37,31 @@ export const ReadyResponse = Type.Object({
   ),
 });
 export type ReadyResponse = Static<typeof ReadyResponse>;
+
+export const StatusResponse = Type.Object({
+  counts: Type.Object({
+    QUEUED: Type.Integer({ minimum: 0 }),
+    RUNNING: Type.Integer({ minimum: 0 }),
+    COMPLETED: Type.Integer({ minimum: 0 }),
+    FAILED: Type.Integer({ minimum: 0 }),
+    TIMEOUT: Type.Integer({ minimum: 0 }),
+  }),
+  oldest_queued_age_ms: Nullable(Type.Integer({ minimum: 0 })),
+  executors: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      hostname: Type.String(),
+      pid: Type.Integer(),
+      slots: Type.Integer({ minimum: 0 }),
+      busy: Type.Integer({ minimum: 0 }),
+      started_at: Type.String({ format: 'date-time' }),
+      heartbeat_at: Type.String({ format: 'date-time' }),
+    }),
+    { description: 'Executors with a recent heartbeat, in every process on this database' },
+  ),
+  recent_failures: Type.Array(
+    Type.Object({ execution_id: Type.String(), finished_at: Type.String({ format: 'date-time' }), failure_reason: Nullable(Type.String()) }),
+    { description: 'The last FAILED or TIMEOUT executions, newest first' },
+  ),
+});
+export type StatusResponse = Static<typeof StatusResponse>;

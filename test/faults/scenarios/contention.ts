@@ -15,7 +15,7 @@ export function contentionScenario(): void {
     let root: string;
     let cluster: Cluster;
     let api: Server;
-    const workers: CodexecProcess[] = [];
+    let workers: CodexecProcess[] = [];
 
     beforeAll(async () => {
       root = makeTempDir('contention');

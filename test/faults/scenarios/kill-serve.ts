@@ -30,7 +30,7 @@ export function killServeScenario(): void {
     beforeAll(() => {
       root = makeTempDir('kill-serve');
       cluster = new Cluster(root, {
-        CODEXEC_LEASE_MS: 2000,
+        CODEXEC_LEASE_MS: 3000,
         CODEXEC_RETRY_BASE_MS: 100,
         CODEXEC_EXECUTORS: 2,
         CODEXEC_SESSION_MAX_IN_FLIGHT: 100,
