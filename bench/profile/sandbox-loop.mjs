@@ -3,11 +3,25 @@
 //   strace -f -tt -e trace=execve,clone,clone3,mount,pivot_root,wait4,exit_group -o /tmp/st node bench/profile/sandbox-loop.mjs 1
 import { openSandbox } from '../lib/sandbox.mjs';
 import { summarize, fmt } from '../lib/stats.mjs';
-import { HELLO, EXPECTED } from '../lib/spawn.mjs';
+import { HELLO, EXPECTED, helloDir, referenceVariants, timedSpawn } from '../lib/spawn.mjs';
 
-const n = Number(process.argv[2] ?? 200);
-if (!Number.isInteger(n) || n <= 0 || n > 100_000) throw new Error('usage: sandbox-loop.mjs [COUNT]');
-const sandbox = await openSandbox();
+// --raw: spawn /usr/bin/python3 -I -B main.py directly instead (the reference, same loop).
+const raw = process.argv.includes('--raw');
+const n = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 200);
+if (!Number.isInteger(n) || n <= 0 || n > 100_000) throw new Error('usage: sandbox-loop.mjs [COUNT] [--raw]');
+const sandbox = raw ? rawRunner() : await openSandbox();
+
+function rawRunner() {
+  const dir = helloDir();
+  const v = referenceVariants(dir)[0];
+  return {
+    async run() {
+      const r = await timedSpawn(v.argv, v.cwd);
+      return { ms: r.ms, outcome: { kind: r.code === 0 ? 'completed' : 'failed', stdout: r.stdout, executionTimeMs: r.ms } };
+    },
+    async close() {},
+  };
+}
 const times = [];
 const inner = [];
 let bad = 0;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { CodexecProcess, ROOT, childEnv, freePort, waitFor } from './procs.js';
+import { CodexecProcess, Fatal, ROOT, childEnv, freePort, waitFor } from './procs.js';
 
 // One codexec installation for a fault test: a data directory (the shared SQLite files), a
 // profiles directory with only the python profile (copied from sandbox-profiles/, so startup does
@@ -102,7 +102,7 @@ export class Cluster {
     await waitFor(
       `${name} to answer /healthz`,
       async () => {
-        if (!proc.alive) throw new Error(`${name} exited ${JSON.stringify(proc.exit)}\n${proc.logTail()}`);
+        if (!proc.alive) throw new Fatal(`${name} exited ${JSON.stringify(proc.exit)}\n${proc.logTail()}`);
         return (await api.get('/healthz').catch(() => null))?.status === 200;
       },
       startupMs,
@@ -120,7 +120,7 @@ export class Cluster {
     await waitFor(
       `${name} to start`,
       () => {
-        if (!proc.alive) throw new Error(`${name} exited ${JSON.stringify(proc.exit)}\n${proc.logTail()}`);
+        if (!proc.alive) throw new Fatal(`${name} exited ${JSON.stringify(proc.exit)}\n${proc.logTail()}`);
         return proc.log().includes('"msg":"worker started"');
       },
       startupMs,
@@ -173,14 +173,19 @@ export class Cluster {
     return this.read((db) => (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; '), file);
   }
 
-  /** Waits until every execution with one of `ids` (default: all) is terminal; returns the rows. */
-  async waitTerminal(ms: number, ids?: string[]): Promise<ExecutionRow[]> {
+  /**
+   * Waits until every execution with one of `ids` (default: all) is terminal; returns the rows.
+   * Fails at once if one of `needed` (the processes expected to run them) exits meanwhile.
+   */
+  async waitTerminal(ms: number, ids?: string[], needed: CodexecProcess[] = []): Promise<ExecutionRow[]> {
     const want = ids ? new Set(ids) : null;
     let last = '';
     try {
       return await waitFor(
         'executions to reach a terminal state',
         () => {
+          const dead = needed.find((p) => !p.alive);
+          if (dead) throw new Fatal(`${dead.name} exited ${JSON.stringify(dead.exit)} while its jobs were not done\n${dead.logTail(10)}`);
           const rows = this.rows().filter((r) => !want || want.has(r.id));
           const open = rows.filter((r) => !TERMINAL.has(r.status));
           last = `${rows.length} rows, ${open.length} not terminal: ${JSON.stringify(this.countByStatus())}`;

@@ -146,6 +146,9 @@ export async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
 
+/** Thrown inside a waitFor callback: ends the wait at once instead of being retried. */
+export class Fatal extends Error {}
+
 /** Polls `fn` until it returns a value other than undefined/false; throws `what` after `ms`. */
 export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms: number, everyMs = 100): Promise<T> {
   const deadline = Date.now() + ms;
@@ -155,6 +158,7 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | false |
       const v = await fn();
       if (v !== undefined && v !== false) return v;
     } catch (err) {
+      if (err instanceof Fatal) throw err;
       lastErr = err;
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);

@@ -33,7 +33,7 @@ export function contentionScenario(): void {
       removeTempDir(root);
       expect(leaked).toEqual([]);
       expect(exits.map((e) => e?.code)).toEqual(Array(WORKERS + 1).fill(0));
-    });
+    }, 120_000);
 
     it(`${CLIENTS * RUNS_PER_CLIENT} concurrent runs with autosaves: no SQLITE_BUSY or 5xx reaches a client, no job runs twice`, async () => {
       const statuses: Record<string, number> = {};
@@ -65,7 +65,7 @@ export function contentionScenario(): void {
       expect(failures).toEqual([]);
       expect(accepted).toHaveLength(CLIENTS * RUNS_PER_CLIENT);
 
-      const rows = await cluster.waitTerminal(240_000, accepted.map((a) => a.id));
+      const rows = await cluster.waitTerminal(600_000, accepted.map((a) => a.id), workers);
       const drainedMs = Date.now() - started;
 
       // Each job: claimed once (attempt 1, no attempt error), finished once, with its own output.

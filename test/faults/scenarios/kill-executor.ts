@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, attemptErrors, figures, logEvents, makeTempDir, removeTempDir, resultOf, type Server } from '../lib/cluster.js';
-import { descendants, killAll, sleep, stillRunning, waitFor, type CodexecProcess } from '../lib/procs.js';
+import { Fatal, descendants, killAll, sleep, stillRunning, waitFor, type CodexecProcess } from '../lib/procs.js';
 
 // An executor dies (kill -9) or stalls (SIGSTOP) while it runs a job: after its lease expires
 // another executor takes the job back and runs it, and the job ends exactly once.
@@ -18,7 +18,7 @@ export function killExecutorScenario(): void {
       root = makeTempDir('kill-executor');
       cluster = new Cluster(root, { CODEXEC_LEASE_MS: LEASE_MS, CODEXEC_RETRY_BASE_MS: 100, CODEXEC_WORKER_CONCURRENCY: 1 });
       api = await cluster.serve({ CODEXEC_EXECUTORS: 0 });
-    });
+    }, 120_000);
 
     afterAll(async () => {
       api?.proc.signal('SIGTERM');
@@ -26,7 +26,7 @@ export function killExecutorScenario(): void {
       const leaked = await killAll();
       removeTempDir(root);
       expect(leaked).toEqual([]);
-    });
+    }, 120_000);
 
     /** Submits a ~3 s job and waits until `owner` runs it; returns its id and marker. */
     async function runningOn(owner: CodexecProcess): Promise<{ id: string; marker: string }> {
@@ -59,7 +59,7 @@ export function killExecutorScenario(): void {
       );
       expect(orphans).toEqual([]);
 
-      const [row] = await cluster.waitTerminal(60_000, [id]);
+      const [row] = await cluster.waitTerminal(60_000, [id], [b]);
       const doneAt = Date.now();
 
       expect(row.status).toBe('COMPLETED');
@@ -95,7 +95,10 @@ export function killExecutorScenario(): void {
       const b = await cluster.worker();
       try {
         // b rescues and runs the job; a is resumed while b's attempt runs, or after it finished.
-        await waitFor('the rescue', () => cluster.row(id)!.attempt === 2 || undefined, 30_000);
+        await waitFor('the rescue', () => {
+          if (!b.alive) throw new Fatal(`${b.name} exited ${JSON.stringify(b.exit)}`);
+          return cluster.row(id)!.attempt === 2 || undefined;
+        }, 30_000);
         await sleep(1000);
         a.signal('SIGCONT');
         const [row] = await cluster.waitTerminal(60_000, [id]);

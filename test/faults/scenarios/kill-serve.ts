@@ -43,7 +43,7 @@ export function killServeScenario(): void {
       const leaked = await killAll();
       removeTempDir(root);
       expect(leaked).toEqual([]);
-    });
+    }, 120_000);
 
     it('restart: every 202 run ends, every 200 autosave is kept, both databases pass integrity_check', async () => {
       const first = await cluster.serve();
@@ -103,7 +103,7 @@ export function killServeScenario(): void {
 
       const restartAt = Date.now();
       restarted = await cluster.serve();
-      const rows = await cluster.waitTerminal(120_000, accepted);
+      const rows = await cluster.waitTerminal(300_000, accepted, [restarted.proc]);
       const drainedMs = Date.now() - restartAt;
 
       // Every accepted run is there, ended, and ran the code stored when it was accepted.

@@ -29,7 +29,7 @@ export function leaseRenewalScenario(): void {
       const leaked = await killAll();
       removeTempDir(root);
       expect(leaked).toEqual([]);
-    });
+    }, 120_000);
 
     it(`a ${JOB_SECONDS} s job under a ${LEASE_MS} ms lease completes on its first attempt while another executor watches`, async () => {
       const id = await api.api.submit(`import time\ntime.sleep(${JOB_SECONDS})\nprint("kept")\n`);
@@ -46,7 +46,7 @@ export function leaseRenewalScenario(): void {
         if (r.lease_expires_at !== null) expiries.add(r.lease_expires_at);
         await sleep(250);
       }
-      const [row] = await cluster.waitTerminal(60_000, [id]);
+      const [row] = await cluster.waitTerminal(60_000, [id], [runner, watcher]);
 
       expect(row.status).toBe('COMPLETED');
       expect(row.attempt).toBe(1);

@@ -54,7 +54,7 @@ export function sandboxFailureScenario(): void {
       const leaked = await killAll();
       removeTempDir(root);
       expect(leaked).toEqual([]);
-    });
+    }, 120_000);
 
     async function metric(name: string): Promise<number> {
       const text = (await server.api.get('/metrics')).body as string;

@@ -28,7 +28,7 @@ export function shutdownScenario(): void {
       const leaked = await killAll();
       removeTempDir(root);
       expect(leaked).toEqual([]);
-    });
+    }, 120_000);
 
     async function serve(env: Record<string, string | number>): Promise<Server> {
       const s = await cluster.serve(env);
@@ -39,7 +39,7 @@ export function shutdownScenario(): void {
     /** Restarts serve on the data dir, waits for `ids` to end, stops it cleanly; returns the rows. */
     async function restartAndFinish(ids: string[]) {
       const s = await serve({ CODEXEC_SHUTDOWN_GRACE_MS: 30_000 });
-      const rows = await cluster.waitTerminal(90_000, ids);
+      const rows = await cluster.waitTerminal(90_000, ids, [s.proc]);
       s.proc.signal('SIGTERM');
       expect((await s.proc.waitExit(30_000)).code).toBe(0);
       return rows;
@@ -191,7 +191,7 @@ export function shutdownScenario(): void {
       expect([handed.status, handed.attempt]).toEqual(['QUEUED', 0]);
 
       const w2 = await cluster.worker({ CODEXEC_SHUTDOWN_GRACE_MS: 30_000, CODEXEC_WORKER_CONCURRENCY: 1 });
-      const [r] = await cluster.waitTerminal(60_000, [id]);
+      const [r] = await cluster.waitTerminal(60_000, [id], [w2]);
       expect([r.status, r.attempt, attemptErrors(r)]).toEqual(['COMPLETED', 1, []]);
       w2.signal('SIGTERM');
       expect(await w2.waitExit(30_000), w2.logTail()).toEqual({ code: 0, signal: null });
