@@ -47,7 +47,7 @@ FROM node:22-bookworm-slim
 #   util-linux  `unshare` (namespaces) and `setpriv` (the entrypoint's uid switch)
 #   tini        PID 1: forwards SIGTERM for the ordered shutdown and reaps orphans
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends util-linux tini ca-certificates \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends util-linux tini \
  && rm -rf /var/lib/apt/lists/*
 
 # The toolchain of every language in sandbox-profiles/languages/, installed by the same script CI
@@ -55,12 +55,17 @@ RUN apt-get update \
 # packages (python3, gcc/g++, default-jdk-headless, golang-go, rustc, ruby, php-cli, perl, bash)
 # and TypeScript with @types/node from npm under /usr/local/lib/codexec/typescript. Everything
 # lands under /usr, which executions see read-only. The JDK's postinstall writes man-page links
-# even into a slim image, hence the mkdir.
+# even into a slim image, hence the mkdir. The JDK also pulls in Debian's ca-certificates, which
+# rewrites /etc/ssl/certs/ca-certificates.crt: where the base image points npm at that bundle (a
+# build behind a TLS-inspecting proxy), npm keeps a copy of the original for the TypeScript step.
 COPY .ci/install-toolchains.sh /tmp/install-toolchains.sh
 RUN mkdir -p /usr/share/man/man1 \
+ && if [ -f /etc/ssl/certs/ca-certificates.crt ]; then \
+      cp /etc/ssl/certs/ca-certificates.crt /tmp/ca-bundle.crt && export npm_config_cafile=/tmp/ca-bundle.crt; \
+    fi \
  && bash /tmp/install-toolchains.sh \
  && bash /tmp/install-toolchains.sh --check \
- && rm -rf /var/lib/apt/lists/* /tmp/install-toolchains.sh /root/.npm
+ && rm -rf /var/lib/apt/lists/* /tmp/install-toolchains.sh /tmp/ca-bundle.crt /root/.npm
 
 # `codexec` runs the API. Executions never run as this user: the launcher gives each one its own
 # uid from CODEXEC_SANDBOX_UID_BASE (200000 and up).

@@ -8,7 +8,10 @@ import { killAll } from '../lib/procs.js';
 // store (as the API would, without HTTP in the way), then `serve` starts on the backlog with its
 // embedded executors and runs every one.
 
-const JOBS = Number(process.env.FAULTS_DRAIN_JOBS ?? 2000);
+// The issue names 2,000. On the 2-core development machine a run of print(1) costs ~200 ms of
+// sandbox per slot (about 10 runs a second with 2 executors), so 2,000 take ~200 s, more than this
+// suite's budget; 1,000 is the default and FAULTS_DRAIN_JOBS=2000 runs the issue's figure.
+const JOBS = Number(process.env.FAULTS_DRAIN_JOBS ?? 1000);
 const EXECUTORS = Number(process.env.FAULTS_DRAIN_EXECUTORS ?? 2);
 // A floor of 2 runs a second (an overloaded 2-core machine); a real stall fails rather than hangs.
 const WAIT_MS = Math.max(120_000, JOBS * 500);

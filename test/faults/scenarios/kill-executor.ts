@@ -43,48 +43,56 @@ export function killExecutorScenario(): void {
     }
 
     it('kill -9: the job is rescued after the lease expires and completes exactly once (attempts = 2, lease_expired)', async () => {
-      const a = await cluster.worker();
-      const { id, marker } = await runningOn(a);
-      // The rescuer is up before the kill (it has nothing to claim), so the figures time the
-      // lease expiry and the rescue, not a process start.
+      // The rescuer is up before the kill, so that the figures time the lease expiry and the
+      // rescue, not a process start; it is paused (SIGSTOP) until the victim has claimed the job.
       const b = await cluster.worker();
-      const sandbox = descendants(a.pid);
-      const killedAt = Date.now();
-      await a.kill9();
+      b.signal('SIGSTOP');
+      const a = await cluster.worker();
+      try {
+        const { id, marker } = await runningOn(a);
+        b.signal('SIGCONT');
+        const sandbox = descendants(a.pid);
+        const killedAt = Date.now();
+        await a.kill9();
+        expect(cluster.row(id)!.status).toBe('RUNNING'); // killed mid-run, not after
 
-      // The sandbox of the killed executor does not outlive it (PDEATHSIG on the process chain).
-      const orphans = await waitFor('the sandbox to end', () => stillRunning(sandbox).length === 0 || undefined, 10_000).then(
-        () => [],
-        () => stillRunning(sandbox),
-      );
-      expect(orphans).toEqual([]);
+        // The sandbox of the killed executor does not outlive it (PDEATHSIG on the process chain).
+        const orphans = await waitFor('the sandbox to end', () => stillRunning(sandbox).length === 0 || undefined, 10_000).then(
+          () => [],
+          () => stillRunning(sandbox),
+        );
+        expect(orphans).toEqual([]);
 
-      const [row] = await cluster.waitTerminal(60_000, [id], [b]);
-      const doneAt = Date.now();
+        const [row] = await cluster.waitTerminal(60_000, [id], [b]);
+        const doneAt = Date.now();
 
-      expect(row.status).toBe('COMPLETED');
-      expect(row.attempt).toBe(2);
-      const errors = attemptErrors(row);
-      expect(errors.map((e) => [e.attempt, e.code])).toEqual([[1, 'lease_expired']]);
-      expect(errors[0].message).toContain(`:${a.pid}:`);
-      const result = resultOf(row);
-      expect(result.stdout).toBe(`${marker}\n`); // printed once: only the second attempt's output is kept
-      expect(row.finished_at).not.toBeNull();
-      // One terminal transition, made by the rescuer; the killed executor never recorded one.
-      expect(logEvents([a, b], 'execution COMPLETED', id)).toHaveLength(1);
-      expect(logEvents([b], 'execution COMPLETED', id)).toHaveLength(1);
-      expect(logEvents([a, b], 'execution RUNNING', id).map((l) => l.attempt)).toEqual([1, 2]);
-      expect(logEvents([b], 'rescued executions whose executor was lost')).toHaveLength(1);
+        expect(row.status).toBe('COMPLETED');
+        expect(row.attempt).toBe(2);
+        const errors = attemptErrors(row);
+        expect(errors.map((e) => [e.attempt, e.code])).toEqual([[1, 'lease_expired']]);
+        expect(errors[0].message).toContain(`:${a.pid}:`);
+        const result = resultOf(row);
+        expect(result.stdout).toBe(`${marker}\n`); // printed once: only the second attempt's output is kept
+        expect(row.finished_at).not.toBeNull();
+        // One terminal transition, made by the rescuer; the killed executor never recorded one.
+        expect(logEvents([a, b], 'execution COMPLETED', id)).toHaveLength(1);
+        expect(logEvents([b], 'execution COMPLETED', id)).toHaveLength(1);
+        expect(logEvents([a, b], 'execution RUNNING', id).map((l) => l.attempt)).toEqual([1, 2]);
+        expect(logEvents([b], 'rescued executions whose executor was lost')).toHaveLength(1);
 
-      figures('kill -9 executor', {
-        jobs: 1,
-        attempts: row.attempt,
-        rescues: errors.length,
-        sandbox_processes_killed: sandbox.length,
-        kill_to_rescue_ms: errors[0].at - killedAt,
-        kill_to_completed_ms: doneAt - killedAt,
-      });
-      await b.kill9();
+        figures('kill -9 executor', {
+          jobs: 1,
+          attempts: row.attempt,
+          rescues: errors.length,
+          sandbox_processes_killed: sandbox.length,
+          kill_to_rescue_ms: errors[0].at - killedAt,
+          kill_to_completed_ms: doneAt - killedAt,
+        });
+      } finally {
+        b.signal('SIGCONT');
+        await a.kill9();
+        await b.kill9();
+      }
     }, 120_000);
 
     it('SIGSTOP: a stalled executor that wakes up after the rescue does not record a second outcome', async () => {
@@ -101,7 +109,7 @@ export function killExecutorScenario(): void {
         }, 30_000);
         await sleep(1000);
         a.signal('SIGCONT');
-        const [row] = await cluster.waitTerminal(60_000, [id]);
+        const [row] = await cluster.waitTerminal(60_000, [id], [b]);
         // Give the resumed executor time to try to record its own (late) outcome.
         await waitFor('the stalled executor to notice it lost the lease', () => {
           const lines = a.logLines().filter((l) => l.execution_id === id);
