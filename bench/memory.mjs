@@ -33,6 +33,15 @@ export async function main(opts) {
   const maxMs = opts.short ? 15_000 : 20 * 60_000;
   const notes = [];
   const bare = await bareNodeRss();
+  // The same server without executors (no pool threads): how much of the RSS the API alone takes.
+  const apiOnly = await startServer({ executors: 0 });
+  let apiOnlyRss;
+  try {
+    await sleep(2000);
+    apiOnlyRss = rssKiB(apiOnly.pid);
+  } finally {
+    await apiOnly.stop();
+  }
   const server = await startServer({
     env: { CODEXEC_RATE_LIMIT_RUNS_PER_MINUTE: '0', CODEXEC_SESSION_MAX_IN_FLIGHT: '100', CODEXEC_QUEUE_MAX_DEPTH: '100000' },
     executors: 2,
@@ -117,7 +126,11 @@ export async function main(opts) {
       {
         title: 'VmRSS / VmHWM of the serve process (MiB)',
         headers: ['when', 'runs', 'RSS MiB', 'HWM MiB', 'threads'],
-        rows: [['bare `node -e` idle (reference)', 0, mib(bare), '-', '-'], ...samples.map((s) => [s.label, s.runs, mib(s.rss), mib(s.hwm), s.threads])],
+        rows: [
+          ['bare `node -e` idle (reference)', 0, mib(bare), '-', '-'],
+          ['serve, CODEXEC_EXECUTORS=0, idle', 0, mib(apiOnlyRss.rss), mib(apiOnlyRss.hwm), apiOnlyRss.threads],
+          ...samples.map((s) => [s.label, s.runs, mib(s.rss), mib(s.hwm), s.threads]),
+        ],
       },
     ],
     targets: [

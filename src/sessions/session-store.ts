@@ -13,6 +13,9 @@ export const SESSION_DB_FILE_NAME = 'sessions.db';
 
 const TABLE = 'sessions';
 const NAMESPACE = 'session';
+/** Sessions kept in memory: at most this many, holding at most this much source code. */
+const CACHE_ENTRIES = 10_000;
+const CACHE_BYTES = 16 * 1024 * 1024;
 
 export interface SessionStoreOptions {
   /** SQLite file; ':memory:' for a throwaway store. */
@@ -50,6 +53,11 @@ export interface RunDecision<T> {
 // processes never open it.
 export class SessionStore {
   private readonly mutex = new KeyedMutex();
+  // Write-through cache of recently used sessions. This process is the only writer of
+  // sessions.db (see above), so a cached record is always the stored one; an autosave then costs
+  // one SQLite write instead of a read and a write (two trips through node-sqlite3's thread pool).
+  private readonly cache = new Map<string, StoredSession>();
+  private cacheBytes = 0;
   private closed = false;
 
   private constructor(
@@ -97,11 +105,41 @@ export class SessionStore {
   }
 
   private async save(s: StoredSession): Promise<void> {
-    await this.keyv.set(s.id, s, this.ttlMs(s));
+    try {
+      await this.keyv.set(s.id, s, this.ttlMs(s));
+    } catch (err) {
+      this.forget(s.id); // the stored record is unknown now: read it again next time
+      throw err;
+    }
+    this.remember(s);
+  }
+
+  private remember(s: StoredSession): void {
+    this.forget(s.id); // re-insert: Map order is the LRU order
+    this.cache.set(s.id, s);
+    this.cacheBytes += s.sourceCode.length;
+    while (this.cache.size > CACHE_ENTRIES || this.cacheBytes > CACHE_BYTES) this.forget(this.cache.keys().next().value as string);
+  }
+
+  private forget(id: string): void {
+    const old = this.cache.get(id);
+    if (!old) return;
+    this.cacheBytes -= old.sourceCode.length;
+    this.cache.delete(id);
+  }
+
+  /** The stored record, from the cache when it is there and not past its lifetime. */
+  private async read(id: string, now = Date.now()): Promise<StoredSession | undefined> {
+    const cached = this.cache.get(id);
+    if (cached && Math.max(cached.updatedAt, cached.lastRunAt ?? 0, cached.closedAt ?? 0) + this.ttlMs(cached) > now) return cached;
+    this.forget(id);
+    const s = await this.keyv.get(id);
+    if (s) this.remember(s);
+    return s;
   }
 
   private async load(id: string): Promise<StoredSession> {
-    const s = await this.keyv.get(id);
+    const s = await this.read(id);
     if (!s) throw new NotFoundError('session', id);
     return s;
   }
@@ -122,7 +160,7 @@ export class SessionStore {
   }
 
   async get(id: string, now = Date.now()): Promise<Session | null> {
-    const s = await this.keyv.get(id);
+    const s = await this.read(id, now);
     return s ? this.view(s, now) : null;
   }
 
@@ -188,7 +226,8 @@ export class SessionStore {
       `DELETE FROM ${TABLE} WHERE json_extract(value, '$.expires') < ? AND key LIKE ? RETURNING key`,
       now,
       `${NAMESPACE}:%`,
-    )) as unknown[];
+    )) as { key: string }[];
+    for (const row of rows) this.forget(row.key.slice(NAMESPACE.length + 1));
     return rows.length;
   }
 

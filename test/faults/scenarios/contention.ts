@@ -19,7 +19,9 @@ export function contentionScenario(): void {
 
     beforeAll(async () => {
       root = makeTempDir('contention');
-      cluster = new Cluster(root, { CODEXEC_LEASE_MS: 5000, CODEXEC_SESSION_MAX_IN_FLIGHT: 100, CODEXEC_WORKER_CONCURRENCY: 1 });
+      // The default lease (15 s): nothing is killed here, and a run twice must mean a double claim,
+      // not a live executor's lease expiring on a loaded machine.
+      cluster = new Cluster(root, { CODEXEC_SESSION_MAX_IN_FLIGHT: 100, CODEXEC_WORKER_CONCURRENCY: 1 });
       [api, ...workers] = await Promise.all([
         cluster.serve({ CODEXEC_EXECUTORS: 0 }),
         ...Array.from({ length: WORKERS }, () => cluster.worker()),

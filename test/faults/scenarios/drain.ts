@@ -24,7 +24,7 @@ export function drainScenario(): void {
 
     beforeAll(() => {
       root = makeTempDir('drain');
-      cluster = new Cluster(root, { CODEXEC_EXECUTORS: EXECUTORS, CODEXEC_LEASE_MS: 10_000 });
+      cluster = new Cluster(root, { CODEXEC_EXECUTORS: EXECUTORS });
     });
 
     afterAll(async () => {

@@ -6,7 +6,9 @@ import { Fatal, descendants, killAll, sleep, stillRunning, waitFor, type Codexec
 // An executor dies (kill -9) or stalls (SIGSTOP) while it runs a job: after its lease expires
 // another executor takes the job back and runs it, and the job ends exactly once.
 
-const LEASE_MS = 2000;
+// Short, so that the rescue comes soon; long enough that a loaded machine's event-loop stalls do
+// not expire the leases of live executors (which would add attempts the checks do not expect).
+const LEASE_MS = 3000;
 
 export function killExecutorScenario(): void {
   describe('an executor killed while it runs a job', () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, attemptErrors, figures, makeTempDir, removeTempDir, resultOf, type Server } from '../lib/cluster.js';
-import { killAll } from '../lib/procs.js';
+import { descendants, killAll, stillRunning, waitFor, type ProcId } from '../lib/procs.js';
 
 // kill -9 of `serve` (API and embedded executors in one process) in the middle of a burst of runs
 // and autosaves from concurrent clients. After a restart on the same data directory: every run
@@ -19,6 +19,8 @@ interface ClientLog {
   statuses: Record<number, number>;
   networkErrors: number;
   wrongRevisions: number;
+  /** The Idempotency-Key of a run sent but not answered before the kill. */
+  unansweredRun: string | null;
 }
 
 export function killServeScenario(): void {
@@ -51,12 +53,14 @@ export function killServeScenario(): void {
       let acked = 0;
       let killedAt = 0;
       let killing: Promise<unknown> | null = null;
+      let sandboxes: ProcId[] = [];
       const started = Date.now();
 
       const client = async (sessionId: string): Promise<ClientLog> => {
-        const log: ClientLog = { sessionId, lastAckRevision: 0, lastSentRevision: 0, acceptedRuns: [], statuses: {}, networkErrors: 0, wrongRevisions: 0 };
+        const log: ClientLog = { sessionId, lastAckRevision: 0, lastSentRevision: 0, acceptedRuns: [], statuses: {}, networkErrors: 0, wrongRevisions: 0, unansweredRun: null };
         const count = (status: number) => (log.statuses[status] = (log.statuses[status] ?? 0) + 1);
         for (let rev = 1; rev <= AUTOSAVES_PER_CLIENT; rev++) {
+          let runKey: string | null = null;
           try {
             log.lastSentRevision = rev;
             const r = await first.api.autosave(sessionId, `print(${rev})\n`, rev);
@@ -65,18 +69,21 @@ export function killServeScenario(): void {
               if (r.body.revision !== rev) log.wrongRevisions++;
               log.lastAckRevision = rev;
               if (++acked === KILL_AFTER_AUTOSAVES) {
+                sandboxes = descendants(first.proc.pid);
                 killedAt = Date.now();
                 killing = first.proc.kill9();
               }
             }
             if (rev % RUN_EVERY === 0) {
-              const run = await first.api.run(sessionId);
+              runKey = `run-${rev}`;
+              const run = await first.api.request('POST', `/code-sessions/${sessionId}/run`, {}, { 'idempotency-key': runKey });
               count(run.status);
               if (run.status === 202) log.acceptedRuns.push(run.body.execution_id as string);
             }
           } catch {
             // The server is gone: this request has no answer, so nothing was promised. Stop.
             log.networkErrors++;
+            log.unansweredRun = runKey;
             break;
           }
         }
@@ -92,8 +99,12 @@ export function killServeScenario(): void {
       const integrityAfterKill = [cluster.integrity(cluster.jobDbFile), cluster.integrity(cluster.sessionDbFile)];
       expect(integrityAfterKill).toEqual(['ok', 'ok']);
       const atKill = cluster.countByStatus();
+      // The embedded executors' sandboxes died with the process.
+      expect(await waitFor('the sandboxes to end', () => stillRunning(sandboxes).length === 0 || undefined, 10_000).then(() => [], () => stillRunning(sandboxes))).toEqual([]);
+      const keyed = (sid: string, key: string) =>
+        cluster.read((db) => db.prepare('SELECT id FROM executions WHERE session_id = ? AND idempotency_key = ?').all(sid, key) as { id: string }[]);
 
-      const accepted = logs.flatMap((l) => l.acceptedRuns);
+      let accepted = logs.flatMap((l) => l.acceptedRuns);
       const statuses: Record<number, number> = {};
       for (const l of logs) for (const [s, n] of Object.entries(l.statuses)) statuses[Number(s)] = (statuses[Number(s)] ?? 0) + n;
       // Before the kill nothing failed: every answered request was a success.
@@ -103,6 +114,27 @@ export function killServeScenario(): void {
 
       const restartAt = Date.now();
       restarted = await cluster.serve();
+
+      // A client whose run had no answer sends it again with the same Idempotency-Key: it gets
+      // the execution the lost request created, if that one was stored, and a new one otherwise.
+      let replayed = 0;
+      let recreated = 0;
+      for (const l of logs.filter((l) => l.unansweredRun !== null)) {
+        const before = keyed(l.sessionId, l.unansweredRun!);
+        const again = await restarted.api.request('POST', `/code-sessions/${l.sessionId}/run`, {}, { 'idempotency-key': l.unansweredRun! });
+        expect(again.status, JSON.stringify(again.body)).toBe(202);
+        if (before.length === 1) {
+          expect(again.body.execution_id).toBe(before[0].id);
+          expect(again.headers.get('idempotent-replayed')).toBe('true');
+          replayed++;
+        } else {
+          expect(before).toEqual([]);
+          recreated++;
+        }
+        expect(keyed(l.sessionId, l.unansweredRun!).map((r) => r.id)).toEqual([again.body.execution_id]);
+        l.acceptedRuns.push(again.body.execution_id as string);
+      }
+      accepted = logs.flatMap((l) => l.acceptedRuns);
       const rows = await cluster.waitTerminal(300_000, accepted, [restarted.proc]);
       const drainedMs = Date.now() - restartAt;
 
@@ -116,7 +148,9 @@ export function killServeScenario(): void {
         expect(resultOf(row).stdout).toBe(`${n}\n`);
       }
       const rescued = rows.filter((r) => attemptErrors(r).some((e) => e.code === 'lease_expired'));
-      for (const r of rescued) expect(r.attempt).toBe(2);
+      // Each attempt beyond the first is accounted for by a rescue (nothing else failed).
+      for (const r of rows) expect(r.attempt).toBe(attemptErrors(r).filter((e) => e.code === 'lease_expired').length + 1);
+      expect(rows.every((r) => attemptErrors(r).every((e) => e.code === 'lease_expired'))).toBe(true);
       // Nothing else is left behind: no row of any kind stays open.
       expect(cluster.rows().filter((r) => r.status === 'QUEUED' || r.status === 'RUNNING')).toEqual([]);
 
@@ -136,6 +170,8 @@ export function killServeScenario(): void {
         autosaves_acked: acked,
         runs_accepted: accepted.length,
         unanswered_at_kill: logs.reduce((n, l) => n + l.networkErrors, 0),
+        runs_retried_with_key: `${replayed} replayed/${recreated} new`,
+        sandbox_processes_killed: sandboxes.length,
         burst_ms_before_kill: burstMs,
         at_kill: JSON.stringify(atKill),
         rescued_running: rescued.length,

@@ -5,8 +5,8 @@ import { killAll, sleep, waitFor, type CodexecProcess } from '../lib/procs.js';
 // A job that runs longer than its lease is not rescued while its executor is alive: the executor
 // renews the lease, and another executor watching for expired leases leaves it alone.
 
-const LEASE_MS = 1500;
-const JOB_SECONDS = 6; // four leases
+const LEASE_MS = 2000;
+const JOB_SECONDS = 7; // three and a half leases
 
 export function leaseRenewalScenario(): void {
   describe('lease renewal', () => {
