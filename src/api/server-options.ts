@@ -54,7 +54,8 @@ export function serverOptions(
     // 30 s); check often enough that the timeout means what it says.
     http: { maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs) },
     clientErrorHandler,
-    // On close(), requests that arrive while in-flight ones finish get 503.
-    return503OnClosing: true,
+    // During close() our own onRequest hook (beginShutdown) answers 503 shutting_down in the API's
+    // error shape with Retry-After; Fastify's built-in 503 has neither.
+    return503OnClosing: false,
   };
 }

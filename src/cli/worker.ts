@@ -17,7 +17,11 @@ export function registerWorker(program: Command): void {
       const q = await openQueue(config);
       const handle = await startExecutor(config, q, { slots: config.workerConcurrency, runner: 'pool', logger });
       logger.info({ executor_id: handle.executor.id, slots: config.workerConcurrency, isolation: handle.isolation.level }, 'worker started');
+      // Everything else the worker waits on (the wake watch, housekeeping timers, idle pool
+      // threads) is unref'd so that `codexec run` can exit; a worker lives until it is told to stop.
+      const keepAlive = setInterval(() => {}, 1 << 30);
       onShutdownSignals(logger, async () => {
+        clearInterval(keepAlive);
         const r = await handle.executor.stop(config.shutdownGraceMs);
         logger.info(r, 'worker stopped');
         await handle.close();
