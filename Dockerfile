@@ -69,8 +69,8 @@ RUN mkdir -p /usr/share/man/man1 \
 
 # `codexec` runs the API. Executions never run as this user: the launcher gives each one its own
 # uid from CODEXEC_SANDBOX_UID_BASE (200000 and up).
-RUN groupadd --system --gid 10001 codexec \
- && useradd --system --uid 10001 --gid codexec --home-dir /var/lib/codexec --shell /usr/sbin/nologin codexec \
+RUN groupadd --gid 10001 codexec \
+ && useradd --uid 10001 --gid codexec --no-create-home --home-dir /var/lib/codexec --shell /usr/sbin/nologin codexec \
  && install -d -o codexec -g codexec -m 0750 /var/lib/codexec
 
 # The entrypoint. As a non-root user (the API) it only execs codexec. As root (the worker) it first:
