@@ -9,7 +9,7 @@ import type { TypeBoxTypeProvider } from './validation.js';
 
 /** What the sandbox can guarantee on this host (from the isolation probe at startup). */
 export interface IsolationInfo {
-  level: 'full' | 'insecure';
+  level: 'full' | 'insecure' | 'api_only';
   cgroupVersion: string;
   warnings: string[];
 }

@@ -16,15 +16,14 @@ export function registerServe(program: Command): void {
       const { openSessionStore } = await import('../sessions/session-store.js');
       const { Metrics } = await import('../observability/metrics.js');
       const { createLogger } = await import('../observability/logger.js');
-      const { probeIsolation } = await import('../sandbox/host.js');
-      const { openQueue, startExecutor, profilesDir } = await import('./context.js');
+      const { openQueue, startExecutor } = await import('./context.js');
       const { onShutdownSignals } = await import('./shutdown.js');
       const config = loadConfig(process.env, flagOverrides(opts, { port: 'port', host: 'host', executors: 'executors' }));
       const logger = createLogger(config);
       const q = await openQueue(config);
       const sessions = await openSessionStore(config);
       const metrics = new Metrics({ queueStats: () => q.jobs.stats() });
-      let isolation: IsolationReport;
+      let isolation: Pick<IsolationReport, 'cgroupVersion' | 'problems' | 'warnings'> & { level: IsolationReport['level'] | 'api_only' };
       let executorHandle: Awaited<ReturnType<typeof startExecutor>> | null = null;
       if (config.executors > 0) {
         executorHandle = await startExecutor(config, q, {
@@ -40,12 +39,8 @@ export function registerServe(program: Command): void {
         });
         isolation = executorHandle.isolation;
       } else {
-        // An API-only node runs nothing itself; report what this host could do.
-        try {
-          isolation = (await probeIsolation(config, profilesDir(config))).report;
-        } catch (err) {
-          isolation = { level: 'insecure', cgroupVersion: 'none', problems: [(err as Error).message], warnings: [] };
-        }
+        // An API-only node runs nothing itself: its own host's isolation is not the stack's.
+        isolation = { level: 'api_only', cgroupVersion: 'n/a', problems: [], warnings: [] };
       }
       const app = await buildApp({
         config,

@@ -2,7 +2,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Nullable, StringEnum } from './common.js';
 
 export const IsolationJson = Type.Object({
-  level: StringEnum(['full', 'insecure'] as const, { description: 'insecure: CODEXEC_INSECURE_ALLOW_UNISOLATED is on and this host cannot isolate' }),
+  level: StringEnum(['full', 'insecure', 'api_only'] as const, {
+    description: 'full: executions here run fully isolated; insecure: CODEXEC_INSECURE_ALLOW_UNISOLATED is on and this host cannot isolate; api_only: this server runs no executions (CODEXEC_EXECUTORS=0), its workers report their own isolation',
+  }),
   cgroup_version: Type.String(),
   warnings: Type.Array(Type.String()),
 });
