@@ -53,12 +53,16 @@ export function machineInfo() {
   };
 }
 
+/** The load average now, and whether it is high enough (over half the cores) to skew figures. */
+export function loadNow() {
+  const avg = os.loadavg();
+  return { text: avg.map((l) => l.toFixed(2)).join(' '), busy: avg[0] > os.availableParallelism() * 0.5 };
+}
+
 /** Load average as a line, to print before and after a benchmark (a busy machine skews everything). */
 export function loadLine() {
-  const [one, five] = os.loadavg();
-  const cores = os.availableParallelism();
-  const busy = one > cores * 0.5;
-  return `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cores} cores${busy ? '  <- NOT idle: figures are pessimistic' : ''}` + (five > cores * 0.5 && !busy ? ' (5-min load high)' : '');
+  const l = loadNow();
+  return `load average ${l.text} on ${os.availableParallelism()} cores${l.busy ? '  <- NOT idle: figures are pessimistic' : ''}`;
 }
 
 export function machineHeader(info = machineInfo()) {

@@ -1,6 +1,6 @@
 // Memory: VmRSS of an idle `codexec serve` (2 executors, so its pool threads are included), then
 // RSS while and after it runs 10,000 executions submitted through the API (kept 64 in flight over
-// 32 sessions). Flatness: RSS at the end against RSS after the first 10% of the runs (warm-up:
+// 32 sessions), with the main thread's V8 heap from /metrics. Flatness: RSS at the end against RSS after the first 10% of the runs (warm-up:
 // JIT, SQLite page cache, pool threads' modules). Reference: an idle bare `node` process.
 //
 //   node bench/memory.mjs [--short] [--n=10000]
@@ -47,7 +47,14 @@ export async function main(opts) {
     executors: 2,
   });
   const samples = [];
-  const sample = (label, runs) => samples.push({ label, runs, ...rssKiB(server.pid) });
+  // RSS from /proc, and the main thread's V8 heap from /metrics (prom-client's default metrics):
+  // growth in RSS without growth in the heap points at native memory or the pool threads.
+  const sample = async (label, runs) => {
+    const rss = rssKiB(server.pid);
+    const m = await server.client.request('GET', '/metrics');
+    const metric = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(String(m.body))?.[1] ?? NaN) / 1024;
+    samples.push({ label, runs, ...rss, heapTotal: metric('nodejs_heap_size_total_bytes'), heapUsed: metric('nodejs_heap_size_used_bytes') });
+  };
   let submitted = 0;
   let finished = 0;
   let elapsedMs = 0;
@@ -57,7 +64,7 @@ export async function main(opts) {
   try {
     const c = server.client;
     await sleep(2000);
-    sample('idle after start', 0);
+    await sample('idle after start', 0);
     const sessions = await createSessions(c, SESSIONS, HELLO);
     const ids = [];
     const warmAt = Math.max(1, Math.floor(n / 10));
@@ -74,7 +81,7 @@ export async function main(opts) {
       const outstanding = await stats();
       finished = submitted - outstanding;
       if (finished >= nextSample && nextSample <= n) {
-        sample(nextSample === warmAt ? `after ${warmAt} runs (warm)` : `after ${nextSample} runs`, finished);
+        await sample(nextSample === warmAt ? `after ${warmAt} runs (warm)` : `after ${nextSample} runs`, finished);
         nextSample += every;
       }
       if (submitted >= n && outstanding === 0) break;
@@ -97,7 +104,7 @@ export async function main(opts) {
     finished = submitted - (await stats());
     if (finished < n) notes.push(`time bound reached: ${finished} of ${n} runs finished in ${fmt(elapsedMs / 1000)} s`);
     await sleep(3000);
-    sample(`${finished} runs done, 3 s idle`, finished);
+    await sample(`${finished} runs done, 3 s idle`, finished);
     // Check a spread of the executions (every 1%): each must have printed "hi".
     const step = Math.max(1, Math.floor(ids.length / 100));
     for (let i = 0; i < ids.length; i += step) {
@@ -125,11 +132,11 @@ export async function main(opts) {
     tables: [
       {
         title: 'VmRSS / VmHWM of the serve process (MiB)',
-        headers: ['when', 'runs', 'RSS MiB', 'HWM MiB', 'threads'],
+        headers: ['when', 'runs', 'RSS MiB', 'HWM MiB', 'threads', 'main heap total MiB', 'main heap used MiB'],
         rows: [
-          ['bare `node -e` idle (reference)', 0, mib(bare), '-', '-'],
-          ['serve, CODEXEC_EXECUTORS=0, idle', 0, mib(apiOnlyRss.rss), mib(apiOnlyRss.hwm), apiOnlyRss.threads],
-          ...samples.map((s) => [s.label, s.runs, mib(s.rss), mib(s.hwm), s.threads]),
+          ['bare `node -e` idle (reference)', 0, mib(bare), '-', '-', '-', '-'],
+          ['serve, CODEXEC_EXECUTORS=0, idle', 0, mib(apiOnlyRss.rss), mib(apiOnlyRss.hwm), apiOnlyRss.threads, '-', '-'],
+          ...samples.map((s) => [s.label, s.runs, mib(s.rss), mib(s.hwm), s.threads, mib(s.heapTotal), mib(s.heapUsed)]),
         ],
       },
     ],

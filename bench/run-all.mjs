@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { parseArgs } from './lib/args.mjs';
 import { printResult, resultMarkdown } from './lib/report.mjs';
-import { machineHeader, machineInfo, machineMarkdown, loadLine } from './machine.mjs';
+import { machineHeader, machineInfo, machineMarkdown, loadLine, loadNow } from './machine.mjs';
 import * as sandboxOverhead from './sandbox-overhead.mjs';
 import * as apiThroughput from './api-throughput.mjs';
 import * as latency from './latency.mjs';
@@ -35,13 +35,13 @@ let failed = false;
 const t0 = performance.now();
 for (const [name, mod] of BENCHMARKS) {
   if (only && !only.has(name)) continue;
-  const before = loadLine();
+  const before = loadNow();
   try {
     const r = await mod.main({ ...opts, n: null, extra: {} });
     r.loadBefore = before;
-    r.loadAfter = loadLine();
+    r.loadAfter = loadNow();
     printResult(r);
-    console.log(r.loadAfter);
+    console.log(loadLine());
     results.push(r);
     if (r.failed) failed = true;
   } catch (err) {
@@ -53,8 +53,14 @@ for (const [name, mod] of BENCHMARKS) {
 console.log(`\nall benchmarks: ${((performance.now() - t0) / 1000).toFixed(1)} s${failed ? ' (some FAILED)' : ''}`);
 
 if (markdownFile) {
-  const md = [`## Run of ${info.date}${opts.short ? ' (--short)' : ''}`, '', machineMarkdown(info), '', ...results.map((r) => `${resultMarkdown(r)}\n\n_${r.loadBefore ?? ''} before, ${r.loadAfter ?? ''} after_\n`)].join('\n');
+  const md = [`## Run of ${info.date}${opts.short ? ' (--short)' : ''}`, '', machineMarkdown(info), '', ...results.map((r) => `${resultMarkdown(r)}\n\n${loadMarkdown(r)}\n`)].join('\n');
   fs.writeFileSync(markdownFile, md);
   console.log(`markdown written to ${markdownFile}`);
 }
 if (failed) process.exitCode = 1;
+
+function loadMarkdown(r) {
+  if (!r.loadBefore || !r.loadAfter) return '';
+  const busy = r.loadBefore.busy || r.loadAfter.busy;
+  return `_Load average (1, 5, 15 min) before: ${r.loadBefore.text}; after: ${r.loadAfter.text}${busy ? ' (not idle: figures are pessimistic)' : ''}._`;
+}

@@ -330,6 +330,10 @@ static void build_root(void) {
     if (mount("codexec-tmp", p, "tmpfs", MS_NOSUID | MS_NODEV, opts)) setup_fail("tmpfs");
   }
 
+  /* The input (source files, seccomp filter) is read only now, so that the worker's writing it
+     overlaps with the mounts above instead of delaying them. */
+  read_input();
+
   /* Source files, written by us (root) into the fresh working directory, then given to the uid. */
   for (int i = 0; i < cfg.nfiles; i++) {
     snprintf(p, sizeof p, NEWROOT "%s/%s", cfg.workdir, cfg.files[i].name);
@@ -501,7 +505,6 @@ int main(int argc, char **argv) {
   pid_t parent = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL)) setup_fail("pdeathsig");
   if (getppid() != parent) _exit(125);
-  read_input();
   int alive[2];
   if (pipe2(alive, O_CLOEXEC)) setup_fail("pipe");
   pid_t init = fork();

@@ -57,6 +57,14 @@ export function runRoutes(app: App, ctx: RouteContext): void {
       const idempotencyKey = req.headers['idempotency-key'] ?? null;
       const now = Date.now();
 
+      const wakeExecutors = (warn: (fields: object) => void) => {
+        try {
+          ctx.wake?.();
+        } catch (err) {
+          // The run is stored; an executor's next poll finds it even if this nudge failed.
+          warn({ err });
+        }
+      };
       const { execution, created } = await sessions.submitRun(
         sessionId,
         async (session) => {
@@ -101,6 +109,9 @@ export function runRoutes(app: App, ctx: RouteContext): void {
               now,
             },
           );
+          // Wake executors as soon as the job is committed, before the session's lastRunAt is
+          // saved: that write goes through node-sqlite3's thread pool and would add to queue wait.
+          if (result.created) wakeExecutors((fields) => req.log.warn({ ...fields, execution_id: result.execution.id }, 'could not wake executors'));
           return { value: result, accepted: result.created };
         },
         now,
@@ -112,12 +123,6 @@ export function runRoutes(app: App, ctx: RouteContext): void {
           { execution_id: execution.id, session_id: sessionId, language: execution.language, status: 'QUEUED' },
           'execution queued',
         );
-        try {
-          ctx.wake?.();
-        } catch (err) {
-          // The run is stored; an executor's next poll finds it even if this nudge failed.
-          req.log.warn({ err, execution_id: execution.id }, 'could not wake executors');
-        }
       } else {
         reply.header('idempotent-replayed', 'true');
       }
