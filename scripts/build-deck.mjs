@@ -306,12 +306,15 @@ function main() {
       throw new Error(`slide(s) ${overflowing.join(', ')} do not fit on their page even at 70%: shorten them`);
     }
 
+    // Printed beside the HTML, then moved into place: the old PDF stays until the new one is whole.
+    const printed = path.join(work, 'deck.pdf');
+    run(chromium, [...base, '--no-pdf-header-footer', '--print-to-pdf-no-header', `--print-to-pdf=${printed}`, url]);
+    if (!fs.existsSync(printed) || fs.statSync(printed).size === 0) throw new Error('Chromium wrote no PDF');
+    const pdf = fs.readFileSync(printed, 'latin1');
     fs.mkdirSync(path.dirname(output), { recursive: true });
-    fs.rmSync(output, { force: true });
-    run(chromium, [...base, '--no-pdf-header-footer', '--print-to-pdf-no-header', `--print-to-pdf=${output}`, url]);
-    if (!fs.existsSync(output)) throw new Error(`Chromium wrote no ${opts.out}`);
+    fs.copyFileSync(printed, `${output}.tmp`);
+    fs.renameSync(`${output}.tmp`, output);
 
-    const pdf = fs.readFileSync(output, 'latin1');
     const pages = (pdf.match(/\/Type\s*\/Page[^s]/g) ?? []).length;
     if (pages !== count) process.stderr.write(`build-deck: warning: ${count} slides but ${pages} PDF pages\n`);
     process.stdout.write(

@@ -1,4 +1,5 @@
 import { Option } from 'commander';
+import { CodexecError } from '../domain/errors.js';
 import { CONFIG_SCHEMA } from '../config/schema.js';
 import type { Config } from '../config/schema.js';
 
@@ -19,7 +20,7 @@ export function flagOverrides(opts: Record<string, unknown>, keys: Partial<Recor
     try {
       out[key] = (CONFIG_SCHEMA[key].parse as (r: string) => unknown)(String(raw));
     } catch (err) {
-      throw new Error(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${(err as Error).message}`);
+      throw new CodexecError('invalid_flag', 2, `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${(err as Error).message}`);
     }
   }
   return out;

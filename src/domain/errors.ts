@@ -30,7 +30,7 @@ export class InvalidRequestError extends CodexecError {
 
 export class NotFoundError extends CodexecError {
   constructor(what: 'session' | 'execution' | 'route', id: string) {
-    super(`${what}_not_found`, 404, `no ${what} with id ${JSON.stringify(id)}`);
+    super(`${what}_not_found`, 404, what === 'route' ? `no route ${id}` : `no ${what} with id ${JSON.stringify(id)}`);
   }
 }
 
