@@ -54,26 +54,29 @@ export async function openSecurityEnv(): Promise<SecurityEnv> {
 let cachedSlow: number | null = null;
 
 /**
- * CODEXEC_SLOW=N forces the factor; otherwise it is measured: how long the host's python3 takes to
- * start, against at most ~250 ms on an ordinary (even busy) machine. (loadConfig rejects unknown CODEXEC_* variables,
- * but these tests call loadConfig({}), never with process.env.)
+ * How much slower than an ordinary machine this host runs programs: the time the host's python3
+ * takes to start, against at most ~250 ms on an ordinary (even busy) machine. CODEXEC_SLOW=N (a
+ * number, 2 or more) forces the factor; any other value ("1", "true") means "slow host": at least
+ * 4. (loadConfig rejects unknown CODEXEC_* variables, but these tests call loadConfig({}), never
+ * with process.env.)
  */
 export function slowFactor(): number {
   if (cachedSlow !== null) return cachedSlow;
-  const forced = Number(process.env.CODEXEC_SLOW);
-  if (process.env.CODEXEC_SLOW && Number.isFinite(forced) && forced >= 1) return (cachedSlow = forced);
-  if (process.env.CODEXEC_SLOW) return (cachedSlow = 4);
+  const raw = process.env.CODEXEC_SLOW?.trim();
+  const forced = Number(raw);
+  if (raw && Number.isFinite(forced) && forced >= 2) return (cachedSlow = Math.min(forced, 20));
   let best = Infinity;
   for (let i = 0; i < 3; i++) {
     const t0 = performance.now();
     try {
       execFileSync('/usr/bin/python3', ['-I', '-c', 'pass'], { stdio: 'ignore', timeout: 30_000 });
     } catch {
-      return (cachedSlow = 1);
+      break;
     }
     best = Math.min(best, performance.now() - t0);
   }
-  return (cachedSlow = Math.min(10, Math.max(1, Math.ceil(best / 250))));
+  const measured = Number.isFinite(best) ? Math.min(10, Math.max(1, Math.ceil(best / 250))) : 1;
+  return (cachedSlow = raw ? Math.max(4, measured) : measured);
 }
 
 export interface RunOptions {

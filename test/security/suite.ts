@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, vi } from 'vitest';
 import { openSecurityEnv, runProgram, type Lang, type RunOptions, type RunResult, type SecurityEnv } from './helpers.js';
 import { hostProblems, isClean, leftoverCgroups, ownWorkerDirs, snapshotHost, type HostSnapshot } from './host-state.js';
 
@@ -20,6 +20,8 @@ export function securitySuite(): SecuritySuite {
 
   beforeAll(async () => {
     env = await openSecurityEnv();
+    // Wall limits in the tests grow with the slow factor; so must the time a test may take.
+    vi.setConfig({ testTimeout: 30_000 * env.slow, hookTimeout: 30_000 * env.slow });
   }, 120_000);
 
   afterAll(async () => {
