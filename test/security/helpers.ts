@@ -39,6 +39,7 @@ export async function openSecurityEnv(): Promise<SecurityEnv> {
   if (report.level !== 'full') throw new Error(`the sandbox cannot isolate here: ${report.problems.join('; ')}`);
   const host = await openSandboxHost(settings);
   const registry = await LanguageRegistry.load(defaultProfilesDir(), config, { probeVersions: false });
+  if (slowFactor() > 1) console.info(`test/security: slow host, wall limits and test timeouts x${slowFactor()}`);
   return {
     host,
     settings,

@@ -118,7 +118,7 @@ out['files'] = n
   // closed pipes must not make the worker think the run ended, nor hang it.
   it('closing stdout and stderr early, then looping, still ends at the wall limit', async () => {
     const wall = 1500 * s.slow();
-    const { outcome } = await s.run('python', 'import os\nos.close(1)\nos.close(2)\nwhile True:\n    pass\n', { overrides: { wallTimeMs: wall } });
+    const { outcome } = await s.run('python', 'import os\nos.close(1)\nos.close(2)\nwhile True:\n    pass\n', { overrides: { wallTimeMs: wall, cpuTimeMs: 30_000 } });
     expect(outcome.kind, describeOutcome(outcome)).toBe('wall_timeout');
     expect(outcome.stdout).toBe('');
   });

@@ -101,27 +101,37 @@ os._exit(3)
     expect(overlaps).toEqual([]);
   });
 
-  // Two executions at once trying to read each other: A puts a marker in its working directory,
-  // its /tmp, its argv and its environment, then sleeps; B, started while A runs (the host sees
-  // A's marked process), searches every file it can reach and every /proc entry for the marker and
-  // lists the processes it can see. B finds nothing and sees only its own uid and its init.
+  // Two executions at once trying to reach each other: A puts a marker in its working directory,
+  // its /tmp, its argv and its environment, listens on an abstract unix socket and creates a
+  // System V shared-memory segment, then sleeps; B, started while A runs (the host sees A's marked
+  // process), searches every file it can reach and every /proc entry for the marker, lists the
+  // processes it can see, and tries A's socket and segment. B finds nothing and sees only its own
+  // uid and its init.
   it('two executions at once cannot see each other', async () => {
     const token = `mk${Math.random().toString(36).slice(2, 10)}`;
+    const shmKey = 0x5ec10000 + Math.floor(Math.random() * 0xffff);
     const [head, tail] = [token.slice(0, 4), token.slice(4)];
     // A's wall limit (sleep + 10 s) stays under the profile's 30 s maximum.
     const sleepS = Math.min(4 * s.slow(), 15);
     const a = s.run(
       'python',
-      `import json, os, sys, time
+      `import ctypes, json, os, socket, sys, time
 TOKEN = ${JSON.stringify(token)}
 if len(sys.argv) < 2:
     os.execve(sys.executable, [sys.executable, '-I', '-B', 'main.py', TOKEN], dict(os.environ, MARK=TOKEN))
 for d in ('/work', '/tmp'):
     with open(os.path.join(d, 'marker-' + TOKEN), 'w') as f:
         f.write(TOKEN)
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind('\\0' + TOKEN)
+srv.listen(1)
+probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+probe.connect('\\0' + TOKEN)  # the name works from inside A
+probe.close()
+shm = ctypes.CDLL(None).shmget(${shmKey}, 4096, 0o1666)
 start = time.time()
 time.sleep(${sleepS})
-print(json.dumps({'start': start, 'end': time.time(), 'uid': os.getuid()}))
+print(json.dumps({'start': start, 'end': time.time(), 'uid': os.getuid(), 'shm': shm >= 0}))
 `,
       { overrides: { wallTimeMs: (sleepS + 10) * 1000 } },
     );
@@ -162,6 +172,16 @@ for pid in pids:
         uids.add(int([l for l in open('/proc/%d/status' % pid) if l.startswith('Uid:')][0].split()[1]))
     except OSError:
         pass
+import socket
+def connect_a():
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        c.connect('\\0' + T)
+    finally:
+        c.close()
+out['socket'] = attempt(connect_a)
+libc.shmget.restype = ctypes.c_int
+out['shm'] = 'ok' if libc.shmget(${shmKey}, 0, 0) >= 0 else ename(ctypes.get_errno())
 out['found'] = found
 out['pids'] = pids
 out['uids'] = sorted(uids)
@@ -172,12 +192,15 @@ out['end'] = time.time()
     const ra = await a;
     expect(b.outcome.kind, describeOutcome(b.outcome)).toBe('completed');
     expect(ra.outcome.kind, describeOutcome(ra.outcome)).toBe('completed');
-    const rb = reportOf(b.outcome) as { found: string[]; pids: number[]; uids: number[]; me: number; start: number; end: number };
-    const rA = reportOf(ra.outcome) as { start: number; end: number };
+    const rb = reportOf(b.outcome) as { found: string[]; pids: number[]; uids: number[]; me: number; start: number; end: number; socket: string; shm: string };
+    const rA = reportOf(ra.outcome) as { start: number; end: number; shm: boolean };
+    expect(rA.shm, 'A created its shared-memory segment').toBe(true);
     // B searched while A was running (same clock: both read the host's CLOCK_REALTIME).
     expect(rb.start).toBeGreaterThanOrEqual(rA.start);
     expect(rb.end).toBeLessThanOrEqual(rA.end);
     expect(rb.found).toEqual([]);
+    expect(rb.socket).toBe('ECONNREFUSED');
+    expect(rb.shm).toBe('ENOENT');
     // Its init (pid 1, unless /proc hides it) and itself.
     expect(rb.pids.filter((p) => p !== 1)).toEqual([2]);
     expect(rb.uids.filter((u) => u !== rb.me && u !== 0)).toEqual([]);

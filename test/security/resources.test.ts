@@ -77,7 +77,8 @@ setInterval(() => {}, 1000);
   });
 
   // Node spawning processes that stay (each shell leaves a background sleep) until spawning
-  // fails: EAGAIN below pids.max, then a normal exit; the sleeps die with the run.
+  // fails: EAGAIN below pids.max, then a normal exit; the sleeps die with the run. pids.max is
+  // lowered to 16 here so that slow hosts get there in time.
   it('javascript spawning until pids.max gets EAGAIN', async () => {
     const { outcome, limits } = await s.run(
       'javascript',
@@ -92,7 +93,7 @@ while (started < 500 && !error) {
 }
 console.log(JSON.stringify({ started, error }));
 `,
-      { overrides: { wallTimeMs: 20_000 } },
+      { overrides: { wallTimeMs: 20_000 }, limits: { processes: 16 } },
     );
     expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
     const r = reportOf(outcome);
