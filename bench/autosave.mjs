@@ -21,7 +21,7 @@ function cannon(opts) {
 export async function main(opts) {
   const seconds = opts.extra.seconds ? positiveInt(opts.extra.seconds, '--seconds') : opts.short ? 2 : 10;
   const connections = opts.extra.connections ? positiveInt(opts.extra.connections, '--connections') : 100;
-  const sessionCount = opts.extra.sessions ? positiveInt(opts.extra.sessions, '--sessions') : 200;
+  const sessionCount = opts.extra.sessions ? positiveInt(opts.extra.sessions, '--sessions') : opts.short ? 50 : 200;
   const notes = [];
   // No executors: autosaves never touch them, and idle pool threads would only add noise.
   const server = await startServer({

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import { parseArgs } from './lib/args.mjs';
 import { printResult, resultMarkdown } from './lib/report.mjs';
+import { table, markdownTable, verdict } from './lib/stats.mjs';
 import { machineHeader, machineInfo, machineMarkdown, loadLine, loadNow } from './machine.mjs';
 import * as sandboxOverhead from './sandbox-overhead.mjs';
 import * as apiThroughput from './api-throughput.mjs';
@@ -36,12 +37,14 @@ const t0 = performance.now();
 for (const [name, mod] of BENCHMARKS) {
   if (only && !only.has(name)) continue;
   const before = loadNow();
+  const started = performance.now();
   try {
     const r = await mod.main({ ...opts, n: null, extra: {} });
+    r.seconds = (performance.now() - started) / 1000;
     r.loadBefore = before;
     r.loadAfter = loadNow();
     printResult(r);
-    console.log(loadLine());
+    console.log(`${loadLine()}; took ${r.seconds.toFixed(1)} s`);
     results.push(r);
     if (r.failed) failed = true;
   } catch (err) {
@@ -50,10 +53,12 @@ for (const [name, mod] of BENCHMARKS) {
     results.push({ name, command: `node bench/${name}.mjs`, tables: [], targets: [], notes: [`failed to run: ${err.message}`] });
   }
 }
+const summary = results.flatMap((r) => r.targets.map((t) => [r.name.split(/[(:,]/)[0].trim(), t.target, t.measured, t.met === null ? 'n/a' : verdict(t.met)]));
+console.log(`\n=== Summary ===\n${table(['benchmark', 'target', 'measured', 'result'], summary)}`);
 console.log(`\nall benchmarks: ${((performance.now() - t0) / 1000).toFixed(1)} s${failed ? ' (some FAILED)' : ''}`);
 
 if (markdownFile) {
-  const md = [`## Run of ${info.date}${opts.short ? ' (--short)' : ''}`, '', machineMarkdown(info), '', ...results.map((r) => `${resultMarkdown(r)}\n\n${loadMarkdown(r)}\n`)].join('\n');
+  const md = [`## Run of ${info.date}${opts.short ? ' (--short)' : ''}`, '', machineMarkdown(info), '', markdownTable(['Benchmark', 'Target', 'Measured', 'Result'], summary), '', ...results.map((r) => `${resultMarkdown(r)}\n\n${loadMarkdown(r)}\n`)].join('\n');
   fs.writeFileSync(markdownFile, md);
   console.log(`markdown written to ${markdownFile}`);
 }

@@ -19,7 +19,7 @@ export async function main(opts) {
   const n = opts.n ?? (opts.short ? 20 : 200);
   const rounds = opts.short ? 2 : 5;
   const warmup = opts.short ? 2 : 5;
-  const maxMs = opts.short ? 15_000 : 300_000;
+  const maxMs = opts.short ? 10_000 : 300_000;
   const dir = helloDir();
   const notes = [];
   const variants = referenceVariants(dir);

@@ -39,7 +39,7 @@ export function ratio(x) {
 export function table(headers, rows) {
   const cells = [headers, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : String(c ?? '-'))))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
-  const numeric = (c) => /^[-+]?[\d.]+(x| ms| MiB|%)?$|^-$/.test(c);
+  const numeric = (c) => /^[-+]?[\d.]+x?$|^-$/.test(c);
   const line = (r, isHead) => r.map((c, i) => (isHead || !numeric(c) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(cells[0], true), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map((r) => line(r, false))].join('\n');
 }

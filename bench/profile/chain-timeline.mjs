@@ -68,8 +68,8 @@ for (let i = 0; i < ev.length; i++) {
   add('1 node fork -> unshare exec', e.t - cloneEv.t);
   add('2 unshare exec -> unshare(2) done', unshareCall.t - e.t);
   add('3 unshare(2) -> launcher exec', launcherExec.t - unshareCall.t);
-  add('4 launcher exec -> init forked (args, input read)', initClone.t - launcherExec.t);
-  add('5 init forked -> pivot_root (mounts)', pivot.t - initClone.t);
+  add('4 launcher exec -> init forked (args, PDEATHSIG, fork)', initClone.t - launcherExec.t);
+  add('5 init forked -> pivot_root (mounts, input read, source written)', pivot.t - initClone.t);
   add('6 pivot_root -> phase child forked', phaseClone.t - pivot.t);
   add('7 phase fork -> seccomp (cgroup join, rlimits, uid drop)', seccomp.t - phaseClone.t);
   add('8 seccomp -> python exec', progExec.t - seccomp.t);

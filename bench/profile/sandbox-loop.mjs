@@ -1,6 +1,7 @@
 // N sequential runInSandbox calls of print("hi"), for profilers:
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile/sandbox-loop.mjs 200
 //   strace -f -tt -e trace=execve,clone,clone3,mount,pivot_root,wait4,exit_group -o /tmp/st node bench/profile/sandbox-loop.mjs 1
+import fs from 'node:fs';
 import { openSandbox } from '../lib/sandbox.mjs';
 import { summarize, fmt } from '../lib/stats.mjs';
 import { HELLO, EXPECTED, helloDir, referenceVariants, timedSpawn } from '../lib/spawn.mjs';
@@ -28,7 +29,9 @@ function rawRunner() {
       const r = await timedSpawn(v.argv, v.cwd);
       return { ms: r.ms, outcome: { kind: r.code === 0 ? 'completed' : 'failed', stdout: r.stdout, executionTimeMs: r.ms } };
     },
-    async close() {},
+    async close() {
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 const times = [];
