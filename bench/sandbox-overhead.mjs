@@ -100,7 +100,7 @@ export async function main(opts) {
     const m = summarize(cx.seq).median;
     notes.push(`codexec vs bubblewrap: ${fmt(m / b, 2)}x the bwrap median (sequential), ${fmt(((cx.parRuns / cx.parMs) * 1000) / ((bw.parRuns / bw.parMs) * 1000), 2)}x its two-parallel rate`);
   }
-  notes.push(`${n} runs per variant per mode (${rounds} interleaved rounds, ${warmup} warm-up runs each); wall = spawn to exit with pipes closed; CPU ms/run = this process plus its children, user+sys, sequential runs (less sensitive to load than wall time; not measurable for bwrap); min ms: on a busy machine, the closest to the unloaded cost`);
+  notes.push(`${n} runs per variant per mode (${rounds} interleaved rounds, ${warmup} warm-up runs each); wall = spawn to exit with pipes closed; CPU ms/run = this process plus its children (reaped, and live ones such as the fork servers), user+sys, sequential runs (less sensitive to load than wall time; not measurable for bwrap); min ms: on a busy machine, the closest to the unloaded cost`);
   return {
     name: 'Sandbox overhead (python3 -I -B main.py printing "hi")',
     command: `node bench/sandbox-overhead.mjs${opts.short ? ' --short' : ''}${opts.n ? ` --n=${opts.n}` : ''}`,

@@ -496,11 +496,242 @@ static _Noreturn void init_main(int alive_fd) {
   _exit(0);
 }
 
-int main(int argc, char **argv) {
-  parse_args(argc, argv);
+/* Descriptors the worker hands the launcher must not leak into the program (exec closes them). */
+static void protect_fds(void) {
   if (fcntl(cfg.status_fd, F_SETFD, FD_CLOEXEC) < 0) _exit(125);
   for (int p = 0; p < cfg.nphases; p++)
     if (cfg.phases[p].output_fd >= 0 && fcntl(cfg.phases[p].output_fd, F_SETFD, FD_CLOEXEC) < 0) setup_fail("output-fd");
+}
+
+/* ---- fork server (--server) ----------------------------------------------------------------
+ *
+ * One long-lived launcher per executor slot, started once by the worker. Per execution the worker
+ * sends a request; the server makes the pipes and clones init straight into fresh pid, mount, net,
+ * ipc and uts namespaces: no fork of the worker's (large) Node process and no exec of unshare per
+ * execution. It then feeds the input and stdin, and relays the output as frames until init has
+ * exited and every pipe is drained.
+ *
+ * Messages, both ways: u8 type, u32 length (little endian), payload.
+ *   worker -> server  'R' run: u32 argc, argc NUL-terminated strings (the options a launcher takes
+ *                         on its command line), u32 length + input (as on --input-fd), u32 length + stdin
+ *                     'K' kill the running execution (ignored when none runs)
+ *   server -> worker  '1' stdout, '2' stderr, '4' status lines, '5' compile output: data
+ *                     'X' the execution ended: i32, init's exit code, or -signal when it was killed
+ * The server is single-threaded and runs one execution at a time; the worker starts one per slot.
+ * It dies with the worker thread that started it (PDEATHSIG), and init dies with it.
+ */
+#define SRV_MAX_MESSAGE (96u << 20)
+#define SRV_DRAIN_MS 2000
+
+static void srv_write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) { struct pollfd w = { .fd = fd, .events = POLLOUT }; poll(&w, 1, -1); continue; }
+    if (n <= 0) _exit(3); /* the worker is gone: PDEATHSIG ends init */
+    p += n;
+    len -= (size_t)n;
+  }
+}
+
+static void srv_frame(int type, const void *data, uint32_t len) {
+  unsigned char head[5];
+  head[0] = (unsigned char)type;
+  memcpy(head + 1, &len, 4);
+  srv_write_all(1, head, 5);
+  if (len) srv_write_all(1, data, len);
+}
+
+/* One message from the worker: 1 with *payload malloc'd, 0 at end of stream. Exits on a broken stream. */
+static int srv_read_message(unsigned char *type, unsigned char **payload, uint32_t *len) {
+  unsigned char head[5];
+  int r = read_full(0, head, 5);
+  if (r == 0) return 0;
+  if (r < 0) _exit(2);
+  *type = head[0];
+  memcpy(len, head + 1, 4);
+  if (*len > SRV_MAX_MESSAGE) _exit(2);
+  *payload = malloc(*len ? *len : 1);
+  if (!*payload || (*len && read_full(0, *payload, *len) != 1)) _exit(2);
+  return 1;
+}
+
+static int take_u32(unsigned char **p, unsigned char *end, uint32_t *v) {
+  if (end - *p < 4) return -1;
+  memcpy(v, *p, 4);
+  *p += 4;
+  return 0;
+}
+
+static void srv_fail(const char *step, int err) {
+  char line[128];
+  int n = snprintf(line, sizeof line, "setup_error %s %d\n", step, err);
+  srv_frame('4', line, (uint32_t)n);
+  int32_t code = 125;
+  srv_frame('X', &code, 4);
+}
+
+static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+/* Write what the pipe takes now; close it when done or when the reader is gone. */
+static void srv_feed(int *fd, const unsigned char *data, uint32_t len, uint32_t *off) {
+  while (*off < len) {
+    ssize_t n = write(*fd, data + *off, len - *off > 65536 ? 65536 : len - *off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) break;
+    *off += (uint32_t)n;
+  }
+  close(*fd);
+  *fd = -1;
+}
+
+static void srv_run(unsigned char *payload, uint32_t len) {
+  unsigned char *p = payload, *end = payload + len;
+  uint32_t argc, in_len, stdin_len;
+  if (take_u32(&p, end, &argc) || argc > 4096) { srv_fail("request", EPROTO); return; }
+  char **argv = calloc(argc + 2, sizeof *argv);
+  if (!argv) { srv_fail("request", ENOMEM); return; }
+  argv[0] = "codexec-launcher";
+  for (uint32_t i = 0; i < argc; i++) {
+    unsigned char *nul = memchr(p, 0, (size_t)(end - p));
+    if (!nul) { free(argv); srv_fail("request", EPROTO); return; }
+    argv[i + 1] = (char *)p;
+    p = nul + 1;
+  }
+  unsigned char *in = NULL, *sin = NULL;
+  if (take_u32(&p, end, &in_len) || (uint32_t)(end - p) < in_len) { free(argv); srv_fail("request", EPROTO); return; }
+  in = p; p += in_len;
+  if (take_u32(&p, end, &stdin_len) || (uint32_t)(end - p) != stdin_len) { free(argv); srv_fail("request", EPROTO); return; }
+  sin = p;
+
+  /* The child's descriptors 0..6: stdin, stdout, stderr, input, status, compile output, alive. */
+  int pin[2], pstdin[2], pout[2], perr[2], pst[2], pco[2], palive[2];
+  int *pipes[] = { pin, pstdin, pout, perr, pst, pco, palive };
+  for (size_t i = 0; i < sizeof pipes / sizeof *pipes; i++) {
+    if (pipe2(pipes[i], O_CLOEXEC)) {
+      int e = errno;
+      for (size_t j = 0; j < i; j++) { close(pipes[j][0]); close(pipes[j][1]); }
+      free(argv);
+      srv_fail("pipe", e);
+      return;
+    }
+  }
+  pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (pid == 0) {
+    /* init, pid 1 of the new pid namespace. Move the ends we keep above the range first, so that
+       no dup2 below overwrites one that is still to be moved; everything else closes. */
+    int want[7] = { pstdin[0], pout[1], perr[1], pin[0], pst[1], pco[1], palive[0] };
+    int high[7];
+    for (int i = 0; i < 7; i++) if ((high[i] = fcntl(want[i], F_DUPFD_CLOEXEC, 64)) < 0) _exit(125);
+    for (int i = 0; i < 7; i++) if (dup2(high[i], i) < 0) _exit(125);
+    if (syscall(SYS_close_range, 7, ~0U, 0)) _exit(125);
+    parse_args((int)argc + 1, argv);
+    protect_fds();
+    init_main(6);
+  }
+  int clone_errno = errno;
+  close(pstdin[0]); close(pout[1]); close(perr[1]); close(pin[0]); close(pst[1]); close(pco[1]); close(palive[0]);
+  free(argv);
+  if (pid < 0) {
+    close(pin[1]); close(pstdin[1]); close(pout[0]); close(perr[0]); close(pst[0]); close(pco[0]); close(palive[1]);
+    srv_fail("clone", clone_errno);
+    return;
+  }
+  int pidfd = (int)syscall(434 /* pidfd_open, Linux 5.3 */, pid, 0);
+  int in_fd = pin[1], stdin_fd = pstdin[1];
+  uint32_t in_off = 0, stdin_off = 0;
+  struct { int fd; int type; } outs[4] = { { pout[0], '1' }, { perr[0], '2' }, { pst[0], '4' }, { pco[0], '5' } };
+  set_nonblock(in_fd);
+  set_nonblock(stdin_fd);
+  for (int i = 0; i < 4; i++) set_nonblock(outs[i].fd);
+  if (in_len == 0) { close(in_fd); in_fd = -1; }
+  if (stdin_len == 0) { close(stdin_fd); stdin_fd = -1; }
+
+  static char buf[65536];
+  int reaped = 0, killed = 0, ctl_open = 1, status = 0, open_outs = 4;
+  long long drain_deadline = 0;
+  while (!reaped || open_outs > 0) {
+    struct pollfd pf[8];
+    int role[8], n = 0;
+    if (ctl_open && !reaped) { pf[n] = (struct pollfd){ .fd = 0, .events = POLLIN }; role[n++] = -1; }
+    if (in_fd >= 0) { pf[n] = (struct pollfd){ .fd = in_fd, .events = POLLOUT }; role[n++] = -2; }
+    if (stdin_fd >= 0) { pf[n] = (struct pollfd){ .fd = stdin_fd, .events = POLLOUT }; role[n++] = -3; }
+    for (int i = 0; i < 4; i++) if (outs[i].fd >= 0) { pf[n] = (struct pollfd){ .fd = outs[i].fd, .events = POLLIN }; role[n++] = i; }
+    if (!reaped && pidfd >= 0) { pf[n] = (struct pollfd){ .fd = pidfd, .events = POLLIN }; role[n++] = -4; }
+    int timeout = -1;
+    if (!reaped && pidfd < 0) timeout = 10;
+    if (reaped) {
+      long long left = (drain_deadline - now_us()) / 1000;
+      if (left <= 0) break; /* something in the sandbox outlived init: do not wait for it */
+      timeout = (int)left;
+    }
+    if (poll(pf, (nfds_t)n, timeout) < 0 && errno != EINTR) _exit(2);
+    for (int k = 0; k < n; k++) {
+      if (!pf[k].revents) continue;
+      if (role[k] == -1) {
+        unsigned char type, *msg;
+        uint32_t mlen;
+        if (!srv_read_message(&type, &msg, &mlen)) { ctl_open = 0; killed = 1; kill(pid, SIGKILL); continue; }
+        free(msg);
+        if (type != 'K') _exit(2);
+        killed = 1;
+        kill(pid, SIGKILL);
+      } else if (role[k] == -2) {
+        srv_feed(&in_fd, in, in_len, &in_off);
+      } else if (role[k] == -3) {
+        srv_feed(&stdin_fd, sin, stdin_len, &stdin_off);
+      } else if (role[k] >= 0) {
+        ssize_t got = read(outs[role[k]].fd, buf, sizeof buf);
+        if (got > 0) srv_frame(outs[role[k]].type, buf, (uint32_t)got);
+        else if (got == 0 || (errno != EAGAIN && errno != EINTR)) { close(outs[role[k]].fd); outs[role[k]].fd = -1; open_outs--; }
+      }
+    }
+    if (!reaped && waitpid(pid, &status, WNOHANG) == pid) {
+      reaped = 1;
+      drain_deadline = now_us() + SRV_DRAIN_MS * 1000LL;
+      if (in_fd >= 0) { close(in_fd); in_fd = -1; }
+      if (stdin_fd >= 0) { close(stdin_fd); stdin_fd = -1; }
+    }
+  }
+  for (int i = 0; i < 4; i++) if (outs[i].fd >= 0) close(outs[i].fd);
+  if (pidfd >= 0) close(pidfd);
+  close(palive[1]);
+  int32_t code;
+  if (WIFEXITED(status)) code = WEXITSTATUS(status);
+  else {
+    code = -WTERMSIG(status);
+    if (!killed) {
+      char line[64];
+      int len2 = snprintf(line, sizeof line, "setup_error init-killed %d\n", WTERMSIG(status));
+      srv_frame('4', line, (uint32_t)len2);
+    }
+  }
+  srv_frame('X', &code, 4);
+  if (!ctl_open) _exit(0);
+}
+
+static _Noreturn void server_main(int argc, char **argv) {
+  /* --server [--parent PID]: die with the worker; refuse to start if it is already gone. */
+  pid_t parent = argc >= 4 && !strcmp(argv[2], "--parent") ? (pid_t)atoi(argv[3]) : 0;
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL)) _exit(125);
+  if (parent && getppid() != parent) _exit(125);
+  signal(SIGPIPE, SIG_IGN);
+  for (;;) {
+    unsigned char type, *payload;
+    uint32_t len;
+    if (!srv_read_message(&type, &payload, &len)) _exit(0);
+    if (type == 'R') srv_run(payload, len);
+    else if (type != 'K') _exit(2);
+    free(payload);
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "--server")) server_main(argc, argv);
+  parse_args(argc, argv);
+  protect_fds();
   /* Die with the worker: if it is killed, the whole execution goes with it. */
   pid_t parent = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL)) setup_fail("pdeathsig");

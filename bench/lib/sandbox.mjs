@@ -49,6 +49,7 @@ export async function openSandbox() {
     },
     /** Removes this process's cgroup worker directory (else the next codexec start sweeps it). */
     async close() {
+      host.close?.();
       try {
         const cg = cgroups.detectCgroups({ parent: settings.cgroupParent });
         // Let not-awaited group removals of the last runs finish first.

@@ -75,18 +75,32 @@ export function timedSpawn(argv, cwd) {
 // Clock ticks per second for /proc/self/stat (sysconf(_SC_CLK_TCK)); 100 on every Linux we know.
 const CLK_TCK = 100;
 
+function statFields(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /**
- * CPU time used so far by this process (all threads) plus its waited-for descendants, in ms.
- * Unlike wall time it barely moves with the machine's load, so it shows what a run costs even on
- * a shared machine (children are counted in 10 ms ticks: use it over many runs).
+ * CPU time used so far by this process (all threads), its waited-for descendants, and its live
+ * children with theirs (codexec's fork servers live across runs and reap the executions
+ * themselves), in ms. Unlike wall time it barely moves with the machine's load, so it shows what a
+ * run costs even on a shared machine (children are counted in 10 ms ticks: use it over many runs).
  */
 export function cpuMs() {
   const u = process.cpuUsage();
-  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 16 and 17 (cutime, cstime) are f[13] and f[14] after the command name.
-  const children = ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK;
-  return (u.user + u.system) / 1000 + children;
+  // After the command name: f[1] is the ppid, f[11..14] utime, stime, cutime, cstime.
+  const f = statFields('self');
+  let ticks = Number(f[13]) + Number(f[14]);
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const c = statFields(entry);
+      if (Number(c[1]) === process.pid) ticks += Number(c[11]) + Number(c[12]) + Number(c[13]) + Number(c[14]);
+    } catch {
+      // it exited meanwhile: its time is in our cutime now
+    }
+  }
+  return (u.user + u.system) / 1000 + (ticks * 1000) / CLK_TCK;
 }
 
 /**

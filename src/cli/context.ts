@@ -30,7 +30,12 @@ export async function startExecutor(
 ): Promise<{ executor: Executor; isolation: IsolationReport; close: () => Promise<void> }> {
   const { settings, report } = await probeIsolation(config, profilesDir(config));
   for (const w of report.warnings) opts.logger.warn({ problems: report.problems }, w);
-  const runner = opts.runner === 'pool' ? new PoolRunner(opts.slots, settings) : new InlineRunner(await openSandboxHost(settings));
+  // With fork servers an execution is non-blocking I/O for this thread (a request to a small
+  // helper, then its output), so it runs here. Spawning from Node (the exec spawner, and the
+  // unisolated mode) forks the whole process and blocks the calling thread meanwhile: pool threads
+  // keep that off the HTTP event loop.
+  const spawnBlocks = settings.mode === 'insecure' || settings.spawner === 'exec';
+  const runner = opts.runner === 'pool' && spawnBlocks ? new PoolRunner(opts.slots, settings) : new InlineRunner(await openSandboxHost(settings));
   const executor = new Executor({
     store: q.jobs,
     languages: q.languages,

@@ -60,7 +60,7 @@ export async function runDoctor(): Promise<Check[]> {
     const { settings } = await probeIsolation({ ...config, insecureAllowUnisolated: false }, profilesDir(config));
     const host = await openSandboxHost(settings);
     const lang = reg.list().find((l) => l.available && l.id === 'python') ?? reg.list().find((l) => l.available);
-    if (lang) {
+    if (lang) try {
       const out = await runInSandbox(host, {
         executionId: `doctor-${process.pid}`,
         profile: lang,
@@ -70,6 +70,8 @@ export async function runDoctor(): Promise<Check[]> {
         compileLimits: lang.compile?.limits ?? null,
       });
       checks.push({ name: 'sandbox smoke test', ok: out.kind === 'completed', detail: out.kind === 'completed' ? `${lang.id} template ran isolated in ${out.executionTimeMs} ms` : `${out.kind}: ${out.message ?? out.stderr.slice(0, 200)}` });
+    } finally {
+      host.close?.();
     }
   } catch (err) {
     checks.push({ name: 'sandbox smoke test', ok: false, detail: (err as Error).message });

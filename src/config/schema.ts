@@ -57,6 +57,7 @@ export const CONFIG_SCHEMA = {
   tmpfsBytes: v('CODEXEC_TMPFS_BYTES', 32 * MiB, int(MiB), 'Size of the working directory and of /tmp (each a tmpfs)'),
   cgroupParent: v('CODEXEC_CGROUP_PARENT', '', str, 'cgroup under which execution groups are made; empty: detected (v2: a delegated subtree of our own group; v1: /codexec)'),
   sandboxUidBase: v('CODEXEC_SANDBOX_UID_BASE', 200_000, int(1000, 2 ** 31 - 70_000), 'First of 65536 unprivileged uids that executions run as'),
+  sandboxSpawner: v('CODEXEC_SANDBOX_SPAWNER', 'server' as const, oneOf('server', 'exec'), 'How executions start: `server`, a long-lived launcher per executor slot clones each one into fresh namespaces; `exec`, spawn util-linux `unshare ... -- launcher` per execution (slower: a fork of Node and two execs each)'),
   insecureAllowUnisolated: v('CODEXEC_INSECURE_ALLOW_UNISOLATED', false, bool, 'Run without isolation when the host cannot isolate (development only; every result carries a warning)'),
 
   maxSourceBytes: v('CODEXEC_MAX_SOURCE_BYTES', 64 * 1024, int(1024, 16 * MiB), 'Largest source_code accepted'),

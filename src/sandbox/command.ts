@@ -65,8 +65,12 @@ export function programEnv(profileEnv: Record<string, string>): string[] {
 
 /** argv for execa: unshare [namespaces] -- launcher [options] (phases...). */
 export function buildSandboxCommand(spec: SandboxSpec): { file: string; args: string[] } {
-  const args: string[] = [...UNSHARE_FLAGS, '--', spec.launcherPath];
-  args.push('--input-fd', String(FD.input), '--status-fd', String(FD.status));
+  return { file: spec.unsharePath, args: [...UNSHARE_FLAGS, '--', spec.launcherPath, ...buildLauncherArgs(spec)] };
+}
+
+/** The launcher's options (phases...): its command line, or what a fork-server request carries. */
+export function buildLauncherArgs(spec: Omit<SandboxSpec, 'unsharePath' | 'launcherPath'>): string[] {
+  const args: string[] = ['--input-fd', String(FD.input), '--status-fd', String(FD.status)];
   args.push('--uid', String(spec.uid), '--gid', String(spec.gid), '--workdir', WORKDIR);
   if (!spec.seccomp) args.push('--no-seccomp');
   for (const path of dedupe([...BASE_BINDS, ...spec.binds])) args.push('--ro', path);
@@ -82,7 +86,7 @@ export function buildSandboxCommand(spec: SandboxSpec): { file: string; args: st
     if (phase.name === 'compile') args.push('--output-fd', String(FD.compileOutput), '--stdin-null');
     args.push('--exec', ...phase.argv, '--end');
   }
-  return { file: spec.unsharePath, args };
+  return args;
 }
 
 function dedupe(paths: string[]): string[] {

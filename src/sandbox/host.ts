@@ -7,6 +7,7 @@ import type { Limits } from '../domain/limits.js';
 import { detectCgroups, createExecutionGroup, sweepLeftovers, type CgroupHost } from './cgroups/index.js';
 import { loadSeccompProfile, hostSeccompArch } from './seccomp/index.js';
 import type { SandboxHost } from './run.js';
+import { ForkServerPool } from './fork-server.js';
 import { runUnisolated, INSECURE_WARNING } from './unisolated.js';
 
 export { INSECURE_WARNING };
@@ -34,6 +35,7 @@ export interface SandboxHostSettings {
   profilesDir: string;
   cgroupParent: string;
   cpuQuotaPercent: number;
+  spawner: 'server' | 'exec';
 }
 
 function isExecutable(p: string): boolean {
@@ -76,7 +78,7 @@ export async function probeIsolation(config: Config, profilesDir: string): Promi
   const mode = problems.length === 0 ? 'isolated' : 'insecure';
   if (mode === 'insecure' && !config.insecureAllowUnisolated) throw new IsolationUnavailableError(problems);
   return {
-    settings: { mode, unsharePath, launcherPath, uidBase: config.sandboxUidBase, profilesDir, cgroupParent, cpuQuotaPercent: 100 },
+    settings: { mode, unsharePath, launcherPath, uidBase: config.sandboxUidBase, profilesDir, cgroupParent, cpuQuotaPercent: 100, spawner: config.sandboxSpawner === 'exec' ? 'exec' : 'server' },
     report: { level: mode === 'isolated' ? 'full' : 'insecure', cgroupVersion, problems, warnings: mode === 'insecure' ? [INSECURE_WARNING] : [] },
   };
 }
@@ -95,10 +97,13 @@ export async function openSandboxHost(settings: SandboxHostSettings): Promise<Sa
     };
   }
   const cg = detectCgroups({ parent: settings.cgroupParent });
+  const forkServers = settings.spawner === 'server' ? new ForkServerPool(settings.launcherPath) : undefined;
   return {
     unsharePath: settings.unsharePath,
     launcherPath: settings.launcherPath,
     uidBase: settings.uidBase,
+    forkServers,
+    close: () => forkServers?.close(),
     createGroup: (name: string, limits: Limits) =>
       createExecutionGroup(cg, name, { memoryBytes: limits.memoryBytes, processes: limits.processes, cpuQuotaPercent: settings.cpuQuotaPercent }),
     seccompFilter,

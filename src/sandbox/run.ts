@@ -1,9 +1,10 @@
 import { randomInt } from 'node:crypto';
-import { execa } from 'execa';
 import type { Limits } from '../domain/limits.js';
 import type { RunOutcome } from '../domain/execution.js';
 import type { LanguageProfile } from '../languages/profile.js';
-import { buildSandboxCommand, encodeLauncherInput, FD, type PhaseSpec } from './command.js';
+import { buildLauncherArgs, buildSandboxCommand, encodeLauncherInput, FD, type PhaseSpec } from './command.js';
+import type { ForkServerPool } from './fork-server.js';
+import { startExecChain, type SandboxProcess, type StreamChunkHandler } from './process.js';
 import { CappedOutput } from './output.js';
 import { classifyOutcome, type GroupStats } from './outcome.js';
 import { parseLauncherStatus } from './status.js';
@@ -20,10 +21,14 @@ export interface SandboxHost {
   unsharePath: string;
   launcherPath: string;
   uidBase: number;
+  /** Set: executions start through fork servers; unset: each one execs `unshare ... -- launcher`. */
+  forkServers?: ForkServerPool;
   createGroup(name: string, limits: Limits): PhaseGroup;
   seccompFilter(profileName: string): Promise<Buffer>;
   /** Set only in the explicit insecure development mode: runs without any isolation. */
   unisolated?: (req: RunRequest) => Promise<RunOutcome>;
+  /** Stop what the host keeps between executions (its fork servers). */
+  close?(): void;
 }
 
 export interface RunRequest {
@@ -58,9 +63,7 @@ export async function runInSandbox(host: SandboxHost, req: RunRequest): Promise<
       phases.push({ name: 'compile', argv: profile.compile.argv, limits: req.compileLimits, cgroupProcs: groups.compile.procsPaths });
     }
     phases.push({ name: 'run', argv: profile.run.argv, limits: req.runLimits, cgroupProcs: groups.run.procsPaths });
-    const cmd = buildSandboxCommand({
-      unsharePath: host.unsharePath,
-      launcherPath: host.launcherPath,
+    const spec = {
       uid,
       gid: uid,
       binds: profile.binds,
@@ -68,9 +71,14 @@ export async function runInSandbox(host: SandboxHost, req: RunRequest): Promise<
       tmpfsBytes: req.runLimits.tmpfsBytes,
       phases,
       seccomp: true,
-    });
+    };
     const input = encodeLauncherInput([{ name: profile.sourceFile, content: req.sourceCode }], filter);
-    return await spawnAndCollect(cmd, input, req, groups);
+    const stdin = Buffer.from(req.stdin, 'utf8');
+    const start = (onChunk: StreamChunkHandler): SandboxProcess =>
+      host.forkServers
+        ? host.forkServers.start(buildLauncherArgs(spec), input, stdin, onChunk)
+        : startExecChain(buildSandboxCommand({ ...spec, unsharePath: host.unsharePath, launcherPath: host.launcherPath }), input, stdin, onChunk);
+    return await collect(start, req, groups);
   } catch (err) {
     return sandboxFailure(err);
   } finally {
@@ -86,57 +94,35 @@ export async function runInSandbox(host: SandboxHost, req: RunRequest): Promise<
   }
 }
 
-async function spawnAndCollect(
-  cmd: { file: string; args: string[] },
-  input: Buffer,
+async function collect(
+  start: (onChunk: StreamChunkHandler) => SandboxProcess,
   req: RunRequest,
   groups: { run: PhaseGroup; compile: PhaseGroup | null },
 ): Promise<RunOutcome> {
   let killedFor: 'output_limit' | 'wall_timeout' | null = null;
-  const child = execa(cmd.file, cmd.args, {
-    stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
-    extendEnv: false,
-    env: {},
-    buffer: false,
-    reject: false,
-    encoding: 'buffer',
-    stripFinalNewline: false,
-    killSignal: 'SIGKILL',
-    forceKillAfterDelay: false,
-    // No signal-exit handlers per run (measured ~6 ms CPU per execution under load): the launcher
-    // and its init die with this thread anyway (PR_SET_PDEATHSIG, checked against races).
-    cleanup: false,
-  });
+  let proc: SandboxProcess | null = null;
   const kill = (reason: 'output_limit' | 'wall_timeout') => {
     killedFor ??= reason;
-    child.kill('SIGKILL');
+    proc?.kill();
     for (const g of [groups.compile, groups.run]) void Promise.resolve(g?.kill()).catch(() => {});
   };
-  req.signal?.addEventListener('abort', () => kill('wall_timeout'), { once: true });
   const stdout = new CappedOutput(req.runLimits.stdoutBytes, req.runLimits.stdoutBytes * FLOOD_FACTOR, () => kill('output_limit'));
   const stderr = new CappedOutput(req.runLimits.stderrBytes, req.runLimits.stderrBytes * FLOOD_FACTOR, () => kill('output_limit'));
   const compileLimit = req.compileLimits?.stdoutBytes ?? 0;
   const compileOut = new CappedOutput(compileLimit, Math.max(compileLimit, 1) * FLOOD_FACTOR, () => kill('output_limit'));
   const status = new CappedOutput(STATUS_LIMIT_BYTES, Number.MAX_SAFE_INTEGER, () => {});
-
-  const streams = child.stdio as unknown as (NodeJS.ReadableStream & NodeJS.WritableStream)[];
-  const drained = [
-    drain(streams[FD.stdout], (c) => stdout.push(c)),
-    drain(streams[FD.status], (c) => status.push(c)),
-    drain(streams[FD.compileOutput], (c) => compileOut.push(c)),
-  ];
   // stderr of the launcher and of the program share fd 2: the launcher only writes there if it
   // cannot write its status, so everything is the program's.
-  drained.push(drain(streams[FD.stderr], (c) => stderr.push(c)));
-  writeAndClose(streams[FD.input], input);
-  writeAndClose(streams[FD.stdin], Buffer.from(req.stdin, 'utf8'));
+  const sinks: Record<number, CappedOutput> = { [FD.stdout]: stdout, [FD.stderr]: stderr, [FD.status]: status, [FD.compileOutput]: compileOut };
+  proc = start((fd, chunk) => sinks[fd]?.push(chunk));
+  if (req.signal?.aborted) kill('wall_timeout');
+  req.signal?.addEventListener('abort', () => kill('wall_timeout'), { once: true });
 
   const totalWallMs = req.runLimits.wallTimeMs + (req.compileLimits?.wallTimeMs ?? 0) + BACKSTOP_GRACE_MS;
   const backstop = setTimeout(() => kill('wall_timeout'), totalWallMs);
-  let result;
+  let exitCode: number | null;
   try {
-    result = await child;
-    await Promise.race([Promise.all(drained), new Promise((r) => setTimeout(r, 1000))]);
+    exitCode = await proc.done;
   } finally {
     clearTimeout(backstop);
   }
@@ -151,7 +137,7 @@ async function spawnAndCollect(
     killedFor,
     run: { stats: runStats, stdout: { ...out, truncated: stdout.truncated }, stderr: { ...err, truncated: stderr.truncated } },
     compile: groups.compile ? { stats: compileStats, output: { ...compileOut.text(), truncated: compileOut.truncated } } : null,
-    launcherExitCode: typeof result.exitCode === 'number' ? result.exitCode : null,
+    launcherExitCode: exitCode,
     launcherStderr: '',
     warnings: [],
   });
@@ -163,23 +149,6 @@ function safeStats(group: PhaseGroup): GroupStats | null {
   } catch {
     return null;
   }
-}
-
-function drain(stream: NodeJS.ReadableStream | undefined, onChunk: (c: Buffer) => void): Promise<void> {
-  if (!stream) return Promise.resolve();
-  return new Promise((resolve) => {
-    stream.on('data', (c: Buffer) => onChunk(c));
-    stream.on('end', () => resolve());
-    stream.on('close', () => resolve());
-    stream.on('error', () => resolve());
-  });
-}
-
-function writeAndClose(stream: NodeJS.WritableStream | undefined, data: Buffer): void {
-  if (!stream) return;
-  // The program may never read stdin, or exit first: EPIPE here is normal.
-  stream.on('error', () => {});
-  stream.end(data);
 }
 
 export function sandboxFailure(err: unknown): RunOutcome {

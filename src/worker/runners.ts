@@ -15,7 +15,9 @@ export class InlineRunner implements JobRunner {
   run(task: SandboxTask, signal: AbortSignal): Promise<RunOutcome> {
     return runInSandbox(this.host, { ...task, signal });
   }
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.host.close?.();
+  }
 }
 
 /** The compiled thread entry (dist/worker/sandbox-thread.js), also when running from src/ under vitest. */

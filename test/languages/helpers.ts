@@ -31,7 +31,7 @@ export async function openIsolatedHost(): Promise<IsolatedHost> {
     const { settings } = await probeIsolation(config, profilesDir);
     if (settings.mode !== 'isolated') return { host: null, reason: 'the host cannot isolate executions', close: async () => {} };
     const host = await openSandboxHost(settings);
-    return { host, reason: '', close: () => releaseWorkerDir(detectCgroups({ parent: settings.cgroupParent, setUp: false })) };
+    return { host, reason: '', close: () => { host.close?.(); return releaseWorkerDir(detectCgroups({ parent: settings.cgroupParent, setUp: false })); } };
   } catch (err) {
     return { host: null, reason: (err as Error).message, close: async () => {} };
   }

@@ -46,6 +46,7 @@ export async function openSecurityEnv(): Promise<SecurityEnv> {
     registry,
     slow: slowFactor(),
     async close() {
+      host.close?.();
       // The worker directory this process made under the cgroup parent goes too: the host is left as it was.
       await releaseWorkerDir(detectCgroups({ parent: settings.cgroupParent }));
     },

@@ -3,9 +3,11 @@ import path from 'node:path';
 
 // What an execution could leave behind on the host, read straight from /proc and the cgroup
 // filesystems (not through src/sandbox, which is what is being checked):
-//   - processes: any process running as a uid of the sandbox range, and any process whose command
-//     line names this test process's cgroup worker directory (unshare, the launcher's outer
-//     process and its pid-1 init carry those paths in argv);
+//   - processes: any process running as a uid of the sandbox range, any process whose command
+//     line names this test process's cgroup worker directory (with the exec spawner, unshare, the
+//     launcher's outer process and its pid-1 init carry those paths in argv), and any descendant
+//     of this test process other than an idle fork server (a fork server's children are the
+//     executions' inits);
 //   - cgroups: execution groups under this process's worker directory, in every cgroup hierarchy;
 //   - mounts: new lines in the host's /proc/self/mountinfo;
 //   - files: anything in the host's /tmp owned by a sandbox uid, or named like the launcher's
@@ -80,12 +82,46 @@ function describeProcess(pid: number): LeftProcess {
   };
 }
 
+function parentOf(pid: number): number | null {
+  const stat = readText(`/proc/${pid}/stat`);
+  if (stat === null) return null;
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+/** The fork servers (`codexec-launcher --server`) this test process started. */
+export function ownForkServers(): number[] {
+  return pids().filter((pid) => parentOf(pid) === process.pid && (readText(`/proc/${pid}/cmdline`) ?? '').split('\0')[1] === '--server');
+}
+
+/** Descendants of this test process, fork servers excepted (their children are not). */
+function ownDescendants(all: number[]): Set<number> {
+  const parent = new Map(all.map((pid) => [pid, parentOf(pid)]));
+  const servers = new Set(ownForkServers());
+  const out = new Set<number>();
+  for (const pid of all) {
+    if (pid === process.pid || servers.has(pid)) continue;
+    for (let p = parent.get(pid), hops = 0; p && hops < 64; p = parent.get(p) ?? parentOf(p), hops++) {
+      if (p === process.pid) {
+        out.add(pid);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 /** Processes an execution of this test process left on the host (see the module comment). */
 export function leftoverProcesses(opts: HostStateOptions): LeftProcess[] {
   const tag = ownWorkerTag();
   const out: LeftProcess[] = [];
-  for (const pid of pids()) {
+  const all = pids();
+  const descendants = ownDescendants(all);
+  for (const pid of all) {
     if (pid === process.pid) continue;
+    if (descendants.has(pid)) {
+      out.push(describeProcess(pid));
+      continue;
+    }
     const uid = uidOf(pid);
     const cmdline = readText(`/proc/${pid}/cmdline`) ?? '';
     const inSandboxRange = uid !== null && uid >= opts.uidBase && uid < opts.uidBase + SANDBOX_UID_RANGE;

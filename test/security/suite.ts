@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, expect, vi } from 'vitest';
 import { openSecurityEnv, runProgram, type Lang, type RunOptions, type RunResult, type SecurityEnv } from './helpers.js';
-import { hostProblems, isClean, leftoverCgroups, ownWorkerDirs, snapshotHost, type HostSnapshot } from './host-state.js';
+import { hostProblems, isClean, leftoverCgroups, ownForkServers, ownWorkerDirs, snapshotHost, type HostSnapshot } from './host-state.js';
 
 // Hooks every attack file registers inside its describe(): open the real sandbox host once, take a
 // snapshot of the host before each test and check after it that nothing was left behind
@@ -28,6 +28,10 @@ export function securitySuite(): SecuritySuite {
     if (!env) return;
     const opts = { uidBase: env.settings.uidBase, cgroupParent: env.settings.cgroupParent };
     await env.close();
+    // Closing the host ends its fork servers (their stdin closes).
+    const end = Date.now() + 5000;
+    while (ownForkServers().length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+    expect(ownForkServers()).toEqual([]);
     // releaseWorkerDir leaves no directory of ours under the cgroup parent.
     expect(leftoverCgroups(opts)).toEqual([]);
     expect(ownWorkerDirs(opts)).toEqual([]);

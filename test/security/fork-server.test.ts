@@ -1,0 +1,220 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { defaultProfilesDir } from '../../src/languages/registry.js';
+import { ForkServer } from '../../src/sandbox/fork-server.js';
+import { openSandboxHost, probeIsolation, defaultLauncherPath } from '../../src/sandbox/host.js';
+import { IS_ROOT, SKIP_MESSAGE, reportOf, describeOutcome } from './helpers.js';
+import { ownForkServers } from './host-state.js';
+import { securitySuite } from './suite.js';
+
+// The fork server (`codexec-launcher --server`) is the default way executions start: one
+// long-lived launcher per executor slot clones each execution's init into fresh namespaces. These
+// tests attack its edges: the control channel, its death mid-run, malformed requests, the death
+// of the worker that started it; and check that the exec spawner (util-linux unshare per run)
+// gives the same results.
+
+// The compiled package (npm test builds it first): a separate node process runs it as a worker would.
+const DIST = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'dist');
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await sleep(20);
+  return cond();
+}
+
+describe.skipIf(!IS_ROOT)(`fork server${IS_ROOT ? '' : ` (${SKIP_MESSAGE})`}`, () => {
+  const suite = securitySuite();
+
+  it('gives the program only its three standard descriptors, none of them the control channel', async () => {
+    const { outcome } = await suite.run(
+      'python',
+      `import os, json, stat
+fds = sorted(int(n) for n in os.listdir('/proc/self/fd'))
+kinds = {fd: stat.S_ISFIFO(os.fstat(fd).st_mode) for fd in fds if fd < 3}
+print(json.dumps({'fds': fds, 'fifo': kinds, 'ppid': os.getppid(), 'pid': os.getpid()}))`,
+    );
+    const r = reportOf(outcome);
+    // 3 is the listing's own descriptor of /proc/self/fd.
+    expect(r.fds, describeOutcome(outcome)).toEqual([0, 1, 2, 3]);
+    expect(r.fifo).toEqual({ 0: true, 1: true, 2: true });
+    // pid 1 is the launcher's init inside the fresh pid namespace: the fork server is not visible.
+    expect(r.ppid).toBe(1);
+  });
+
+  it('a fork server killed mid-run ends that execution as a sandbox error, with nothing left behind, and the next run starts a new one', async () => {
+    const env = suite.env();
+    const pool = env.host.forkServers;
+    expect(pool, 'the default spawner is the fork server').toBeDefined();
+    const running = suite.run('python', 'import time\ntime.sleep(30)', { overrides: { wallTimeMs: 20_000 * suite.slow() } });
+    // The server running it is the one of this process's servers with a child (the init).
+    expect(await waitFor(() => ownForkServers().some((pid) => listChildren(pid).length > 0), 5000 * suite.slow())).toBe(true);
+    const busy = ownForkServers().filter((pid) => listChildren(pid).length > 0);
+    expect(busy.length).toBe(1);
+    const init = listChildren(busy[0]!)[0]!.pid;
+    process.kill(busy[0]!, 'SIGKILL');
+    const { outcome, elapsedMs } = await running;
+    expect(outcome.kind, describeOutcome(outcome)).toBe('sandbox_error');
+    expect(elapsedMs).toBeLessThan(15_000 * suite.slow());
+    expect(await waitFor(() => !alive(init), 5000)).toBe(true);
+    // init died with its server (PDEATHSIG): the suite's afterEach checks no process is left.
+    const next = await suite.run('python', 'print("again")');
+    expect(next.outcome.kind, describeOutcome(next.outcome)).toBe('completed');
+    expect(next.outcome.stdout).toBe('again\n');
+  });
+
+  it('an aborted execution is killed through the control channel, and the server serves the next one', async () => {
+    const env = suite.env();
+    const profile = env.registry.resolve('python');
+    const { runInSandbox } = await import('../../src/sandbox/run.js');
+    const ac = new AbortController();
+    const t0 = performance.now();
+    const pending = runInSandbox(env.host, {
+      executionId: `abort-${process.pid}`,
+      profile,
+      sourceCode: 'import time\ntime.sleep(60)',
+      stdin: '',
+      runLimits: { ...profile.limits.default, wallTimeMs: 30_000 },
+      compileLimits: null,
+      signal: ac.signal,
+    });
+    await sleep(300 * suite.slow());
+    const servers = ownForkServers();
+    ac.abort();
+    const outcome = await pending;
+    expect(outcome.kind, describeOutcome(outcome)).toBe('wall_timeout');
+    expect(performance.now() - t0).toBeLessThan(10_000 * suite.slow());
+    // Same servers still alive: the kill went to the execution, not to its server.
+    for (const pid of servers) expect(alive(pid)).toBe(true);
+    const next = await suite.run('python', 'print(6*7)');
+    expect(next.outcome.stdout).toBe('42\n');
+  });
+
+  it('answers a malformed request with a setup error and keeps serving', async () => {
+    const server = new ForkServer(defaultLauncherPath());
+    try {
+      const chunks: Buffer[] = [];
+      // An option the launcher does not know: init reports it on the status descriptor, runs nothing.
+      const bad = server.start(['--no-such-option'], Buffer.alloc(0), Buffer.alloc(0), (fd, c) => fd === 4 && chunks.push(c));
+      expect(await bad.done).toBe(125);
+      expect(Buffer.concat(chunks).toString()).toMatch(/^setup_error args:/);
+      // Phases without an input (no seccomp filter record): refused before anything runs.
+      chunks.length = 0;
+      const noFilter = server.start(['--phase', 'run', '--exec', '/bin/true', '--end'], Buffer.alloc(0), Buffer.alloc(0), (fd, c) => fd === 4 && chunks.push(c));
+      expect(await noFilter.done).toBe(125);
+      expect(Buffer.concat(chunks).toString()).toMatch(/setup_error input:seccomp /);
+      expect(server.alive).toBe(true);
+    } finally {
+      server.close();
+    }
+    expect(await waitFor(() => !server.alive, 5000)).toBe(true);
+  });
+
+  it('survives a truncated request frame and exits when its stdin closes', async () => {
+    const child = spawn(defaultLauncherPath(), ['--server'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const got: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => got.push(c));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // 'R' whose payload claims 5 arguments but holds one, and no input or stdin lengths.
+    const payload = Buffer.concat([Buffer.from([5, 0, 0, 0]), Buffer.from('a\0')]);
+    const head = Buffer.alloc(5);
+    head.write('R', 0, 'latin1');
+    head.writeUInt32LE(payload.length, 1);
+    child.stdin.write(Buffer.concat([head, payload]));
+    onTestFinished(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    expect(await waitFor(() => Buffer.concat(got).includes(Buffer.from([0x58, 4, 0, 0, 0])), 5000)).toBe(true);
+    const out = Buffer.concat(got);
+    expect(String.fromCharCode(out[0]!)).toBe('4');
+    expect(out.subarray(5, 5 + out.readUInt32LE(1)).toString()).toMatch(/^setup_error request \d+/);
+    const x = 5 + out.readUInt32LE(1);
+    expect(String.fromCharCode(out[x]!)).toBe('X');
+    expect(out.readInt32LE(x + 5)).toBe(125);
+    // A kill with nothing running is ignored; the end of its stdin ends the server.
+    child.stdin.end(Buffer.from([0x4b, 0, 0, 0, 0]));
+    expect(await exited).toBe(0);
+  });
+
+  it.skipIf(!fs.existsSync(path.join(DIST, 'sandbox', 'fork-server.js')))('a fork server dies with the worker process that started it, and its execution with it', async () => {
+    // A separate node process starts a host and a long run, prints its fork server's pid, and is
+    // killed with SIGKILL (no cleanup code runs).
+    const dist = (rel: string) => JSON.stringify(path.join(DIST, rel));
+    const script = `
+      const { loadConfig } = await import(${dist('config/load.js')});
+      const { probeIsolation, openSandboxHost } = await import(${dist('sandbox/host.js')});
+      const { LanguageRegistry } = await import(${dist('languages/registry.js')});
+      const { runInSandbox } = await import(${dist('sandbox/run.js')});
+      const config = loadConfig({});
+      const dir = ${JSON.stringify(defaultProfilesDir())};
+      const { settings } = await probeIsolation(config, dir);
+      const host = await openSandboxHost(settings);
+      const profile = (await LanguageRegistry.load(dir, config, { probeVersions: false })).resolve('python');
+      void runInSandbox(host, { executionId: 'orphan-' + process.pid, profile, sourceCode: 'import time\\nprint("up", flush=True)\\ntime.sleep(120)', stdin: '', runLimits: { ...profile.limits.default, wallTimeMs: 100000, cpuTimeMs: 100000 }, compileLimits: null });
+      setTimeout(() => console.log('ready'), 1000);
+      setInterval(() => {}, 1000);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (c: Buffer) => c.toString().includes('ready') && resolve());
+        child.on('exit', (code) => reject(new Error(`the worker process exited early (${code})`)));
+      });
+      const servers = listChildren(child.pid!).filter((p) => p.server);
+      expect(servers.length).toBe(1);
+      const inits = listChildren(servers[0]!.pid);
+      expect(inits.length, 'the run is going on in its init').toBe(1);
+      child.kill('SIGKILL');
+      expect(await waitFor(() => !alive(servers[0]!.pid) && !alive(inits[0]!.pid), 5000)).toBe(true);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('the exec spawner (unshare per run) gives the same outcomes as the fork server', async () => {
+    const config = loadConfig({ CODEXEC_SANDBOX_SPAWNER: 'exec' });
+    const { settings } = await probeIsolation(config, defaultProfilesDir());
+    expect(settings.spawner).toBe('exec');
+    const execHost = await openSandboxHost(settings);
+    expect(execHost.forkServers).toBeUndefined();
+    const env = suite.env();
+    const profile = env.registry.resolve('python');
+    const { runInSandbox } = await import('../../src/sandbox/run.js');
+    const programs = ['import sys\nprint(sys.stdin.read().upper())', 'raise SystemExit(3)', 'import os\nprint(os.getuid() != 0, os.getpid())'];
+    for (const [i, sourceCode] of programs.entries()) {
+      const req = { profile, sourceCode, stdin: 'abc', runLimits: profile.limits.default, compileLimits: null };
+      const viaServer = await runInSandbox(env.host, { ...req, executionId: `same-s${i}-${process.pid}` });
+      const viaExec = await runInSandbox(execHost, { ...req, executionId: `same-e${i}-${process.pid}` });
+      for (const o of [viaServer, viaExec]) expect(o.kind, describeOutcome(o)).not.toBe('sandbox_error');
+      expect([viaExec.kind, viaExec.exitCode, viaExec.stdout, viaExec.stderr]).toEqual([viaServer.kind, viaServer.exitCode, viaServer.stdout, viaServer.stderr]);
+    }
+  });
+});
+
+function listChildren(ppid: number): { pid: number; server: boolean }[] {
+  const out: { pid: number; server: boolean }[] = [];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== ppid) continue;
+      out.push({ pid: Number(e), server: fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0')[1] === '--server' });
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
