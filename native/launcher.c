@@ -81,6 +81,7 @@ static struct {
   struct file_rec files[MAX_FILES]; int nfiles;
   struct sock_filter *filter; unsigned short filter_len;
   int no_seccomp;
+  int nice;
 } cfg = { .input_fd = 3, .status_fd = 4, .uid = 65534, .gid = 65534, .hostname = "codexec", .workdir = "/work" };
 
 /* Report one line on the status fd. Best effort: the reader is the worker. */
@@ -129,6 +130,7 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--hostname")) { NEED(); cfg.hostname = v; }
     else if (!strcmp(a, "--workdir")) { NEED(); cfg.workdir = v; }
     else if (!strcmp(a, "--no-seccomp")) { cfg.no_seccomp = 1; }
+    else if (!strcmp(a, "--nice")) { NEED(); cfg.nice = (int)num(v); if (cfg.nice > 19) usage("--nice 0..19"); }
     else if (!strcmp(a, "--ro")) { NEED(); if (cfg.nbinds == MAX_BINDS) usage("too many --ro"); cfg.binds[cfg.nbinds++] = v; }
     else if (!strcmp(a, "--tmpfs")) {
       /* PATH:BYTES:MODE(octal) */
@@ -388,6 +390,10 @@ static _Noreturn void exec_phase(struct phase *ph, int errfd) {
   set_rlimit(RLIMIT_MEMLOCK, 0, 0, "rlimit-memlock");
   set_rlimit(RLIMIT_MSGQUEUE, 0, 0, "rlimit-msgqueue");
   if (ph->as > 0) set_rlimit(RLIMIT_AS, (rlim_t)ph->as, (rlim_t)ph->as, "rlimit-as");
+  /* Lower priority than the service: with every core busy running programs, the API and the
+     executors still get the CPU when they wake. The program cannot lower it again (RLIMIT_NICE). */
+  set_rlimit(RLIMIT_NICE, 0, 0, "rlimit-nice");
+  if (cfg.nice > 0 && setpriority(PRIO_PROCESS, 0, cfg.nice)) setup_fail("nice");
   if (setsid() < 0) setup_fail("setsid");
   if (setgroups(0, NULL)) setup_fail("setgroups");
   if (setresgid(cfg.gid, cfg.gid, cfg.gid)) setup_fail("setgid");

@@ -26,7 +26,9 @@ function freePort() {
 
 /**
  * Starts `codexec serve` and waits until /healthz answers (and /readyz, when executors run).
- * `env`: extra CODEXEC_* settings; `nodeArgs`: flags for node (e.g. --cpu-prof). Returns { url, pid, client, stop() }.
+ * `env`: extra CODEXEC_* settings; `nodeArgs`: flags for node (e.g. --cpu-prof), also taken from
+ * BENCH_SERVE_NODE_ARGS (space-separated) to profile the server of any benchmark.
+ * Returns { url, pid, client, stop() }.
  */
 export async function startServer({ env = {}, executors = 2, startTimeoutMs = 30_000, nodeArgs = [] } = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'codexec-bench-data-'));
@@ -42,7 +44,8 @@ export async function startServer({ env = {}, executors = 2, startTimeoutMs = 30
     CODEXEC_SHUTDOWN_GRACE_MS: '2000',
     ...env,
   };
-  const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin', 'codexec'), 'serve'], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const extraArgs = (process.env.BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...extraArgs, ...nodeArgs, path.join(root, 'bin', 'codexec'), 'serve'], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = [];
   const keep = (c) => {
     log.push(c.toString());

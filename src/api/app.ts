@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { MalformedBodyError, NotFoundError, ShuttingDownError } from '../domain/errors.js';
 import { createLogger } from '../observability/logger.js';
 import type { App, AppControl, AppDeps, RouteContext } from './context.js';
+import { ExecutionWaiter } from './execution-waiter.js';
 import { makeErrorHandler, sendError, toCodexecError } from './error-handler.js';
 import { registerRateLimits } from './rate-limits.js';
 import { executionRoutes } from './routes/executions.js';
@@ -122,9 +123,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   const state = { shuttingDown: false };
+  const waiter = new ExecutionWaiter(deps.onJobsChanged);
   const control: AppControl = {
     beginShutdown: () => {
       state.shuttingDown = true;
+      // Long-polling requests are answered now with what they would have got so far.
+      waiter.close();
     },
     get shuttingDown() {
       return state.shuttingDown;
@@ -142,7 +146,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await registerOpenApi(app);
   await registerRateLimits(app);
 
-  const ctx: RouteContext = { ...deps, control };
+  const ctx: RouteContext = { ...deps, control, waiter };
   sessionRoutes(app, ctx);
   runRoutes(app, ctx);
   executionRoutes(app, ctx);

@@ -6,6 +6,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { JobStore } from '../queue/job-store.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import type { TypeBoxTypeProvider } from './validation.js';
+import type { ExecutionWaiter } from './execution-waiter.js';
 
 /** What the sandbox can guarantee on this host (from the isolation probe at startup). */
 export interface IsolationInfo {
@@ -25,6 +26,8 @@ export interface AppDeps {
   logger?: FastifyBaseLogger | FastifyServerOptions['logger'];
   /** Called after each accepted run, to wake idle embedded executors at once. */
   wake?: () => void;
+  /** Subscribes to changes of the job database (any process); wakes long-polling GETs. Default: they poll. */
+  onJobsChanged?: (cb: () => void) => () => void;
   isolation: () => IsolationInfo;
   /** Executors alive, for /readyz. Default: executors with a recent heartbeat in the job store. */
   executorsAlive?: () => Promise<number>;
@@ -48,4 +51,5 @@ export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Fasti
 /** What route modules receive: the dependencies and the app's shutdown state. */
 export interface RouteContext extends AppDeps {
   control: AppControl;
+  waiter: ExecutionWaiter;
 }

@@ -23,6 +23,25 @@ export interface ValidationProblem {
   params: Record<string, unknown>;
 }
 
+const INTEGER = /^-?\d+$/;
+
+/**
+ * Query and path values are strings: convert them to the declared types, except that an integer
+ * field takes only digits (TypeBox's conversion would turn "1.5" into 1 and "1e3" into 1000: such
+ * a value stays a string, and the check refuses it).
+ */
+function convertStrings(schema: TSchema, input: unknown): unknown {
+  // Convert may change the object in place: keep the strings as they came.
+  const raw = typeof input === 'object' && input !== null ? { ...(input as Record<string, unknown>) } : {};
+  const value = Value.Convert(schema, input);
+  const props = (schema as { properties?: Record<string, { type?: string }> }).properties;
+  if (!props || typeof value !== 'object' || value === null) return value;
+  for (const [key, prop] of Object.entries(props)) {
+    if (prop.type === 'integer' && typeof raw[key] === 'string' && !INTEGER.test(raw[key] as string)) (value as Record<string, unknown>)[key] = raw[key];
+  }
+  return value;
+}
+
 // Validates with TypeBox's compiled checker instead of Fastify's default Ajv, whose defaults
 // coerce types (`{"source_code": 123}` would become "123", `["x"]` would become "x"). Bodies are
 // checked strictly, as sent; querystrings and params arrive as strings, so they are converted to
@@ -32,7 +51,7 @@ export const typeBoxValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schem
   const check = TypeCompiler.Compile(schema);
   const convert = httpPart === 'querystring' || httpPart === 'params';
   return (input: unknown) => {
-    const value = convert ? Value.Convert(schema, input) : input;
+    const value = convert ? convertStrings(schema, input) : input;
     if (check.Check(value)) return convert ? { value } : true;
     const first = check.Errors(value).First();
     const problem: ValidationProblem = {

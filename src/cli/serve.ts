@@ -50,6 +50,7 @@ export function registerServe(program: Command): void {
         logger,
         metrics,
         wake: () => q.wake.notify(),
+        onJobsChanged: (cb) => q.wake.onWake(cb),
         isolation: () => ({ level: isolation.level, cgroupVersion: isolation.cgroupVersion, warnings: isolation.warnings }),
         executorsAlive: async () => (await q.jobs.stats()).executors.length,
       });

@@ -8,6 +8,13 @@ export const FD = { stdin: 0, stdout: 1, stderr: 2, input: 3, status: 4, compile
 
 export const WORKDIR = '/work';
 
+/**
+ * Nice value of every program (and compiler): with all cores busy running programs, the API and
+ * the executors still get a core as soon as they wake (issue 7: GET p99 while executors saturate
+ * both cores). Idle cores run a nice program at full speed; programs are equal among themselves.
+ */
+export const PROGRAM_NICE = 10;
+
 /** Read-only host paths every execution sees: the system's programs and libraries, nothing else. */
 export const BASE_BINDS = [
   '/usr',
@@ -73,6 +80,7 @@ export function buildLauncherArgs(spec: Omit<SandboxSpec, 'unsharePath' | 'launc
   const args: string[] = ['--input-fd', String(FD.input), '--status-fd', String(FD.status)];
   args.push('--uid', String(spec.uid), '--gid', String(spec.gid), '--workdir', WORKDIR);
   if (!spec.seccomp) args.push('--no-seccomp');
+  args.push('--nice', String(PROGRAM_NICE));
   for (const path of dedupe([...BASE_BINDS, ...spec.binds])) args.push('--ro', path);
   args.push('--tmpfs', `${WORKDIR}:${spec.tmpfsBytes}:755`, '--tmpfs', `/tmp:${spec.tmpfsBytes}:1777`);
   for (const kv of programEnv(spec.env)) args.push('--env', kv);

@@ -82,14 +82,19 @@ export async function runInSandbox(host: SandboxHost, req: RunRequest): Promise<
   } catch (err) {
     return sandboxFailure(err);
   } finally {
-    for (const g of [groups.compile, groups.run]) {
-      if (!g) continue;
-      try {
-        await g.kill();
-        await g.remove();
-      } catch {
-        // A group that cannot be removed now is swept at the next start.
-      }
+    // The outcome (with the groups' stats) is complete: the groups go while it is being stored.
+    void releaseGroups([groups.compile, groups.run]);
+  }
+}
+
+async function releaseGroups(groups: (PhaseGroup | null)[]): Promise<void> {
+  for (const g of groups) {
+    if (!g) continue;
+    try {
+      await g.kill();
+      await g.remove();
+    } catch {
+      // A group that cannot be removed now is swept at the next start.
     }
   }
 }

@@ -1,8 +1,7 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Keyv from 'keyv';
-import KeyvSqlite from '@keyv/sqlite';
+import { SqliteKeyvStore } from './sqlite-keyv-store.js';
 import type { Config } from '../config/schema.js';
 import { NotFoundError, RevisionConflictError, SessionClosedError } from '../domain/errors.js';
 import { KeyedMutex } from './keyed-mutex.js';
@@ -43,7 +42,7 @@ export interface RunDecision<T> {
   accepted: boolean;
 }
 
-// Sessions live in Keyv on @keyv/sqlite, in their own SQLite file next to the job database: the
+// Sessions live in Keyv on SQLite (sqlite-keyv-store.ts: better-sqlite3), in their own file next to the job database: the
 // autosave path is a key-value read-modify-write, and keeping it out of the job database means a
 // burst of autosaves never competes with executors for the queue's write lock.
 //
@@ -55,30 +54,20 @@ export class SessionStore {
   private readonly mutex = new KeyedMutex();
   // Write-through cache of recently used sessions. This process is the only writer of
   // sessions.db (see above), so a cached record is always the stored one; an autosave then costs
-  // one SQLite write instead of a read and a write (two trips through node-sqlite3's thread pool).
+  // one SQLite write instead of a read and a write.
   private readonly cache = new Map<string, StoredSession>();
   private cacheBytes = 0;
   private closed = false;
 
   private constructor(
     private readonly keyv: Keyv<StoredSession>,
-    private readonly adapter: KeyvSqlite,
+    private readonly adapter: SqliteKeyvStore,
     private readonly opts: SessionStoreOptions,
   ) {}
 
   static async open(opts: SessionStoreOptions): Promise<SessionStore> {
-    if (opts.file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(opts.file)), { recursive: true });
-    const adapter = new KeyvSqlite({ uri: `sqlite://${opts.file}`, table: TABLE });
-    // The first query waits for the connection and the table; a bad path fails here, at startup.
-    // WAL + synchronous=NORMAL: a commit is an append to the WAL without an fsync, so autosaves
-    // cost ~35 µs instead of ~800 µs with the default rollback journal and full sync (measured:
-    // ~1.2k sets/s -> ~28k sets/s). A kill -9 loses nothing committed; only an OS crash or power
-    // loss can drop the last few autosaves, which the editor sends again a moment later anyway.
-    await adapter.query('PRAGMA journal_mode = WAL');
-    await adapter.query('PRAGMA synchronous = NORMAL');
-    await adapter.query(`PRAGMA busy_timeout = ${Math.floor(opts.busyTimeoutMs ?? 5000)}`);
-    // Lets pruneExpired find expired rows without reading every session.
-    await adapter.query(`CREATE INDEX IF NOT EXISTS ${TABLE}_expires ON ${TABLE} (json_extract(value, '$.expires'))`);
+    // Opening creates the file and the table: a bad path fails here, at startup.
+    const adapter = new SqliteKeyvStore({ file: opts.file, table: TABLE, busyTimeoutMs: opts.busyTimeoutMs });
     const keyv = new Keyv<StoredSession>({
       store: adapter,
       namespace: NAMESPACE,
@@ -222,24 +211,19 @@ export class SessionStore {
    * bound. Meant to be called periodically by the server's maintenance loop.
    */
   async pruneExpired(now = Date.now()): Promise<number> {
-    const rows = (await this.adapter.query(
-      `DELETE FROM ${TABLE} WHERE json_extract(value, '$.expires') < ? AND key LIKE ? RETURNING key`,
-      now,
-      `${NAMESPACE}:%`,
-    )) as { key: string }[];
-    for (const row of rows) this.forget(row.key.slice(NAMESPACE.length + 1));
-    return rows.length;
+    const keys = this.adapter.pruneExpired(now, `${NAMESPACE}:`);
+    for (const key of keys) this.forget(key.slice(NAMESPACE.length + 1));
+    return keys.length;
   }
 
   /** Count of stored session records (any status), for status output and tests. */
   async count(): Promise<number> {
-    const rows = (await this.adapter.query(`SELECT count(*) AS n FROM ${TABLE} WHERE key LIKE ?`, `${NAMESPACE}:%`)) as { n: number }[];
-    return rows[0]?.n ?? 0;
+    return this.adapter.count(`${NAMESPACE}:`);
   }
 
   /** Throws when the database cannot be read (readiness probe). */
   async ping(): Promise<void> {
-    await this.adapter.query('SELECT 1');
+    this.adapter.ping();
   }
 
   async close(): Promise<void> {

@@ -155,6 +155,8 @@ export class Executor {
       outcome.warnings.push(...(this.o.resultWarnings ?? []));
       const { status, result } = toStoredResult(outcome, runLimits, job.expectedOutput);
       const ok = await this.o.store.finish(job.id, this.id, status, result);
+      // Long-polling readers in this process learn of the result now (other processes via the WAL).
+      this.o.wake.notify();
       const runMs = Date.now() - started;
       if (!ok) {
         log.warn('finished after losing the lease: result dropped, the new owner records its own');

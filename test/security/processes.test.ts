@@ -19,6 +19,27 @@ function readLines(file: string): string[] {
 describe.skipIf(!IS_ROOT)(`attack: processes${IS_ROOT ? '' : ` (${SKIP_MESSAGE})`}`, () => {
   const s = securitySuite();
 
+  // Programs run at a lower priority than the service (PROGRAM_NICE) and cannot raise it back.
+  it('runs at nice 10 and cannot lower its nice value', async () => {
+    const { outcome } = await s.run(
+      'python',
+      py(`import resource
+out['nice'] = os.getpriority(os.PRIO_PROCESS, 0)
+out['rlimit_nice'] = resource.getrlimit(resource.RLIMIT_NICE)[0]
+out['lower'] = attempt(lambda: os.setpriority(os.PRIO_PROCESS, 0, 0))
+try:
+    resource.setrlimit(resource.RLIMIT_NICE, (40, 40))
+    out['raise_limit'] = 'ok'
+except ValueError:  # Python's EPERM from setrlimit: "not allowed to raise maximum limit"
+    out['raise_limit'] = 'EPERM'
+
+out['higher'] = attempt(lambda: os.setpriority(os.PRIO_PROCESS, 0, 15))
+out['after'] = os.getpriority(os.PRIO_PROCESS, 0)
+`),
+    );
+    expect(reportOf(outcome), describeOutcome(outcome)).toEqual({ nice: 10, rlimit_nice: 0, lower: 'EACCES', raise_limit: 'EPERM', higher: 'ok', after: 15 });
+  });
+
   // Signalling processes outside: the test runner and a host process by their host pids (not in
   // the pid namespace: ESRCH, not even EPERM), pid 1 inside (the launcher's init, root: EPERM),
   // and kill(-1, SIGKILL), which reaches only the program's own processes. The host process

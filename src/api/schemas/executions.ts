@@ -100,6 +100,21 @@ export const ExecutionSummary = Type.Object({
 export type ExecutionSummary = Static<typeof ExecutionSummary>;
 
 // Unknown query parameters are ignored (cache busters such as ?_=123 are common).
+/** Longest a GET /executions/{id} may wait for the execution to finish. */
+export const MAX_WAIT_MS = 30_000;
+
+export const ExecutionGetQuery = Type.Object({
+  wait_ms: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: MAX_WAIT_MS,
+      default: 0,
+      description: `Long polling: while the execution is QUEUED or RUNNING, answer as soon as it is terminal, or after this many ms with its state then (0..${MAX_WAIT_MS}; 0: at once)`,
+    }),
+  ),
+});
+export type ExecutionGetQuery = Static<typeof ExecutionGetQuery>;
+
 export const ExecutionListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'How many, newest first' })),
 });

@@ -1,0 +1,121 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { completedResult } from '../queue/helpers.js';
+import { MAX_WAITERS } from '../../src/api/execution-waiter.js';
+import { call, createSession, startHarness, type Harness } from './harness.js';
+
+// GET /executions/{id}?wait_ms=N: answered when the execution is terminal (woken by the job
+// database's change signal) or after N ms with its state then.
+
+describe('GET /executions/{id}?wait_ms= (long polling)', () => {
+  let h: Harness;
+  let listeners: Set<() => void>;
+  const changed = () => {
+    for (const cb of [...listeners]) cb();
+  };
+  beforeEach(async () => {
+    listeners = new Set();
+    h = await startHarness({
+      config: { sessionMaxInFlight: 100 },
+      deps: {
+        onJobsChanged: (cb) => {
+          listeners.add(cb);
+          return () => listeners.delete(cb);
+        },
+      },
+    });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  async function queuedExecution(): Promise<string> {
+    const s = await createSession(h);
+    const run = await call(h, 'POST', `/code-sessions/${s.session_id}/run`, {});
+    expect(run.status).toBe(202);
+    return run.json.execution_id as string;
+  }
+
+  async function finish(id: string): Promise<void> {
+    const claimed = await h.jobs.claim('test-executor', 10_000);
+    expect(claimed?.id).toBe(id);
+    expect(await h.jobs.finish(id, 'test-executor', 'COMPLETED', completedResult('waited\n'))).toBe(true);
+  }
+
+  it('answers as soon as the execution finishes, not at the end of the wait', async () => {
+    const id = await queuedExecution();
+    const t0 = performance.now();
+    const pending = call(h, 'GET', `/executions/${id}?wait_ms=20000`);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(listeners.size, 'the waiting request subscribed to changes').toBe(1);
+    await finish(id);
+    changed();
+    const got = await pending;
+    expect(got.status).toBe(200);
+    expect(got.json).toMatchObject({ execution_id: id, status: 'COMPLETED', stdout: 'waited\n' });
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(listeners.size, 'unsubscribed once nobody waits').toBe(0);
+  });
+
+  it('finds the result by its safety-net poll even without a change notification', async () => {
+    const id = await queuedExecution();
+    const pending = call(h, 'GET', `/executions/${id}?wait_ms=20000`);
+    await new Promise((r) => setTimeout(r, 50));
+    await finish(id);
+    const got = await pending;
+    expect(got.json.status).toBe('COMPLETED');
+  });
+
+  it('answers with the current state when the wait is over', async () => {
+    const id = await queuedExecution();
+    const t0 = performance.now();
+    const got = await call(h, 'GET', `/executions/${id}?wait_ms=300`);
+    expect(got.status).toBe(200);
+    expect(got.json.status).toBe('QUEUED');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+  });
+
+  it('answers at once for a terminal execution, wait_ms=0, and an unknown id', async () => {
+    const id = await queuedExecution();
+    expect((await call(h, 'GET', `/executions/${id}?wait_ms=0`)).json.status).toBe('QUEUED');
+    await finish(id);
+    expect((await call(h, 'GET', `/executions/${id}?wait_ms=30000`)).json.status).toBe('COMPLETED');
+    const missing = await call(h, 'GET', '/executions/00000000-0000-4000-8000-000000000000?wait_ms=30000');
+    expect(missing.status).toBe(404);
+    expect(missing.json.error.code).toBe('execution_not_found');
+  });
+
+  it('refuses a wait_ms out of range or not a number with 400 invalid_request', async () => {
+    const id = await queuedExecution();
+    for (const bad of ['-1', '30001', 'soon', '1.5']) {
+      const r = await call(h, 'GET', `/executions/${id}?wait_ms=${bad}`);
+      expect(r.status, bad).toBe(400);
+      expect(r.json.error.code, bad).toBe('invalid_request');
+    }
+  });
+
+  it('answers waiting requests at once when shutdown begins', async () => {
+    const id = await queuedExecution();
+    const pending = call(h, 'GET', `/executions/${id}?wait_ms=30000`);
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = performance.now();
+    h.app.codexec.beginShutdown();
+    const got = await pending;
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect(got.json.status).toBe('QUEUED');
+  });
+
+  it('bounds the waiting requests: beyond the limit they are answered at once', async () => {
+    expect(MAX_WAITERS).toBeGreaterThan(0);
+    const id = await queuedExecution();
+    const waiting = Array.from({ length: MAX_WAITERS }, () => call(h, 'GET', `/executions/${id}?wait_ms=30000`));
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    const extra = await call(h, 'GET', `/executions/${id}?wait_ms=30000`);
+    expect(extra.json.status).toBe('QUEUED');
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    await finish(id);
+    changed();
+    const all = await Promise.all(waiting);
+    expect(all.every((r) => r.json.status === 'COMPLETED')).toBe(true);
+  });
+});
