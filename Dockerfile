@@ -4,14 +4,14 @@
 #   docker build -t codexec .
 #   docker compose up            # API on :8080 plus a worker, sharing one data volume
 #
-# Two stages: `build` has the compilers for the native modules (better-sqlite3, sqlite3) and the
+# Two stages: `build` has the compilers for the native module (better-sqlite3) and the
 # sandbox launcher; the runtime stage gets the built tree with production dependencies only, plus
 # the language toolchains that learners' programs use.
 
 ############################################################ build
 FROM node:22-bookworm AS build
 
-# node-gyp builds better-sqlite3 and sqlite3 against the headers that ship with this Node in
+# node-gyp builds better-sqlite3 against the headers that ship with this Node in
 # /usr/local/include/node, instead of downloading them (the build works offline and cannot pick
 # up headers of another Node version).
 ENV npm_config_nodedir=/usr/local \
@@ -23,7 +23,7 @@ WORKDIR /opt/codexec
 
 # Dependencies and the launcher first, in their own layer: editing src/ recompiles neither.
 # `npm ci --ignore-scripts` then `npm rebuild` runs the same install scripts as `npm install`: the
-# dependencies' (native modules: prebuilt binary or node-gyp) and our own postinstall, which
+# dependencies' (the native module: prebuilt binary or node-gyp) and our own postinstall, which
 # builds the sandbox launcher (static when libc.a is there, as it is here). That script only warns
 # when it fails, so the build checks the result: an image without the launcher isolates nothing.
 # (`prepare`, i.e. tsc, is not among them; it runs below once src/ is there.)
@@ -38,7 +38,7 @@ RUN npm run build && test -f dist/cli/main.js
 
 # Production dependencies only; the native modules built above stay in place.
 RUN npm prune --omit=dev \
- && node -e "require('better-sqlite3'); require('sqlite3')"
+ && node -e "require('better-sqlite3')"
 
 ############################################################ runtime
 FROM node:22-bookworm-slim

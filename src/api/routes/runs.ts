@@ -110,7 +110,7 @@ export function runRoutes(app: App, ctx: RouteContext): void {
             },
           );
           // Wake executors as soon as the job is committed, before the session's lastRunAt is
-          // saved: that write goes through node-sqlite3's thread pool and would add to queue wait.
+          // saved (a group commit at the end of this event-loop turn), which would add to queue wait.
           if (result.created) wakeExecutors((fields) => req.log.warn({ ...fields, execution_id: result.execution.id }, 'could not wake executors'));
           return { value: result, accepted: result.created };
         },
