@@ -1,10 +1,14 @@
 /*
  * codexec-launcher: the trusted part of an execution that runs inside the sandbox's namespaces.
  *
- * It is exec'd by `unshare --pid --mount --net --ipc --uts` (util-linux), so it starts as root in
- * fresh mount, net, ipc and uts namespaces; its first child is pid 1 of a fresh pid namespace.
+ * Two ways to start an execution, the same init and phase child in both:
+ *   - fork server (default; `--server`, see server_main below): one long-lived launcher per executor
+ *     slot clones each execution's init straight into fresh pid, mount, net, ipc and uts namespaces;
+ *   - exec (CODEXEC_SANDBOX_SPAWNER=exec): exec'd per execution by `unshare --pid --mount --net
+ *     --ipc --uts` (util-linux), it starts as root in fresh mount, net, ipc and uts namespaces and
+ *     its first child is pid 1 of a fresh pid namespace:
  *
- *   outer (this process, outside the pid ns) -- waits for init, dies with its parent
+ *   outer (exec mode only, outside the pid ns) -- waits for init, dies with its parent
  *     init (pid 1 in the new pid ns)           -- builds the filesystem, runs each phase, reaps,
  *                                                 enforces the wall-clock limit, reports status
  *       phase child                            -- joins the phase's cgroup, sets rlimits, drops to
@@ -18,7 +22,8 @@
  * filter (records: 1 byte type 'F' file / 'S' seccomp, u32 name length, name, u32 data length, data;
  * little endian). Output: one line per event on the status fd.
  *
- * Kept small and dependency-free (static libc) because every exec in the spawn chain costs time.
+ * Kept small and dependency-free (static libc): it is forked once per execution (fork server) or
+ * exec'd once per execution, and either costs less the smaller it is.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -323,7 +328,10 @@ static void build_root(void) {
   build_dev();
 
   if (mkdir(NEWROOT "/proc", 0555) && errno != EEXIST) setup_fail("proc");
-  if (mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) setup_fail("proc");
+  /* hidepid: the program sees only its own processes, not init (root): not even its command line.
+     "invisible" needs Linux 5.8; "2" is the same on older kernels. */
+  if (mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") &&
+      mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")) setup_fail("proc");
 
   for (int i = 0; i < cfg.ntmpfs; i++) {
     newroot_path(p, cfg.tmpfs[i].path);
@@ -395,6 +403,10 @@ static _Noreturn void exec_phase(struct phase *ph, int errfd) {
   set_rlimit(RLIMIT_NICE, 0, 0, "rlimit-nice");
   if (cfg.nice > 0 && setpriority(PRIO_PROCESS, 0, cfg.nice)) setup_fail("nice");
   if (setsid() < 0) setup_fail("setsid");
+  /* Empty the capability bounding set (defence in depth: after the uid drop with no_new_privs the
+     program has no capabilities and cannot gain any anyway). EINVAL: past the kernel's last cap. */
+  for (int cap = 0; cap < 64; cap++)
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL) setup_fail("capbset");
   if (setgroups(0, NULL)) setup_fail("setgroups");
   if (setresgid(cfg.gid, cfg.gid, cfg.gid)) setup_fail("setgid");
   if (setresuid(cfg.uid, cfg.uid, cfg.uid)) setup_fail("setuid");

@@ -56,7 +56,7 @@ export async function probeIsolation(config: Config, profilesDir: string): Promi
   if (process.platform !== 'linux') problems.push('not Linux');
   if (typeof process.geteuid === 'function' && process.geteuid() !== 0) problems.push('not root: namespaces, cgroups and the uid drop need root (or a delegated cgroup and CAP_SYS_ADMIN)');
   const unsharePath = UNSHARE_CANDIDATES.find(isExecutable) ?? '';
-  if (!unsharePath) problems.push('util-linux unshare not found');
+  if (!unsharePath && config.sandboxSpawner === 'exec') problems.push('util-linux unshare not found (CODEXEC_SANDBOX_SPAWNER=exec needs it)');
   const launcherPath = defaultLauncherPath();
   if (!isExecutable(launcherPath)) problems.push(`sandbox launcher not built (${launcherPath}): run npm install with a C compiler present`);
   let cgroupVersion = 'none';

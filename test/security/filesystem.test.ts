@@ -93,6 +93,29 @@ out['uid1'] = attempt(lambda: [l for l in open('/proc/1/status') if l.startswith
     expect(['0', 'ENOENT']).toContain(r.uid1);
   });
 
+  // /proc is mounted with hidepid: init (root) is invisible, its command line included; the
+  // program's own processes are all it lists.
+  it('sees only its own processes in /proc (hidepid)', async () => {
+    const { outcome } = await s.run(
+      'python',
+      py(`import subprocess
+child = subprocess.Popen(['/bin/sleep', '5'])
+out['pids'] = sorted(int(n) for n in os.listdir('/proc') if n.isdigit())
+out['me'] = os.getpid()
+out['child'] = child.pid
+out['cmdline1'] = attempt(lambda: open('/proc/1/cmdline', 'rb').read() and None)
+out['stat1'] = attempt(lambda: os.stat('/proc/1') and None)
+child.kill()
+`),
+      { limits: { processes: 8 } },
+    );
+    expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
+    const r = reportOf(outcome) as { pids: number[]; me: number; child: number; cmdline1: string; stat1: string };
+    expect(r.pids).toEqual([r.me, r.child].sort((a, b) => a - b));
+    expect(r.cmdline1).toBe('ENOENT');
+    expect(r.stat1).toBe('ENOENT');
+  });
+
   // The worker's environment: a secret in the test process's environment (where the worker keeps
   // its configuration and credentials) must not appear in the program's environment nor in any
   // /proc/*/environ or cmdline it can read. Checked from Python and from Node.

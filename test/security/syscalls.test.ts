@@ -34,7 +34,7 @@ st = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines()
 out['uid'] = [int(x) for x in st['Uid'].split()]
 out['gid'] = [int(x) for x in st['Gid'].split()]
 out['groups'] = st['Groups'].strip()
-out['caps'] = {k: st[k].strip() for k in ('CapInh', 'CapPrm', 'CapEff', 'CapAmb')}
+out['caps'] = {k: st[k].strip() for k in ('CapInh', 'CapPrm', 'CapEff', 'CapAmb', 'CapBnd')}
 out['nnp'] = st['NoNewPrivs'].strip()
 out['seccomp'] = st['Seccomp'].strip()
 out['hostname'] = socket.gethostname()
@@ -56,7 +56,7 @@ out['setgroups'] = attempt(lambda: os.setgroups([0]))
     expect(r.uid).toEqual([uid, uid, uid, uid]);
     expect((r.gid as number[]).every((g) => g >= base && g < base + 65536)).toBe(true);
     expect(r.groups).toBe('');
-    expect(r.caps).toEqual({ CapInh: '0000000000000000', CapPrm: '0000000000000000', CapEff: '0000000000000000', CapAmb: '0000000000000000' });
+    expect(r.caps).toEqual({ CapInh: '0000000000000000', CapPrm: '0000000000000000', CapEff: '0000000000000000', CapAmb: '0000000000000000', CapBnd: '0000000000000000' });
     expect(r.nnp).toBe('1');
     expect(r.seccomp).toBe('2');
     expect(r.hostname).toBe('codexec');
