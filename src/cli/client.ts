@@ -80,8 +80,9 @@ export class HttpClient implements CodexecClient {
     return run.execution_id;
   }
 
+  /** Long polling: the server answers as soon as the execution is terminal, or after a second. */
   execution(id: string): Promise<ExecutionResponse> {
-    return this.call('GET', `/executions/${encodeURIComponent(id)}`);
+    return this.call('GET', `/executions/${encodeURIComponent(id)}?wait_ms=1000`);
   }
 
   async stats(): Promise<QueueStats> {

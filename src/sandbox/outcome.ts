@@ -91,7 +91,9 @@ export function classifyOutcome(input: OutcomeInput): RunOutcome {
   }
   if (report.kind === 'setup_error') return sandboxError(report.step, `errno ${report.errno}`);
   const out: RunOutcome = { ...base, executionTimeMs: ms(report.wallUs) };
-  if (report.kind === 'timeout') return { ...out, kind: 'wall_timeout' };
+  // On cgroup v1 (no oom.group) an OOM kill ends one process and the rest may then hang until the
+  // wall limit: the memory limit is what the program hit first.
+  if (report.kind === 'timeout') return { ...out, kind: run.stats?.oomKilled ? 'memory_limit' : 'wall_timeout' };
   const cpuMs = run.stats?.cpuTimeMs ?? ms(report.cpuUs);
   if (report.kind === 'signal') {
     out.signal = signalName(report.signal);

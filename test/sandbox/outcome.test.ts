@@ -56,6 +56,13 @@ describe('classifyOutcome', () => {
   it('memory limit when the cgroup recorded an OOM kill', () => {
     const run = { stats: { cpuTimeMs: 1, memoryPeakKb: 65536, oomKilled: true }, stdout: text(), stderr: text() };
     expect(classifyOutcome(input('phase run signal 9 wall_us 1 cpu_us 1', { run })).kind).toBe('memory_limit');
+    // cgroup v1 has no oom.group: the OOM killer ends one process, and the rest (e.g. a parent
+    // waiting for it) may run into the wall limit. The memory limit is the cause to report.
+    const timedOut = classifyOutcome(input('phase run timeout wall_us 2000000', { run }));
+    expect(timedOut.kind).toBe('memory_limit');
+    expect(timedOut.executionTimeMs).toBe(2000);
+    const noOom = { stats: { cpuTimeMs: 1, memoryPeakKb: 1, oomKilled: false }, stdout: text(), stderr: text() };
+    expect(classifyOutcome(input('phase run timeout wall_us 2000000', { run: noOom })).kind).toBe('wall_timeout');
   });
   it('the first termination reason wins: an output flood beats the signal it caused', () => {
     expect(classifyOutcome(input('phase run signal 9 wall_us 1 cpu_us 1', { killedFor: 'output_limit' })).kind).toBe('output_limit');
