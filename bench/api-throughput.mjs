@@ -38,6 +38,7 @@ export async function main(opts) {
     executors: 2,
   });
   const getMs = [];
+  const loopLag = [];
   const postMs = [];
   const e2e = [];
   const queueWait = [];
@@ -63,6 +64,8 @@ export async function main(opts) {
       if (ref.failures > 0) notes.push(`raw python: ${ref.failures} failed runs: ${ref.firstFailure}`);
 
       const target = Math.ceil(((round + 1) * n) / rounds);
+      // prom-client's event-loop delay histogram restarts at every scrape: one now, one after.
+      await c.request('GET', '/metrics');
       let submitted = done;
       const t0 = performance.now();
       const deadline = t0 + budget;
@@ -83,6 +86,12 @@ export async function main(opts) {
       };
       await Promise.all(sessions.map(lane));
       elapsedMs += performance.now() - t0;
+      const lag = eventLoopLag(await c.request('GET', '/metrics'));
+      if (lag) loopLag.push(lag);
+    }
+    if (loopLag.length > 0) {
+      const worst = (k) => Math.max(...loopLag.map((l) => l[k]));
+      notes.push(`serve's event-loop delay during the codexec rounds (prom-client, worst round): p50 ${fmt(worst('p50'))} ms, p99 ${fmt(worst('p99'))} ms, max ${fmt(worst('max'))} ms: how long a request can wait for the thread itself; the rest of a GET's time is waiting for a CPU and the network stack`);
     }
     if (done < n) notes.push(`stopped after ${fmt(elapsedMs / 1000)} s of codexec runs with ${done} of ${n} runs (time bound)`);
   } finally {
@@ -155,3 +164,14 @@ async function runAndWait(c, session, pollMs, getMs) {
 }
 
 if (isMain(import.meta.url)) await runStandalone(main, parseArgs());
+
+/** Event-loop delay percentiles (ms) from a /metrics response, or null if absent. */
+function eventLoopLag(res) {
+  const text = typeof res.body === 'string' ? res.body : res.raw ?? '';
+  const get = (name) => {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text);
+    return m ? Number(m[1]) * 1000 : NaN;
+  };
+  const lag = { p50: get('nodejs_eventloop_lag_p50_seconds'), p99: get('nodejs_eventloop_lag_p99_seconds'), max: get('nodejs_eventloop_lag_max_seconds') };
+  return Number.isFinite(lag.p99) ? lag : null;
+}

@@ -9,9 +9,10 @@ export const FD = { stdin: 0, stdout: 1, stderr: 2, input: 3, status: 4, compile
 export const WORKDIR = '/work';
 
 /**
- * Nice value of every program (and compiler): with all cores busy running programs, the API and
- * the executors still get a core as soon as they wake (issue 7: GET p99 while executors saturate
- * both cores). Idle cores run a nice program at full speed; programs are equal among themselves.
+ * Nice value of every program (and compiler). The scheduler weighs nice values only among tasks of
+ * the same cgroup: across groups, the low CPU weight of the executions' parent group
+ * (cgroups/detect.ts) is what lets the API win the CPU while programs saturate the cores. Nice
+ * covers hosts without the cpu controller, and is kept low for anything the program starts.
  */
 export const PROGRAM_NICE = 10;
 

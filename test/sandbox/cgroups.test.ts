@@ -12,6 +12,7 @@ import {
   sweepLeftovers,
   type ExecutionGroup,
 } from '../../src/sandbox/cgroups/index.js';
+import { EXECUTIONS_CPU_SHARES_V1, EXECUTIONS_CPU_WEIGHT_V2 } from '../../src/sandbox/cgroups/detect.js';
 
 // Real cgroups, real processes: these run as root on this v1-hybrid machine and in the pure-v2 VM
 // (../shared/tools/cgroup2-vm). Each test's program joins its group the way the launcher does, by
@@ -95,6 +96,14 @@ describe.skipIf(!usable)(`cgroups${skipReason ? ` (skipped: ${skipReason})` : ''
     const lines = describeCgroups(h);
     expect(lines[0]).toMatch(new RegExp(`^cgroup version: v${expected} \\(memory, pids[^)]*\\) ok$`));
     for (const hier of h.hierarchies) expect(fs.existsSync(hier.workerDir)).toBe(true);
+  });
+
+  it('gives the parent of all executions a low CPU weight, so that the service wins the CPU under load', () => {
+    if (!h.controllers.includes('cpu')) return expect(h.warnings.join(' ')).toMatch(/cpu/);
+    const cpuHier = h.hierarchies.find((x) => x.controllers.includes('cpu'))!;
+    const parentDir = path.dirname(cpuHier.workerDir);
+    if (h.version === 1) expect(fs.readFileSync(path.join(parentDir, 'cpu.shares'), 'utf8').trim()).toBe(String(EXECUTIONS_CPU_SHARES_V1));
+    else expect(fs.readFileSync(path.join(parentDir, 'cpu.weight'), 'utf8').trim()).toBe(String(EXECUTIONS_CPU_WEIGHT_V2));
   });
 
   it('applies the limits and reports CPU time and peak memory', async () => {
