@@ -91,7 +91,7 @@ export async function main(opts) {
     }
     if (loopLag.length > 0) {
       const worst = (k) => Math.max(...loopLag.map((l) => l[k]));
-      notes.push(`serve's event-loop delay during the codexec rounds (prom-client, worst round): p50 ${fmt(worst('p50'))} ms, p99 ${fmt(worst('p99'))} ms, max ${fmt(worst('max'))} ms: how long a request can wait for the thread itself; the rest of a GET's time is waiting for a CPU and the network stack`);
+      notes.push(`serve's event-loop delay during the codexec rounds (prom-client, worst round): p50 ${fmt(worst('p50'))} ms, p99 ${fmt(worst('p99'))} ms, max ${fmt(worst('max'))} ms (prom-client samples every 10 ms, so an idle loop reads ~10 ms): how long a request can wait for the thread itself; the rest of a GET's time is waiting for a CPU and the network stack`);
     }
     if (done < n) notes.push(`stopped after ${fmt(elapsedMs / 1000)} s of codexec runs with ${done} of ${n} runs (time bound)`);
   } finally {

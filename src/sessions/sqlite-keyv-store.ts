@@ -68,6 +68,9 @@ export class SqliteKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     try {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
+      // The session store keeps its own cache of recent sessions: SQLite's can stay small (the
+      // better-sqlite3 default, 16 MiB, would only add RSS as sessions.db grows).
+      this.db.pragma('cache_size = -2048');
       this.db.exec(SQL.createTable(t));
       this.db.exec(SQL.createExpiresIndex(t));
       this.stmt = {
