@@ -9,11 +9,31 @@ import { runInSandbox } from '../sandbox/run.js';
 import { clampLimits } from '../domain/limits.js';
 import { profilesDir } from './context.js';
 
-interface Check {
+export interface Check {
   name: string;
   ok: boolean;
   detail: string;
   hint?: string;
+  /** A finding that weakens the sandbox's surroundings without stopping it: shown, not failed. */
+  warning?: boolean;
+}
+
+/**
+ * kernel.core_pattern: when it pipes core dumps to a helper (systemd-coredump, apport), the
+ * kernel starts that helper, as root on the host, for every crashing process, and RLIMIT_CORE=0
+ * (which the sandbox sets) does not stop it (core(5)): a learner's crashing program would then
+ * reach a host program with its memory image.
+ */
+export function corePatternCheck(pattern: string): Check {
+  const p = pattern.trim();
+  const piped = p.startsWith('|');
+  return {
+    name: 'core dumps',
+    ok: !piped,
+    warning: piped || undefined,
+    detail: piped ? `kernel.core_pattern pipes to ${p.slice(1).split(/\s+/)[0]}` : `kernel.core_pattern is a file name (${p || 'empty'}): RLIMIT_CORE=0 suppresses them`,
+    hint: piped ? 'the helper runs on the host for every crashing program despite RLIMIT_CORE=0; on worker hosts set kernel.core_pattern=core (sysctl), or disable the helper (systemd-coredump, apport)' : undefined,
+  };
 }
 
 async function namespaceCheck(flag: string, name: string): Promise<Check> {
@@ -46,6 +66,11 @@ export async function runDoctor(): Promise<Check[]> {
     seccompDetail = (err as Error).message;
   }
   checks.push({ name: 'seccomp', ok: seccompOk, detail: seccompDetail, hint: 'a kernel built with CONFIG_SECCOMP_FILTER' });
+  try {
+    checks.push(corePatternCheck(fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8')));
+  } catch (err) {
+    checks.push({ name: 'core dumps', ok: false, warning: true, detail: `cannot read kernel.core_pattern: ${(err as Error).message}` });
+  }
   const launcher = defaultLauncherPath();
   const built = fs.existsSync(launcher);
   checks.push({ name: 'sandbox launcher', ok: built, detail: built ? launcher : 'not built', hint: 'run `npm install` (or `node scripts/build-launcher.mjs`) with a C compiler (cc) present' });

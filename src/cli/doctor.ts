@@ -11,11 +11,11 @@ export function registerDoctor(program: Command): void {
       if (opts.json) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
       else {
         for (const c of checks) {
-          process.stdout.write(`${c.ok ? 'ok     ' : 'missing'}  ${c.name.padEnd(26)} ${c.detail}\n`);
+          process.stdout.write(`${c.ok ? 'ok     ' : c.warning ? 'warning' : 'missing'}  ${c.name.padEnd(26)} ${c.detail}\n`);
           if (!c.ok && c.hint) process.stdout.write(`         ${''.padEnd(26)} hint: ${c.hint}\n`);
         }
       }
-      const essential = checks.filter((c) => !c.name.startsWith('language:'));
+      const essential = checks.filter((c) => !c.name.startsWith('language:') && !c.warning);
       process.exitCode = essential.every((c) => c.ok) ? 0 : 1;
     });
 }

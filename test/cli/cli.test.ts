@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { corePatternCheck } from '../../src/cli/doctor-checks.js';
 
 // The real `codexec` executable (bin/codexec -> dist/), as an instructor runs it.
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'codexec');
@@ -106,12 +107,24 @@ describe('codexec languages', () => {
   });
 });
 
+describe('codexec doctor: core dumps', () => {
+  it('warns when kernel.core_pattern pipes core dumps to a host helper, which RLIMIT_CORE=0 does not stop', () => {
+    const piped = corePatternCheck('|/usr/lib/systemd/systemd-coredump %P %u %g %s %t %c %h\n');
+    expect(piped).toMatchObject({ name: 'core dumps', ok: false, warning: true });
+    expect(piped.detail).toContain('/usr/lib/systemd/systemd-coredump');
+    expect(piped.hint).toMatch(/core_pattern=core/);
+    expect(corePatternCheck('core\n')).toMatchObject({ ok: true });
+    expect(corePatternCheck('/var/crash/core.%p')).toMatchObject({ ok: true });
+  });
+});
+
 describe.skipIf(!isRoot)('codexec doctor', () => {
   it('reports every isolation capability ok on this host, and a sandboxed smoke run', async () => {
     const r = await codexec(['doctor', '--json']);
     const checks = JSON.parse(r.stdout) as { name: string; ok: boolean; detail: string }[];
-    const essential = checks.filter((c) => !c.name.startsWith('language:'));
+    const essential = checks.filter((c) => !c.name.startsWith('language:') && !(c as { warning?: boolean }).warning);
     expect(essential.filter((c) => !c.ok)).toEqual([]);
+    expect(checks.map((c) => c.name)).toContain('core dumps');
     expect(checks.map((c) => c.name)).toContain('sandbox smoke test');
     expect(r.exitCode).toBe(0);
   });
