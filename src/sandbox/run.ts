@@ -42,6 +42,16 @@ export interface RunRequest {
   signal?: AbortSignal;
 }
 
+// uids of one host: from a random start, the next one for each execution, so that executions of
+// one process never share a uid while fewer than 65,536 of them run; processes start apart at random.
+const UID_RANGE = 65536;
+const uidCursor = new WeakMap<SandboxHost, number>();
+function nextUid(host: SandboxHost): number {
+  const next = ((uidCursor.get(host) ?? randomInt(0, UID_RANGE)) + 1) % UID_RANGE;
+  uidCursor.set(host, next);
+  return host.uidBase + next;
+}
+
 // A program that writes this many times its output limit is killed instead of drained.
 const FLOOD_FACTOR = 16;
 // Time the worker grants beyond the launcher's own wall-clock limits before it kills from outside.
@@ -52,7 +62,7 @@ const STATUS_LIMIT_BYTES = 16 * 1024;
 export async function runInSandbox(host: SandboxHost, req: RunRequest): Promise<RunOutcome> {
   if (host.unisolated) return host.unisolated(req);
   const { profile } = req;
-  const uid = host.uidBase + randomInt(0, 65536);
+  const uid = nextUid(host);
   const groups: { run: PhaseGroup; compile: PhaseGroup | null } = { run: null as unknown as PhaseGroup, compile: null };
   try {
     const filter = await host.seccompFilter(profile.seccomp);

@@ -19,6 +19,18 @@ function readLines(file: string): string[] {
 describe.skipIf(!IS_ROOT)(`attack: processes${IS_ROOT ? '' : ` (${SKIP_MESSAGE})`}`, () => {
   const s = securitySuite();
 
+  // Executions of one worker never share a uid: each takes the next one of the range.
+  it('concurrent executions of one worker run as different uids of the sandbox range', async () => {
+    const runs = await Promise.all(Array.from({ length: 4 }, () => s.run('python', 'import os\nprint(os.getuid(), os.getgid())')));
+    const ids = runs.map((r) => r.outcome.stdout.trim().split(' ').map(Number));
+    for (const [uid, gid] of ids) {
+      expect(uid).toBe(gid);
+      expect(uid).toBeGreaterThanOrEqual(s.env().settings.uidBase);
+      expect(uid).toBeLessThan(s.env().settings.uidBase + 65536);
+    }
+    expect(new Set(ids.map(([uid]) => uid)).size).toBe(4);
+  });
+
   // Programs run at a lower priority than the service (PROGRAM_NICE) and cannot raise it back.
   it('runs at nice 10 and cannot lower its nice value', async () => {
     const { outcome } = await s.run(
