@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   bad_request: { status: 400, scope: 'connection', description: 'The bytes received are not a valid HTTP request' },
   invalid_config: { status: 500, scope: 'startup', description: 'One or more CODEXEC_* variables are invalid; each is named' },
   invalid_profile: { status: 500, scope: 'startup', description: 'A sandbox profile file is invalid; the file and field are named' },
+  data_dir_in_use: { status: 500, scope: 'startup', description: 'Another `codexec serve` already uses this data directory (one serve per data directory)' },
   isolation_unavailable: { status: 500, scope: 'startup', description: 'This host cannot isolate executions; run `codexec doctor`' },
   unsupported_database: { status: 500, scope: 'startup', description: 'CODEXEC_DATABASE_URL names a database this build cannot use' },
   sandbox_error: { status: 500, scope: 'execution', description: 'The sandbox could not be set up for an attempt; retried, then failure_reason sandbox_error' },

@@ -101,6 +101,17 @@ export class ProfileError extends CodexecError {
   }
 }
 
+export class DataDirInUseError extends CodexecError {
+  constructor(file: string) {
+    super(
+      'data_dir_in_use',
+      500,
+      `another codexec serve already uses ${file}: run one serve per data directory (scale executors with \`codexec worker\`, or give each serve its own CODEXEC_DATA_DIR)`,
+      { details: { file } },
+    );
+  }
+}
+
 export class IsolationUnavailableError extends CodexecError {
   constructor(missing: string[]) {
     super(

@@ -24,6 +24,8 @@ export interface SessionStoreOptions {
   /** How long an expired or closed session is kept (readable, with its status) before deletion. */
   retentionMs: number;
   busyTimeoutMs?: number;
+  /** Refuse to open a file another process has open (default true; see SqliteKeyvStore). */
+  exclusive?: boolean;
 }
 
 export interface AutosavePatch {
@@ -49,7 +51,8 @@ export interface RunDecision<T> {
 // Every write to one session (autosave, close, run) goes through a per-session mutex, so a
 // read-modify-write is never interleaved with another one on the same session: Keyv has no
 // compare-and-set. That makes this process the only writer of sessions.db; `codexec worker`
-// processes never open it.
+// processes never open it, and a second `codexec serve` on the same data directory is refused:
+// the store holds SQLite's lock on the file while it is open (exclusive, the default).
 export class SessionStore {
   private readonly mutex = new KeyedMutex();
   // Write-through cache of recently used sessions. This process is the only writer of
@@ -67,7 +70,7 @@ export class SessionStore {
 
   static async open(opts: SessionStoreOptions): Promise<SessionStore> {
     // Opening creates the file and the table: a bad path fails here, at startup.
-    const adapter = new SqliteKeyvStore({ file: opts.file, table: TABLE, busyTimeoutMs: opts.busyTimeoutMs });
+    const adapter = new SqliteKeyvStore({ file: opts.file, table: TABLE, busyTimeoutMs: opts.busyTimeoutMs, exclusive: opts.exclusive ?? true });
     const keyv = new Keyv<StoredSession>({
       store: adapter,
       namespace: NAMESPACE,

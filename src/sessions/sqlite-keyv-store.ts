@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { KeyvStoreAdapter, StoredData } from 'keyv';
+import { DataDirInUseError } from '../domain/errors.js';
 
 // Keyv's storage adapter on better-sqlite3, with the table layout of @keyv/sqlite
 // (`key VARCHAR(255) PRIMARY KEY, value TEXT`, value = Keyv's JSON `{"value":…,"expires":…}`), so
@@ -58,7 +59,12 @@ export class SqliteKeyvStore extends EventEmitter implements KeyvStoreAdapter {
    * nothing committed; only an OS crash or power loss can drop the last few autosaves, which the
    * editor sends again a moment later anyway.
    */
-  constructor(opts: { file: string; table: string; busyTimeoutMs?: number }) {
+  /**
+   * `exclusive`: hold SQLite's lock on the file for as long as this store is open
+   * (locking_mode=EXCLUSIVE), so that a second process opening it fails at once instead of
+   * writing beside this one: session writes are serialised only inside one process.
+   */
+  constructor(opts: { file: string; table: string; busyTimeoutMs?: number; exclusive?: boolean }) {
     super();
     if (!TABLE_NAME.test(opts.table)) throw new Error(`invalid table name ${JSON.stringify(opts.table)}`);
     if (opts.file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(opts.file)), { recursive: true });
@@ -66,6 +72,7 @@ export class SqliteKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     const t = opts.table;
     this.db = new Database(opts.file, { timeout: opts.busyTimeoutMs ?? 5000 });
     try {
+      if (opts.exclusive && opts.file !== ':memory:') this.lockExclusively(opts.file, opts.busyTimeoutMs ?? 5000);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       // The session store keeps its own cache of recent sessions: SQLite's can stay small (the
@@ -96,6 +103,20 @@ export class SqliteKeyvStore extends EventEmitter implements KeyvStoreAdapter {
 
   async getMany<Value>(keys: string[]): Promise<StoredData<Value | undefined>[]> {
     return keys.map((k) => this.stmt.get.get(k)?.value as StoredData<Value | undefined>);
+  }
+
+  // Taken at once or refused: the first write transaction takes the lock, which EXCLUSIVE mode
+  // then keeps until the connection closes (the OS drops it if the process dies).
+  private lockExclusively(file: string, busyTimeoutMs: number): void {
+    this.db.pragma('locking_mode = EXCLUSIVE');
+    this.db.pragma('busy_timeout = 0');
+    try {
+      this.db.exec('BEGIN IMMEDIATE; COMMIT');
+    } catch (err) {
+      if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY')) throw new DataDirInUseError(file);
+      throw err;
+    }
+    this.db.pragma(`busy_timeout = ${Math.floor(busyTimeoutMs)}`);
   }
 
   /** Resolves once the value is committed, together with the other writes of this event-loop turn. */

@@ -13,20 +13,21 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-async function open(file?: string, opts: { idleTtlMs?: number; retentionMs?: number } = {}) {
+async function open(file?: string, opts: { idleTtlMs?: number; retentionMs?: number; exclusive?: boolean } = {}) {
   const f = file ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'codexec-sess-')), 'sessions.db');
   if (!file) dirs.push(path.dirname(f));
-  const store = await SessionStore.open({ file: f, idleTtlMs: opts.idleTtlMs ?? 60_000, retentionMs: opts.retentionMs ?? 60_000 });
+  const store = await SessionStore.open({ file: f, idleTtlMs: opts.idleTtlMs ?? 60_000, retentionMs: opts.retentionMs ?? 60_000, exclusive: opts.exclusive });
   stores.push(store);
   return { store, file: f };
 }
 
 describe('session cache', () => {
   it('is write-through: another store on the same file reads every acknowledged autosave', async () => {
-    const { store, file } = await open();
+    // Not exclusive, so that a second store can read the file while the first is open.
+    const { store, file } = await open(undefined, { exclusive: false });
     const s = await store.create({ language: 'python', sourceCode: 'a' });
     for (let i = 1; i <= 20; i++) await store.autosave(s.id, { sourceCode: `v${i}` });
-    const { store: other } = await open(file);
+    const { store: other } = await open(file, { exclusive: false });
     const seen = await other.get(s.id);
     expect(seen?.sourceCode).toBe('v20');
     expect(seen?.revision).toBe(20);

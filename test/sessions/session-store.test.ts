@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -129,7 +130,10 @@ describe('SessionStore', () => {
 
   it('records outlive idle TTL + retention only until pruned; Keyv drops them on read too', async () => {
     const now = Date.now();
-    const oldStore = await SessionStore.open({ file, idleTtlMs: 1000, retentionMs: 1000 });
+    // Two stores on one file with different lifetimes: only possible when neither is exclusive.
+    await store.close();
+    store = await SessionStore.open({ file, idleTtlMs: 10 * MINUTE, retentionMs: 60 * MINUTE, exclusive: false });
+    const oldStore = await SessionStore.open({ file, idleTtlMs: 1000, retentionMs: 1000, exclusive: false });
     try {
       const a = await oldStore.create({ language: 'python', sourceCode: 'a' });
       const b = await oldStore.create({ language: 'python', sourceCode: 'b' });
@@ -145,6 +149,19 @@ describe('SessionStore', () => {
     } finally {
       await oldStore.close();
     }
+  });
+
+  it('refuses a second store on the same file, in this process or another, until the first closes', async () => {
+    await expect(SessionStore.open({ file, idleTtlMs: MINUTE, retentionMs: MINUTE })).rejects.toMatchObject({ code: 'data_dir_in_use' });
+    // Another process: the real case, a second `codexec serve` on the same data directory.
+    const dist = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'dist', 'sessions', 'session-store.js');
+    const probe = `import(${JSON.stringify(dist)}).then((m) => m.SessionStore.open({ file: ${JSON.stringify(file)}, idleTtlMs: 1000, retentionMs: 1000 }))` +
+      `.then(() => console.log('opened'), (e) => console.log(e.code))`;
+    // dist/ is built by `npm test` before vitest runs.
+    expect(execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8' }).trim()).toBe('data_dir_in_use');
+    await store.close();
+    store = await SessionStore.open({ file, idleTtlMs: MINUTE, retentionMs: MINUTE });
+    expect(await store.count()).toBe(0);
   });
 
   it('ping answers while open and fails once closed; close is idempotent', async () => {
