@@ -27,7 +27,7 @@ const INTEGER = /^-?\d+$/;
 
 /**
  * Query and path values are strings: convert them to the declared types, except that an integer
- * field takes only digits (TypeBox's conversion would turn "1.5" into 1 and "1e3" into 1000: such
+ * field takes only digits (TypeBox's conversion would turn "1.5" and "1e3" into 1: such
  * a value stays a string, and the check refuses it).
  */
 function convertStrings(schema: TSchema, input: unknown): unknown {
