@@ -1,5 +1,6 @@
 import { isTerminal } from '../domain/states.js';
 import type { ExecutionRecord } from '../domain/execution.js';
+import { coalescing } from '../queue/wake.js';
 
 // Long polling for GET /executions/{id}?wait_ms=N: the request is answered as soon as the
 // execution is terminal, or when N ms have passed, with whatever it is then. A client learns the
@@ -28,15 +29,9 @@ export class ExecutionWaiter {
   private readonly waiters = new Set<Waiter>();
   private unsubscribe: (() => void) | null = null;
   private poll: NodeJS.Timeout | null = null;
-  private checking = false;
-  private again = false;
   private closed = false;
 
   constructor(private readonly subscribe?: (cb: () => void) => () => void) {}
-
-  get size(): number {
-    return this.waiters.size;
-  }
 
   /** The execution as soon as it is terminal, or as it is after `ms`; null when it does not exist. */
   async wait(ms: number, load: Load): Promise<ExecutionRecord | null> {
@@ -77,25 +72,12 @@ export class ExecutionWaiter {
     this.poll = null;
   }
 
-  private check(): void {
-    if (this.checking) {
-      this.again = true;
-      return;
+  /** Re-reads every waited execution and answers those that are terminal (or gone). */
+  private readonly check = coalescing(async () => {
+    for (const w of [...this.waiters]) {
+      const rec = await w.load().catch(() => w.last);
+      w.last = rec;
+      if (!rec || isTerminal(rec.status)) w.done(rec);
     }
-    this.checking = true;
-    void (async () => {
-      try {
-        do {
-          this.again = false;
-          for (const w of [...this.waiters]) {
-            const rec = await w.load().catch(() => w.last);
-            w.last = rec;
-            if (!rec || isTerminal(rec.status)) w.done(rec);
-          }
-        } while (this.again);
-      } finally {
-        this.checking = false;
-      }
-    })();
-  }
+  });
 }

@@ -41,10 +41,6 @@ export class ForkServer {
     return this.dead === null;
   }
 
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
   /** Start one execution: `launcherArgs` are the options the launcher takes on its command line. */
   start(launcherArgs: string[], input: Buffer, stdin: Buffer, onChunk: StreamChunkHandler): SandboxProcess {
     if (this.dead) throw this.dead;
@@ -152,11 +148,6 @@ export class ForkServerPool {
     };
     proc.done.then(release, release);
     return proc;
-  }
-
-  /** Servers currently started (for tests and /status). */
-  get size(): number {
-    return [...this.all].filter((s) => s.alive).length;
   }
 
   close(): void {

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,9 @@ export { INSECURE_WARNING };
 export function defaultLauncherPath(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'codexec-launcher');
 }
+
+/** Executions run as uids of [CODEXEC_SANDBOX_UID_BASE, +UID_RANGE). */
+const UID_RANGE = 65536;
 
 const UNSHARE_CANDIDATES = ['/usr/bin/unshare', '/bin/unshare', '/usr/local/bin/unshare'];
 
@@ -83,6 +87,19 @@ export async function probeIsolation(config: Config, profilesDir: string): Promi
   };
 }
 
+/**
+ * uids for executions: from a random start in [base, base + 65536), the next one each time, so
+ * that executions of one host never share a uid while fewer than 65,536 of them run; processes
+ * start apart at random.
+ */
+function uidAllocator(base: number): () => number {
+  let cursor = randomInt(0, UID_RANGE);
+  return () => {
+    cursor = (cursor + 1) % UID_RANGE;
+    return base + cursor;
+  };
+}
+
 /** A SandboxHost for this thread from settings probed at startup. */
 export async function openSandboxHost(settings: SandboxHostSettings): Promise<SandboxHost> {
   const seccompFilter = async (name: string) => (await loadSeccompProfile(settings.profilesDir, name)).filter;
@@ -90,7 +107,7 @@ export async function openSandboxHost(settings: SandboxHostSettings): Promise<Sa
     return {
       unsharePath: '',
       launcherPath: '',
-      uidBase: settings.uidBase,
+      nextUid: uidAllocator(settings.uidBase),
       createGroup: () => ({ procsPaths: [], stats: () => ({ cpuTimeMs: null, memoryPeakKb: null, oomKilled: false }), kill() {}, remove() {} }),
       seccompFilter,
       unisolated: runUnisolated,
@@ -101,7 +118,7 @@ export async function openSandboxHost(settings: SandboxHostSettings): Promise<Sa
   return {
     unsharePath: settings.unsharePath,
     launcherPath: settings.launcherPath,
-    uidBase: settings.uidBase,
+    nextUid: uidAllocator(settings.uidBase),
     forkServers,
     close: () => forkServers?.close(),
     createGroup: (name: string, limits: Limits) =>

@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import type { Limits } from '../domain/limits.js';
 import type { RunOutcome } from '../domain/execution.js';
 import type { LanguageProfile } from '../languages/profile.js';
@@ -20,7 +19,8 @@ export interface PhaseGroup {
 export interface SandboxHost {
   unsharePath: string;
   launcherPath: string;
-  uidBase: number;
+  /** The uid (and gid) of the next execution, in the sandbox range. */
+  nextUid(): number;
   /** Set: executions start through fork servers; unset: each one execs `unshare ... -- launcher`. */
   forkServers?: ForkServerPool;
   createGroup(name: string, limits: Limits): PhaseGroup;
@@ -42,16 +42,6 @@ export interface RunRequest {
   signal?: AbortSignal;
 }
 
-// uids of one host: from a random start, the next one for each execution, so that executions of
-// one process never share a uid while fewer than 65,536 of them run; processes start apart at random.
-const UID_RANGE = 65536;
-const uidCursor = new WeakMap<SandboxHost, number>();
-function nextUid(host: SandboxHost): number {
-  const next = ((uidCursor.get(host) ?? randomInt(0, UID_RANGE)) + 1) % UID_RANGE;
-  uidCursor.set(host, next);
-  return host.uidBase + next;
-}
-
 // A program that writes this many times its output limit is killed instead of drained.
 const FLOOD_FACTOR = 16;
 // Time the worker grants beyond the launcher's own wall-clock limits before it kills from outside.
@@ -62,7 +52,7 @@ const STATUS_LIMIT_BYTES = 16 * 1024;
 export async function runInSandbox(host: SandboxHost, req: RunRequest): Promise<RunOutcome> {
   if (host.unisolated) return host.unisolated(req);
   const { profile } = req;
-  const uid = nextUid(host);
+  const uid = host.nextUid();
   const groups: { run: PhaseGroup; compile: PhaseGroup | null } = { run: null as unknown as PhaseGroup, compile: null };
   try {
     const filter = await host.seccompFilter(profile.seccomp);

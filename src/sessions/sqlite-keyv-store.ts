@@ -30,6 +30,7 @@ const SQL = {
   clear: (t: string) => `DELETE FROM ${t} WHERE key LIKE ? ESCAPE '\\'`,
   pruneExpired: (t: string) => `DELETE FROM ${t} WHERE json_extract(value, '$.expires') < ? AND key LIKE ? ESCAPE '\\' RETURNING key`,
   count: (t: string) => `SELECT count(*) AS n FROM ${t} WHERE key LIKE ? ESCAPE '\\'`,
+  ping: 'SELECT 1',
 } as const;
 
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
@@ -51,6 +52,7 @@ export class SqliteKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     clear: Database.Statement<[string]>;
     pruneExpired: Database.Statement<[number, string], { key: string }>;
     count: Database.Statement<[string], { n: number }>;
+    ping: Database.Statement<[]>;
   };
 
   /**
@@ -87,6 +89,7 @@ export class SqliteKeyvStore extends EventEmitter implements KeyvStoreAdapter {
         clear: this.db.prepare(SQL.clear(t)),
         pruneExpired: this.db.prepare(SQL.pruneExpired(t)),
         count: this.db.prepare(SQL.count(t)),
+        ping: this.db.prepare(SQL.ping),
       };
       this.commitBatch = this.db.transaction((batch: { key: string; value: string }[]) => {
         for (const w of batch) this.stmt.upsert.run(w.key, w.value);
@@ -99,10 +102,6 @@ export class SqliteKeyvStore extends EventEmitter implements KeyvStoreAdapter {
 
   async get<Value>(key: string): Promise<StoredData<Value> | undefined> {
     return this.stmt.get.get(key)?.value as StoredData<Value> | undefined;
-  }
-
-  async getMany<Value>(keys: string[]): Promise<StoredData<Value | undefined>[]> {
-    return keys.map((k) => this.stmt.get.get(k)?.value as StoredData<Value | undefined>);
   }
 
   // Taken at once or refused: the first write transaction takes the lock, which EXCLUSIVE mode
@@ -143,10 +142,6 @@ export class SqliteKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     return this.stmt.delete.run(key).changes > 0;
   }
 
-  async has(key: string): Promise<boolean> {
-    return this.stmt.get.get(key) !== undefined;
-  }
-
   async clear(): Promise<void> {
     this.stmt.clear.run(likePrefix(this.namespace ? `${this.namespace}:` : ''));
   }
@@ -163,7 +158,7 @@ export class SqliteKeyvStore extends EventEmitter implements KeyvStoreAdapter {
 
   /** Throws when the database cannot be read. */
   ping(): void {
-    this.db.prepare('SELECT 1').get();
+    this.stmt.ping.get();
   }
 
   async disconnect(): Promise<void> {

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { JobStore } from '../queue/job-store.js';
-import type { WakeSignal } from '../queue/wake.js';
+import { coalescing, type WakeSignal } from '../queue/wake.js';
 import { backoffMs } from '../queue/backoff.js';
 import type { LanguageRegistry } from '../languages/registry.js';
 import type { ExecutionRecord, RunOutcome } from '../domain/execution.js';
@@ -55,8 +55,6 @@ interface Running {
 export class Executor {
   readonly id = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly running = new Map<string, Running>();
-  private claiming = false;
-  private again = false;
   private stopped = false;
   private readonly startedAt = Date.now();
   private timers: NodeJS.Timeout[] = [];
@@ -84,30 +82,22 @@ export class Executor {
 
   /** Claim until every slot is busy or the queue has nothing runnable. Re-entrant calls coalesce. */
   fill(): void {
-    if (this.stopped) return;
-    if (this.claiming) {
-      this.again = true;
-      return;
-    }
-    this.claiming = true;
-    void (async () => {
-      try {
-        do {
-          this.again = false;
-          while (!this.stopped && this.running.size < this.o.slots) {
-            const job = await this.o.store.claim(this.id, this.o.leaseMs);
-            if (!job) break;
-            this.startJob(job);
-          }
-        } while (this.again && !this.stopped);
-      } catch (err) {
-        this.o.logger.error({ err }, 'claim failed');
-      } finally {
-        this.claiming = false;
-        this.o.hooks?.busy?.(this.running.size, this.o.slots - this.running.size);
-      }
-    })();
+    if (!this.stopped) this.claimLoop();
   }
+
+  private readonly claimLoop = coalescing(
+    async () => {
+      while (!this.stopped && this.running.size < this.o.slots) {
+        const job = await this.o.store.claim(this.id, this.o.leaseMs);
+        if (!job) break;
+        this.startJob(job);
+      }
+    },
+    {
+      onError: (err) => this.o.logger.error({ err }, 'claim failed'),
+      after: () => this.o.hooks?.busy?.(this.running.size, this.o.slots - this.running.size),
+    },
+  );
 
   private startJob(job: ExecutionRecord): void {
     const log = this.o.logger.child({ execution_id: job.id, session_id: job.sessionId, executor_id: this.id, attempt: job.attempt });
