@@ -163,14 +163,20 @@ probe.connect('\\0' + TOKEN)  # the name works from inside A
 probe.close()
 shm = ctypes.CDLL(None).shmget(${shmKey}, 4096, 0o1666)
 start = time.time()
+open('/work/ready-' + TOKEN, 'w').close()  # the host starts B once this exists
 time.sleep(${sleepS})
 print(json.dumps({'start': start, 'end': time.time(), 'uid': os.getuid(), 'shm': shm >= 0}))
 `,
       { overrides: { wallTimeMs: (sleepS + 10) * 1000 } },
     );
     const opts = { uidBase: s.env().settings.uidBase, cgroupParent: s.env().settings.cgroupParent };
-    const aRunning = await waitFor(() => sandboxUidProcesses(opts).some((p) => p.cmd.includes(token)), 5000 * s.slow());
-    expect(aRunning, 'execution A started and is visible from the host').toBe(true);
+    // A is set up (markers, socket, segment, its start time) when its ready file exists; the host
+    // reads A's files through /proc/<pid>/root (root may). B must start after that.
+    const aReady = await waitFor(
+      () => sandboxUidProcesses(opts).some((p) => p.cmd.includes(token) && fs.existsSync(`/proc/${p.pid}/root/work/ready-${token}`)),
+      5000 * s.slow(),
+    );
+    expect(aReady, 'execution A started, is visible from the host and is set up').toBe(true);
     const b = await s.run(
       'python',
       py(`import time
