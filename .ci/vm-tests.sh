@@ -4,6 +4,7 @@
 # cgroup subtree to manage, and OOMPolicy=continue keeps systemd from stopping the whole unit when
 # the kernel OOM-kills one execution (a memory bomb is an expected event, not a service failure).
 # The VM has no npx and no D-Bus for systemd-run: a unit file, started with systemctl, it is.
+# .ci/vm-vitest.sh runs vitest in it (and says what it does when vitest itself crashes).
 set -euo pipefail
 cd /mnt/host
 args=$(printf '%q ' "$@")
@@ -16,7 +17,7 @@ WorkingDirectory=/mnt/host
 Environment=PATH=/usr/local/bin:/usr/bin:/bin HOME=/root CI=${CI:-} CODEXEC_SLOW=1
 Delegate=yes
 OOMPolicy=continue
-ExecStart=/bin/sh -c 'node node_modules/vitest/vitest.mjs run ${args} > /tmp/codexec-tests.log 2>&1; echo \$? > /tmp/codexec-tests.rc'
+ExecStart=/bin/bash /mnt/host/.ci/vm-vitest.sh ${args}
 TimeoutStartSec=infinity
 UNIT
 systemctl daemon-reload
