@@ -6,6 +6,7 @@ import { Value } from '@sinclair/typebox/value';
 import { ProfileError, UnsupportedLanguageError } from '../domain/errors.js';
 import type { Limits } from '../domain/limits.js';
 import type { Config } from '../config/schema.js';
+import { unknownPlaceholders } from './limit-placeholders.js';
 import type { LanguageProfile } from './profile.js';
 import { LanguageProfileSchema, type LanguageProfileJson } from './schema.js';
 
@@ -73,6 +74,7 @@ function checkRefs(file: string, p: LanguageProfileJson): string[] {
       if (!(m[1] in p.toolchain)) problems.push(`${field}: $${m[1]} is not declared in toolchain`);
     }
     if (!cmd[0].startsWith('$') && !cmd[0].startsWith('/')) problems.push(`${field}: the program must be $name or an absolute path`);
+    for (const name of unknownPlaceholders(cmd)) problems.push(`${field}: {${name}} is not a known placeholder`);
   }
   try {
     new RegExp(p.version.pattern);

@@ -1,5 +1,6 @@
 import type { Limits } from '../domain/limits.js';
 import type { RunOutcome } from '../domain/execution.js';
+import { fillLimits } from '../languages/limit-placeholders.js';
 import type { LanguageProfile } from '../languages/profile.js';
 import { buildLauncherArgs, buildSandboxCommand, encodeLauncherInput, FD, type PhaseSpec } from './command.js';
 import type { ForkServerPool } from './fork-server.js';
@@ -60,9 +61,9 @@ export async function runInSandbox(host: SandboxHost, req: RunRequest): Promise<
     groups.run = host.createGroup(`${req.executionId}-r`, req.runLimits);
     const phases: PhaseSpec[] = [];
     if (profile.compile && req.compileLimits && groups.compile) {
-      phases.push({ name: 'compile', argv: profile.compile.argv, limits: req.compileLimits, cgroupProcs: groups.compile.procsPaths });
+      phases.push({ name: 'compile', argv: fillLimits(profile.compile.argv, req.compileLimits), limits: req.compileLimits, cgroupProcs: groups.compile.procsPaths });
     }
-    phases.push({ name: 'run', argv: profile.run.argv, limits: req.runLimits, cgroupProcs: groups.run.procsPaths });
+    phases.push({ name: 'run', argv: fillLimits(profile.run.argv, req.runLimits), limits: req.runLimits, cgroupProcs: groups.run.procsPaths });
     const spec = {
       uid,
       gid: uid,

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { RunOutcome } from '../domain/execution.js';
+import { fillLimits } from '../languages/limit-placeholders.js';
 import { programEnv } from './command.js';
 import { decodeOutput } from './output.js';
 import type { RunRequest } from './run.js';
@@ -25,14 +26,16 @@ export async function runUnisolated(req: RunRequest): Promise<RunOutcome> {
     await fs.writeFile(path.join(dir, req.profile.sourceFile), req.sourceCode);
     if (req.profile.compile && req.compileLimits) {
       const t0 = Date.now();
-      const c = await execa(req.profile.compile.argv[0], req.profile.compile.argv.slice(1), { ...opts, all: true, timeout: req.compileLimits.wallTimeMs, maxBuffer: req.compileLimits.stdoutBytes, stdin: 'ignore' });
+      const [cmd, ...args] = fillLimits(req.profile.compile.argv, req.compileLimits);
+      const c = await execa(cmd!, args, { ...opts, all: true, timeout: req.compileLimits.wallTimeMs, maxBuffer: req.compileLimits.stdoutBytes, stdin: 'ignore' });
       const output = decodeOutput(Buffer.from(c.all ?? []), false).text;
       base.compile = { ok: c.exitCode === 0, output, timeMs: Date.now() - t0, exitCode: c.exitCode ?? null };
       if (c.exitCode !== 0) return { ...base, kind: 'compile_error', exitCode: c.exitCode ?? null };
     }
     const t0 = Date.now();
     const limits = req.runLimits;
-    const r = await execa(req.profile.run.argv[0], req.profile.run.argv.slice(1), { ...opts, input: req.stdin, timeout: limits.wallTimeMs, maxBuffer: { stdout: limits.stdoutBytes, stderr: limits.stderrBytes } });
+    const [cmd, ...args] = fillLimits(req.profile.run.argv, limits);
+    const r = await execa(cmd!, args, { ...opts, input: req.stdin, timeout: limits.wallTimeMs, maxBuffer: { stdout: limits.stdoutBytes, stderr: limits.stderrBytes } });
     const out = decodeOutput(Buffer.from(r.stdout ?? []), r.isMaxBuffer);
     const err = decodeOutput(Buffer.from(r.stderr ?? []), r.isMaxBuffer);
     const result: RunOutcome = {

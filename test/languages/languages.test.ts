@@ -98,8 +98,9 @@ for (const profile of registry.list()) {
     it('stops a memory bomb on the memory limit', async () => {
       const o = await run(host, profile, programs.memoryBomb, { limits: BOMB_LIMITS });
       if (profile.id === 'java' && o.kind === 'runtime_error') {
-        // The JVM's own heap limit (-Xmx in the profile) may be reached before the cgroup's: then
-        // the program ends with java.lang.OutOfMemoryError, which is as clear to a learner.
+        // The JVM's own heap limit (75% of the memory limit, from the profile) may be reached
+        // before the cgroup's: then the program ends with java.lang.OutOfMemoryError, which is as
+        // clear to a learner.
         expect(o.stderr, describeOutcome(o)).toContain('OutOfMemoryError');
         return;
       }
@@ -107,5 +108,20 @@ for (const profile of registry.list()) {
       // The peak is the cgroup's, so it is close to the limit, not the few MiB the process had before.
       expect(o.memoryPeakKb, describeOutcome(o)).toBeGreaterThan(64 * 1024);
     });
+
+    if (profile.id === 'java') {
+      // The heap follows the run's memory limit ({memory_mib} in the profile), not a number fixed
+      // in the profile: 600 MiB of arrays fit under a 1 GiB limit and not under the 512 MiB default.
+      const bigArrays = 'public class Main {\n  public static void main(String[] args) {\n    byte[][] a = new byte[6][];\n    for (int i = 0; i < 6; i++) { a[i] = new byte[100 << 20]; java.util.Arrays.fill(a[i], (byte) i); }\n    System.out.println("ok " + Runtime.getRuntime().maxMemory() / (1 << 20));\n  }\n}\n';
+      it('sizes the JVM heap from the memory limit of the run', async () => {
+        const big = await run(host, profile, bigArrays, { limits: { memoryBytes: 1024 * MiB } });
+        expectKind(big, ['completed']);
+        expect(big.stdout, describeOutcome(big)).toMatch(/^ok \d+\n$/);
+        expect(Number(big.stdout.split(' ')[1]), describeOutcome(big)).toBeGreaterThan(700);
+        const small = await run(host, profile, bigArrays);
+        expectKind(small, ['runtime_error', 'memory_limit']);
+        if (small.kind === 'runtime_error') expect(small.stderr, describeOutcome(small)).toContain('OutOfMemoryError');
+      });
+    }
   });
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { ProfileError, UnsupportedLanguageError } from '../../src/domain/errors.js';
+import { fillLimits } from '../../src/languages/limit-placeholders.js';
 import { LanguageRegistry, defaultProfilesDir, parseProfile } from '../../src/languages/registry.js';
 
 const config = loadConfig({});
@@ -79,8 +80,15 @@ describe('LanguageRegistry', () => {
     await expect(LanguageRegistry.load(profilesWith({ python: bad }), config)).rejects.toThrow(/python\.json[\s\S]*sourceFile/);
     await expect(LanguageRegistry.load(profilesWith({ python: '{ nope' }), config)).rejects.toThrow(ProfileError);
     await expect(LanguageRegistry.load(profilesWith({ python: { ...python, run: { command: ['$nodejs', 'x'] } } }), config)).rejects.toThrow(/\$nodejs is not declared/);
+    await expect(LanguageRegistry.load(profilesWith({ python: { ...python, run: { command: ['$python', '-X{memory_gib}', 'main.py'] } } }), config)).rejects.toThrow(/run\.command: \{memory_gib\} is not a known placeholder/);
     await expect(LanguageRegistry.load(profilesWith({ python: { ...python, seccomp: 'none-such' } }), config)).rejects.toThrow(/seccomp/);
     await expect(LanguageRegistry.load(profilesWith({ python: { ...python, extra: 1 } }), config)).rejects.toThrow(ProfileError);
+  });
+  it('fills {memory_mib} in a command with the phase\'s memory limit, and leaves other words alone', async () => {
+    const reg = await LanguageRegistry.load(profilesWith({ python: { ...python, run: { command: ['$python', '-Xheap={memory_mib}m', 'main.py'] } } }), config, { probeVersions: false });
+    const p = reg.resolve('python');
+    expect(fillLimits(p.run.argv, { ...p.limits.default, memoryBytes: 300 * 1024 * 1024 + 5 })).toEqual(['/usr/bin/python3', '-Xheap=300m', 'main.py']);
+    expect(fillLimits(['{x}', 'a{memory_mib}b{memory_mib}'], { ...p.limits.default, memoryBytes: 64 << 20 })).toEqual(['{x}', 'a64b64']);
   });
   it('two profiles may not claim the same name', async () => {
     await expect(LanguageRegistry.load(profilesWith({ python, python2: { ...python, id: 'python2', aliases: ['py'] } }), config)).rejects.toThrow(/"py"/);
