@@ -6,6 +6,7 @@ import type { StatusResponse } from '../api/schemas/health.js';
 import { executionView } from '../api/views.js';
 import { clampLimits } from '../domain/limits.js';
 import type { QueueStats } from '../queue/job-store.js';
+import { describeJobDatabase } from '../queue/open.js';
 import { openQueue } from './context.js';
 
 export interface Submission {
@@ -113,7 +114,7 @@ export class LocalClient implements CodexecClient {
   }
 
   get where(): string {
-    return `local database in ${this.config.dataDir}`;
+    return describeJobDatabase(this.config);
   }
 
   get queue(): Awaited<ReturnType<typeof openQueue>> {

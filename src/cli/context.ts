@@ -2,9 +2,9 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { LanguageRegistry, defaultProfilesDir } from '../languages/registry.js';
-import { openJobStore, JOB_DB_FILE_NAME } from '../queue/open.js';
+import { openJobStore, openWakeSignal } from '../queue/open.js';
 import type { JobStore } from '../queue/job-store.js';
-import { createWakeSignal, type WakeSignal } from '../queue/wake.js';
+import type { WakeSignal } from '../queue/wake.js';
 import { probeIsolation, openSandboxHost, type IsolationReport } from '../sandbox/host.js';
 import { Executor, type ExecutorHooks } from '../worker/executor.js';
 import { InlineRunner, PoolRunner } from '../worker/runners.js';
@@ -18,7 +18,7 @@ export async function openQueue(config: Config, opts: { probeVersions?: boolean 
   // Version probes start every toolchain once (the JVM takes a while): only servers need them.
   const languages = await LanguageRegistry.load(profilesDir(config), config, { probeVersions: opts.probeVersions ?? true });
   const jobs = await openJobStore(config);
-  const wake = createWakeSignal({ dir: path.resolve(config.dataDir), dbFileName: JOB_DB_FILE_NAME, fallbackPollMs: 1000, unref: true });
+  const wake = await openWakeSignal(config, { unref: true });
   return { jobs, languages, wake };
 }
 

@@ -41,7 +41,7 @@ export const CONFIG_SCHEMA = {
   port: v('CODEXEC_PORT', 8080, int(0, 65535), 'TCP port of the HTTP API'),
   host: v('CODEXEC_HOST', '0.0.0.0', str, 'Address the HTTP API listens on'),
   dataDir: v('CODEXEC_DATA_DIR', './data', str, 'Directory of the SQLite database (jobs and sessions)'),
-  databaseUrl: v('CODEXEC_DATABASE_URL', '', str, 'Empty: the SQLite queue in CODEXEC_DATA_DIR, the only store of this version (a postgres:// URL is refused with unsupported_database; PostgreSQL is planned)'),
+  databaseUrl: v('CODEXEC_DATABASE_URL', '', str, 'Empty: the SQLite queue in CODEXEC_DATA_DIR (one machine). A postgres:// URL: the job queue in that PostgreSQL database, shared by serve and workers on several hosts'),
   executors: v('CODEXEC_EXECUTORS', os.availableParallelism(), int(0, 256), 'Executors embedded in `serve` (0: API-only node); default: number of CPUs'),
   workerConcurrency: v('CODEXEC_WORKER_CONCURRENCY', os.availableParallelism(), int(1, 256), 'Executions run at once by `codexec worker`'),
   logLevel: v('CODEXEC_LOG_LEVEL', 'info' as const, oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'pino log level'),

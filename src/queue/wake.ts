@@ -39,15 +39,50 @@ export interface WakeSignal {
 }
 
 export function createWakeSignal(opts: WakeSignalOptions): WakeSignal {
-  const listeners = new Set<() => void>();
   const names = new Set([opts.dbFileName, `${opts.dbFileName}-wal`]);
+  return createWakeHub(opts, (fire) => {
+    let watcher: fs.FSWatcher | null = null;
+    try {
+      watcher = fs.watch(opts.dir, { persistent: !opts.unref }, (_event, filename) => {
+        // Linux always gives the name; where a platform does not, any change is worth a look.
+        if (filename === null || names.has(filename.toString())) fire();
+      });
+      watcher.on('error', () => {
+        // The directory went away or the watch broke: the fallback poll still wakes listeners.
+        watcher?.close();
+        watcher = null;
+      });
+    } catch {
+      // No inotify watches left (ENOSPC) or an unsupported filesystem: rely on the poll.
+      watcher = null;
+    }
+    return {
+      watching: () => watcher !== null,
+      close() {
+        watcher?.close();
+        watcher = null;
+      },
+    };
+  });
+}
+
+/** Where wakes come from: calls `fire` on each change it sees; `watching` is false while blind. */
+export type WakeSource = (fire: () => void) => { watching(): boolean; close(): void };
+
+/**
+ * The part every wake signal shares: listeners, wakes of one tick coalesced into one call, the
+ * fallback poll, notify() for this process's own writes. `source` says when the database changed
+ * (an inotify watch for SQLite, LISTEN for PostgreSQL).
+ */
+export function createWakeHub(opts: { fallbackPollMs?: number; unref?: boolean }, source: WakeSource): WakeSignal {
+  const listeners = new Set<() => void>();
   let pending = false;
   let closed = false;
 
   const fire = (): void => {
     if (pending || closed) return;
     pending = true;
-    // Coalesces the wakes of one tick (a commit often yields several inotify events).
+    // Coalesces the wakes of one tick (a commit often yields several events).
     process.nextTick(() => {
       pending = false;
       if (closed) return;
@@ -55,22 +90,7 @@ export function createWakeSignal(opts: WakeSignalOptions): WakeSignal {
     });
   };
 
-  let watcher: fs.FSWatcher | null = null;
-  try {
-    watcher = fs.watch(opts.dir, { persistent: !opts.unref }, (_event, filename) => {
-      // Linux always gives the name; where a platform does not, any change is worth a look.
-      if (filename === null || names.has(filename.toString())) fire();
-    });
-    watcher.on('error', () => {
-      // The directory went away or the watch broke: the fallback poll still wakes listeners.
-      watcher?.close();
-      watcher = null;
-    });
-  } catch {
-    // No inotify watches left (ENOSPC) or an unsupported filesystem: rely on the poll.
-    watcher = null;
-  }
-
+  const src = source(fire);
   const pollMs = opts.fallbackPollMs ?? 1000;
   const timer = pollMs > 0 ? setInterval(fire, pollMs) : null;
   if (timer && opts.unref) timer.unref();
@@ -82,14 +102,13 @@ export function createWakeSignal(opts: WakeSignalOptions): WakeSignal {
     },
     notify: fire,
     get watching() {
-      return watcher !== null;
+      return src.watching();
     },
     close() {
       closed = true;
       listeners.clear();
       if (timer) clearInterval(timer);
-      watcher?.close();
-      watcher = null;
+      src.close();
     },
   };
 }

@@ -20,7 +20,7 @@ const SPEC_BY_ENV = new Map<string, ConfigVar<unknown>>(Object.values(CONFIG_SCH
 /** Settings the compose file deliberately does not expose, and why. */
 const NOT_IN_COMPOSE: Record<string, string> = {
   CODEXEC_URL: 'client setting of `codexec run/status`, not of a server',
-  CODEXEC_DATABASE_URL: 'PostgreSQL is not implemented; the stack uses SQLite on the shared volume',
+  CODEXEC_DATABASE_URL: 'the stack is one host: SQLite on the shared volume (PostgreSQL is for several hosts)',
   CODEXEC_PROFILES_DIR: 'profiles ship in the image; a custom directory needs a mount (docs/docker.md)',
 };
 

@@ -174,7 +174,7 @@ describe('README.md: configuration table', () => {
 
   // Knobs of the test suite and CI, not settings of codexec (loadConfig would refuse them): the
   // README's test section names them. Each must still be read where the README says.
-  const TEST_ONLY = { CODEXEC_SLOW: 'test/security/helpers.ts', CODEXEC_CI_SKIP_V2: '.ci/run' };
+  const TEST_ONLY = { CODEXEC_SLOW: 'test/security/helpers.ts', CODEXEC_CI_SKIP_V2: '.ci/run', CODEXEC_TEST_DATABASE_URL: 'test/queue/postgres-helpers.ts' };
 
   it('the test-only variables the docs mention are real', () => {
     for (const [name, file] of Object.entries(TEST_ONLY)) {

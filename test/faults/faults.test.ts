@@ -4,6 +4,7 @@ import { drainScenario } from './scenarios/drain.js';
 import { killExecutorScenario } from './scenarios/kill-executor.js';
 import { killServeScenario } from './scenarios/kill-serve.js';
 import { leaseRenewalScenario } from './scenarios/lease-renewal.js';
+import { postgresScenario } from './scenarios/postgres.js';
 import { sandboxFailureScenario } from './scenarios/sandbox-failure.js';
 import { shutdownScenario } from './scenarios/shutdown.js';
 
@@ -24,4 +25,5 @@ describe.sequential('fault tests', () => {
   killServeScenario();
   contentionScenario();
   drainScenario();
+  postgresScenario();
 });

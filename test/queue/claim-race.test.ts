@@ -1,10 +1,10 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteJobStore } from '../../src/queue/sqlite/sqlite-job-store.js';
 import { transpileForChildren } from './child-modules.js';
-import { completedResult, makeTempDir, newExecution, removeDir } from './helpers.js';
+import { completedResult, makeTempDir, newExecution, nextMessage, removeDir } from './helpers.js';
 
 // Two claimers must never get the same job: the claim is one UPDATE ... RETURNING under SQLite's
 // single write lock. These races run real concurrent connections, in one process and across
@@ -12,28 +12,6 @@ import { completedResult, makeTempDir, newExecution, removeDir } from './helpers
 
 const JOBS = 500;
 const fixture = fileURLToPath(new URL('./fixtures/claim-worker.mjs', import.meta.url));
-
-type ChildMessage = { type: 'ready' } | { type: 'done'; claimed: string[] } | { type: 'error'; message: string };
-
-function nextMessage(child: ChildProcess, stderr: () => string): Promise<ChildMessage> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (msg: ChildMessage): void => {
-      cleanup();
-      if (msg.type === 'error') reject(new Error(`claimer ${child.pid} failed: ${msg.message}`));
-      else resolve(msg);
-    };
-    const onExit = (code: number | null): void => {
-      cleanup();
-      reject(new Error(`claimer ${child.pid} exited (${code}) early: ${stderr()}`));
-    };
-    const cleanup = (): void => {
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
-}
 
 describe('claim race', () => {
   let dir: string;
