@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   session_busy: { status: 429, scope: 'http', description: 'This session already has CODEXEC_SESSION_MAX_IN_FLIGHT executions queued or running; details.execution_id names one' },
   internal_error: { status: 500, scope: 'http', description: 'An unexpected error on our side; it is logged, and the response carries no detail' },
   queue_full: { status: 503, scope: 'http', description: 'More than CODEXEC_QUEUE_MAX_DEPTH executions are waiting; see Retry-After' },
+  queue_unavailable: { status: 503, scope: 'http', description: 'The PostgreSQL database of the job queue cannot be reached (a restart, the network); retry after Retry-After, a run with the same Idempotency-Key' },
   shutting_down: { status: 503, scope: 'http', description: 'The server is draining before it stops; retry on another instance or after Retry-After' },
   request_timeout: { status: 408, scope: 'connection', description: 'The request was not received within CODEXEC_REQUEST_TIMEOUT_MS' },
   headers_too_large: { status: 431, scope: 'connection', description: 'The request line and headers exceed 16 KiB' },

@@ -83,6 +83,13 @@ export class QueueFullError extends CodexecError {
   }
 }
 
+/** The job queue's database (PostgreSQL) cannot be reached now; a retry may succeed. */
+export class QueueUnavailableError extends CodexecError {
+  constructor(cause: unknown) {
+    super('queue_unavailable', 503, "the job queue's database cannot be reached; retry shortly", { retryAfterSeconds: 2, cause });
+  }
+}
+
 export class ShuttingDownError extends CodexecError {
   constructor() {
     super('shutting_down', 503, 'the server is shutting down', { retryAfterSeconds: 5 });

@@ -72,7 +72,9 @@ export class Executor {
     every(this.o.heartbeatMs ?? 2000, () => this.heartbeat());
     every(Math.max(500, Math.floor(this.o.leaseMs / 2)), () => this.rescue());
     if (this.o.retentionMs) every(3600_000, () => this.o.store.prune(Date.now() - this.o.retentionMs!));
-    void this.heartbeat().then(() => this.rescue());
+    void this.heartbeat()
+      .then(() => this.rescue())
+      .catch((err) => this.o.logger.error({ err }, 'executor housekeeping failed'));
     this.fill();
   }
 
@@ -104,20 +106,30 @@ export class Executor {
     log.info({ status: 'RUNNING', queue_wait_ms: (job.startedAt ?? Date.now()) - job.queuedAt }, 'execution RUNNING');
     const abort = new AbortController();
     const renew = setInterval(() => {
-      void this.o.store.renewLease(job.id, this.id, this.o.leaseMs).then((ok) => {
-        if (!ok && !abort.signal.aborted) {
-          log.warn('lease lost: another executor owns this execution now; stopping it here');
-          abort.abort();
-        }
-      });
+      void this.o.store.renewLease(job.id, this.id, this.o.leaseMs).then(
+        (ok) => {
+          if (!ok && !abort.signal.aborted) {
+            log.warn('lease lost: another executor owns this execution now; stopping it here');
+            abort.abort();
+          }
+        },
+        // The store is unreachable (a database restart): the run goes on and the next renewal
+        // tries again; if the lease expires meanwhile, whoever rescues the job owns it.
+        (err) => log.warn({ err }, 'lease renewal failed; trying again at the next interval'),
+      );
     }, Math.max(250, Math.floor(this.o.leaseMs / 3)));
     renew.unref();
     const entry: Running = { job, abort, renew, done: Promise.resolve() };
-    entry.done = this.execute(job, abort.signal, log).finally(() => {
-      clearInterval(renew);
-      this.running.delete(job.id);
-      this.fill();
-    });
+    // execute() records the outcome; if even that fails (the store is unreachable), the job stays
+    // RUNNING under our lease, which expires: a rescue runs it again (attempt + 1), so it is
+    // delayed, never lost, and this process does not die of the rejection.
+    entry.done = this.execute(job, abort.signal, log)
+      .catch((err) => log.error({ err }, 'could not record the outcome: the job will be rescued when its lease expires'))
+      .finally(() => {
+        clearInterval(renew);
+        this.running.delete(job.id);
+        this.fill();
+      });
     this.running.set(job.id, entry);
   }
 

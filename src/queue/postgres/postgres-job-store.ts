@@ -14,6 +14,7 @@ import type {
   NewExecution,
   QueueStats,
 } from '../job-store.js';
+import { rethrowUnavailable } from './connection-errors.js';
 import { migrate } from './migrations.js';
 import { PG_TYPES, rowToRecord, textToBytes, type ExecutionRow } from './rows.js';
 import { bindValues, STATEMENTS, type StatementName } from './sql.js';
@@ -91,14 +92,14 @@ export class PostgresJobStore implements JobStore {
   private runner(conn: pg.Pool | pg.PoolClient): Run {
     return (name, params = {}) => {
       const statement = STATEMENTS[name];
-      return conn.query({ name: statement.name, text: statement.text, values: bindValues(statement, params), types: PG_TYPES });
+      return conn.query({ name: statement.name, text: statement.text, values: bindValues(statement, params), types: PG_TYPES }).catch(rethrowUnavailable);
     };
   }
 
   // Runs `fn` in one transaction on one pooled connection: COMMIT when it returns, ROLLBACK when
   // it throws. A connection whose ROLLBACK fails is discarded rather than returned to the pool.
   private async transaction<T>(fn: (run: Run) => Promise<T>, begin = 'BEGIN'): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch(rethrowUnavailable);
     let broken: Error | undefined;
     try {
       await client.query(begin);
@@ -111,7 +112,7 @@ export class PostgresJobStore implements JobStore {
       } catch (rollbackErr) {
         broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
       }
-      throw err;
+      rethrowUnavailable(err); // BEGIN or COMMIT on a lost connection; statements are mapped already
     } finally {
       client.release(broken);
     }
