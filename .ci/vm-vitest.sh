@@ -10,7 +10,13 @@
 #   - keeps every result vitest printed before it died (a failed file still fails the run),
 #   - runs once more only the files that had printed no result.
 # A second crash, or any failure, fails the step.
+#
+# A run that hangs is treated the same way, after printing what was running: the first run gets
+# FIRST_RUN_S (about 7.5 min is usual under emulation), the rerun RERUN_S. Once, in CI, the step
+# ran for 19 min at full CPU with no end; the same commit then passed the step in 8 min.
 set -uo pipefail
+FIRST_RUN_S=${VM_VITEST_FIRST_RUN_S:-780}
+RERUN_S=${VM_VITEST_RERUN_S:-600}
 cd /mnt/host
 log=/tmp/codexec-tests.log
 strip() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
@@ -19,13 +25,23 @@ strip() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
 finished() { strip "$1" | grep -oE '^ +(✓|❯|×|↓) test/[^ ]+\.test\.ts' | awk '{print $2}' | sort -u; }
 failed() { strip "$1" | grep -qE '^ +(❯|×) test/[^ ]+\.test\.ts'; }
 
-node node_modules/vitest/vitest.mjs run "$@" > "$log" 2>&1
+timeout --kill-after=10 "$FIRST_RUN_S" node node_modules/vitest/vitest.mjs run "$@" > "$log" 2>&1
 rc=$?
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+  {
+    echo
+    echo "vm-vitest: vitest had not finished after $FIRST_RUN_S s (exit $rc); what was running, busiest first:"
+    ps -eo pid,ppid,stat,etime,time,pcpu,args --sort=-pcpu | head -n 25 | cut -c1-160 | sed 's/^/  /'
+  } >> "$log"
+  pkill -KILL -f 'node_modules/vitest' 2>/dev/null
+  pkill -KILL -f 'codexec-launcher' 2>/dev/null
+  rc=137
+fi
 if [ "$rc" -gt 128 ]; then
   sig=$((rc - 128))
   {
     echo
-    echo "vm-vitest: vitest itself was killed by signal $sig ($(kill -l "$sig" 2>/dev/null)) before the run ended."
+    echo "vm-vitest: vitest itself was killed by signal $sig ($(kill -l "$sig" 2>/dev/null)) before the run ended (SIGKILL: by the time limit above)."
     echo "vm-vitest: the kernel's report of user-space crashes in this VM:"
     dmesg | grep -E 'segfault|general protection|trap|invalid opcode' | tail -n 20 | sed 's/^/  /'
   } >> "$log"
@@ -41,10 +57,10 @@ if [ "$rc" -gt 128 ]; then
   else
     echo "vm-vitest: running once more the $(printf '%s\n' "$rest" | wc -l) file(s) that printed no result:" $rest >> "$log"
     # shellcheck disable=SC2086
-    node node_modules/vitest/vitest.mjs run $rest > /tmp/codexec-tests-rerun.log 2>&1
+    timeout --kill-after=10 "$RERUN_S" node node_modules/vitest/vitest.mjs run $rest > /tmp/codexec-tests-rerun.log 2>&1
     rc=$?
     cat /tmp/codexec-tests-rerun.log >> "$log"
-    [ "$rc" -gt 128 ] && echo "vm-vitest: vitest was killed again (exit $rc): the step fails." >> "$log"
+    { [ "$rc" -gt 128 ] || [ "$rc" = 124 ]; } && echo "vm-vitest: vitest was killed again or did not finish in $RERUN_S s (exit $rc): the step fails." >> "$log"
   fi
 fi
 echo "$rc" > /tmp/codexec-tests.rc
