@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { CodexecError } from '../../domain/errors.js';
+import { TERMINAL_SQL, refuseNewerSchema, type Migration } from '../store-common.js';
 import { SQL } from './sql.js';
 
 // Numbered migrations of the PostgreSQL job database. A migration is never edited once written: a
@@ -13,13 +13,7 @@ import { SQL } from './sql.js';
 // for its commit and then find the versions recorded. The lock comes before even
 // `CREATE TABLE IF NOT EXISTS schema_migrations`, which is not safe against a concurrent twin.
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
-const TERMINAL = `('COMPLETED', 'FAILED', 'TIMEOUT')`;
+export type { Migration };
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -65,9 +59,9 @@ CREATE TABLE executions (
   -- A queued job always has an attempt left: the last failure goes to FAILED, not back to QUEUED.
   CHECK (status <> 'QUEUED' OR attempt < max_attempts),
   -- finished_at and result are set exactly when the state is terminal.
-  CHECK ((finished_at IS NOT NULL) = (status IN ${TERMINAL})),
-  CHECK ((result IS NOT NULL) = (status IN ${TERMINAL})),
-  CHECK (failure_reason IS NULL OR status IN ${TERMINAL}),
+  CHECK ((finished_at IS NOT NULL) = (status IN ${TERMINAL_SQL})),
+  CHECK ((result IS NOT NULL) = (status IN ${TERMINAL_SQL})),
+  CHECK (failure_reason IS NULL OR status IN ${TERMINAL_SQL}),
   -- A lease (who, until when) exists exactly while the job runs.
   CHECK ((lease_owner IS NOT NULL) = (status = 'RUNNING')),
   CHECK ((lease_expires_at IS NOT NULL) = (status = 'RUNNING')),
@@ -127,17 +121,7 @@ export async function migrate(
     )`);
     const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
     const applied = new Set(rows.map((r) => r.version));
-    const newest = Math.max(0, ...applied);
-    const known = Math.max(0, ...migrations.map((m) => m.version));
-    if (newest > known) {
-      // A newer codexec migrated this database; running old code on it could break its invariants.
-      throw new CodexecError(
-        'unsupported_database',
-        500,
-        `the job database has schema version ${newest} but this codexec knows only up to ${known}; upgrade codexec`,
-        { details: { schemaVersion: newest, knownVersion: known } },
-      );
-    }
+    refuseNewerSchema(applied, migrations);
     const done: number[] = [];
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (applied.has(m.version)) continue;

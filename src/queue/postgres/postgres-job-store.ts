@@ -14,6 +14,7 @@ import type {
   NewExecution,
   QueueStats,
 } from '../job-store.js';
+import { DEFAULT_EXECUTOR_STALE_MS, DEFAULT_RETRY_BASE_MS, PRUNE_BATCH, QUEUE_FULL_RETRY_AFTER_SECONDS, RECENT_FAILURES, type JobStoreOptions } from '../store-common.js';
 import { rethrowUnavailable } from './connection-errors.js';
 import { migrate } from './migrations.js';
 import { PG_TYPES, rowToRecord, textToBytes, type ExecutionRow } from './rows.js';
@@ -21,19 +22,11 @@ import { bindValues, STATEMENTS, type StatementName } from './sql.js';
 
 export { JOBS_CHANNEL } from './sql.js';
 
-export interface PostgresJobStoreOptions {
-  /** An executor whose heartbeat is older than this is gone. Default 45 s: three default leases. */
-  executorStaleMs?: number;
-  /** Backoff base of rescued jobs when rescueExpired is not given a backoff function. */
-  retryBaseMs?: number;
+export interface PostgresJobStoreOptions extends JobStoreOptions {
   /** Connections of this process's pool. Default 10. */
   poolSize?: number;
 }
 
-/** Seconds a client should wait after a 503 queue_full. */
-const QUEUE_FULL_RETRY_AFTER_SECONDS = 2;
-const RECENT_FAILURES = 10;
-const PRUNE_BATCH = 500;
 const CONNECT_TIMEOUT_MS = 10_000;
 
 /** Runs one named statement on a connection (a pooled client or the pool itself). */
@@ -83,8 +76,8 @@ export class PostgresJobStore implements JobStore {
   private constructor(pool: pg.Pool, opts: PostgresJobStoreOptions) {
     this.pool = pool;
     this.run = this.runner(pool);
-    this.executorStaleMs = opts.executorStaleMs ?? 45_000;
-    this.retryBaseMs = opts.retryBaseMs ?? 500;
+    this.executorStaleMs = opts.executorStaleMs ?? DEFAULT_EXECUTOR_STALE_MS;
+    this.retryBaseMs = opts.retryBaseMs ?? DEFAULT_RETRY_BASE_MS;
   }
 
   // ---- connections ----------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { CodexecError } from '../../domain/errors.js';
+import { TERMINAL_SQL, refuseNewerSchema, type Migration } from '../store-common.js';
 
 // Numbered migrations of the SQLite job database. A migration is never edited once written: a
 // change to the schema is a new entry at the end. Each applied version is recorded in
@@ -7,13 +7,7 @@ import { CodexecError } from '../../domain/errors.js';
 // processes opening a fresh file at once cannot both apply the same migration (the second waits
 // for the write lock, then finds the versions recorded).
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
-const TERMINAL = `('COMPLETED', 'FAILED', 'TIMEOUT')`;
+export type { Migration };
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -53,8 +47,8 @@ CREATE TABLE executions (
   -- A queued job always has an attempt left: the last failure goes to FAILED, not back to QUEUED.
   CHECK (status <> 'QUEUED' OR attempt < max_attempts),
   -- finished_at and result are set exactly when the state is terminal.
-  CHECK ((finished_at IS NOT NULL) = (status IN ${TERMINAL})),
-  CHECK ((result IS NOT NULL) = (status IN ${TERMINAL})),
+  CHECK ((finished_at IS NOT NULL) = (status IN ${TERMINAL_SQL})),
+  CHECK ((result IS NOT NULL) = (status IN ${TERMINAL_SQL})),
   -- A lease (who, until when) exists exactly while the job runs.
   CHECK ((lease_owner IS NOT NULL) = (status = 'RUNNING')),
   CHECK ((lease_expires_at IS NOT NULL) = (status = 'RUNNING')),
@@ -103,17 +97,7 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
     const applied = new Set(
       (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
     );
-    const newest = Math.max(0, ...applied);
-    const known = Math.max(0, ...migrations.map((m) => m.version));
-    if (newest > known) {
-      // A newer codexec migrated this file; running old code on it could break its invariants.
-      throw new CodexecError(
-        'unsupported_database',
-        500,
-        `the job database has schema version ${newest} but this codexec knows only up to ${known}; upgrade codexec`,
-        { details: { schemaVersion: newest, knownVersion: known } },
-      );
-    }
+    refuseNewerSchema(applied, migrations);
     const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
     const done: number[] = [];
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {

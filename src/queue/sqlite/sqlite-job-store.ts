@@ -17,22 +17,15 @@ import type {
   QueueStats,
 } from '../job-store.js';
 import { migrate } from './migrations.js';
+import { DEFAULT_EXECUTOR_STALE_MS, DEFAULT_RETRY_BASE_MS, PRUNE_BATCH, QUEUE_FULL_RETRY_AFTER_SECONDS, RECENT_FAILURES, type JobStoreOptions } from '../store-common.js';
 import { rowToRecord, type ExecutionRow } from './rows.js';
 import { SQL, type StatementName } from './sql.js';
 
-export interface SqliteJobStoreOptions {
-  /** An executor whose heartbeat is older than this is gone. Default 45 s: three default leases. */
-  executorStaleMs?: number;
+export interface SqliteJobStoreOptions extends JobStoreOptions {
   /** How long a write waits for another connection's write lock before SQLITE_BUSY. */
   busyTimeoutMs?: number;
-  /** Backoff base of rescued jobs when rescueExpired is not given a backoff function. */
-  retryBaseMs?: number;
 }
 
-/** Seconds a client should wait after a 503 queue_full. */
-const QUEUE_FULL_RETRY_AFTER_SECONDS = 2;
-const RECENT_FAILURES = 10;
-const PRUNE_BATCH = 500;
 
 type Statements = { [K in StatementName]: Database.Statement };
 
@@ -94,8 +87,8 @@ export class SqliteJobStore implements JobStore {
   private constructor(file: string, db: Database.Database, opts: SqliteJobStoreOptions) {
     this.file = file;
     this.db = db;
-    this.executorStaleMs = opts.executorStaleMs ?? 45_000;
-    this.retryBaseMs = opts.retryBaseMs ?? 500;
+    this.executorStaleMs = opts.executorStaleMs ?? DEFAULT_EXECUTOR_STALE_MS;
+    this.retryBaseMs = opts.retryBaseMs ?? DEFAULT_RETRY_BASE_MS;
     // Every statement is prepared once, here.
     this.st = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Statements;
     this.enqueueTx = db.transaction((input, opts, now) => this.enqueueInTx(input, opts, now));
