@@ -24,10 +24,6 @@ export interface AppDeps {
   metrics: Metrics;
   /** A pino logger (used as is), Fastify logger options, or false for none. Default: createLogger(config). */
   logger?: FastifyBaseLogger | FastifyServerOptions['logger'];
-  /** Called after each accepted run, to wake idle embedded executors at once. */
-  wake?: () => void;
-  /** Subscribes to changes of the job database (any process); wakes long-polling GETs. Default: they poll. */
-  onJobsChanged?: (cb: () => void) => () => void;
   isolation: () => IsolationInfo;
   /** Executors alive, for /readyz. Default: executors with a recent heartbeat in the job store. */
   executorsAlive?: () => Promise<number>;

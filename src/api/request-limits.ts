@@ -1,16 +1,6 @@
-import { InvalidRequestError, PayloadTooLargeError } from '../domain/errors.js';
+import { InvalidRequestError } from '../domain/errors.js';
 
-/** 413 with `code` when `value` is more than `limitBytes` bytes of UTF-8. */
-export function assertMaxBytes(
-  value: string | undefined,
-  limitBytes: number,
-  code: 'source_too_large' | 'stdin_too_large' | 'expected_output_too_large',
-): void {
-  if (value === undefined) return;
-  // A string of n UTF-16 code units is at most 3n bytes of UTF-8: most calls need no count.
-  if (value.length * 3 <= limitBytes) return;
-  if (Buffer.byteLength(value, 'utf8') > limitBytes) throw new PayloadTooLargeError(code, limitBytes);
-}
+export { assertMaxBytes } from '../domain/text.js';
 
 /**
  * The revision named by an If-Match header: `"7"` (the ETag we send), `W/"7"` or `7`.

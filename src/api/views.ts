@@ -1,7 +1,6 @@
-import type { ExecutionRecord } from '../domain/execution.js';
-import { clampLimits, type Limits } from '../domain/limits.js';
+import type { CaseResult, CasesSummary, ExecutionRecord } from '../domain/execution.js';
+import type { Limits } from '../domain/limits.js';
 import type { LanguageProfile } from '../languages/profile.js';
-import type { LanguageRegistry } from '../languages/registry.js';
 import { lastActivityAt, type Session } from '../sessions/session.js';
 import type { ExecutionResponse, ExecutionSummary } from './schemas/executions.js';
 import type { LanguageJson, LimitsJson } from './schemas/languages.js';
@@ -31,17 +30,38 @@ export function autosaveView(s: Session): AutosaveResponse {
   return { session_id: s.id, status: s.status, language: s.language, revision: s.revision, updated_at: iso(s.updatedAt) };
 }
 
-/** The effective limits of an execution, when its language is still known. */
-function effectiveLimits(e: ExecutionRecord, profile: LanguageProfile | undefined): Limits | null {
-  return profile ? clampLimits(profile.limits.default, profile.limits.maximum, e.limitOverrides) : null;
+function caseView(c: CaseResult) {
+  return {
+    name: c.name,
+    hidden: c.hidden,
+    status: c.status,
+    time_ms: c.timeMs,
+    cpu_time_ms: c.cpuTimeMs,
+    memory_peak_kb: c.memoryPeakKb,
+    exit_code: c.exitCode,
+    signal: c.signal,
+    stdout: c.stdout,
+    stderr: c.stderr,
+    stdout_truncated: c.stdoutTruncated,
+    stderr_truncated: c.stderrTruncated,
+    feedback: c.feedback,
+  };
 }
 
-/** An execution as GET /executions/{id} shows it (the CLI shows the same from the local database). */
-export function executionView(e: ExecutionRecord, languages: Pick<LanguageRegistry, 'find'>): ExecutionResponse {
-  const profile = languages.find(e.language);
+function summaryView(s: CasesSummary | undefined) {
+  return s ? { passed: s.passed, total: s.total, first_failing: s.firstFailing } : null;
+}
+
+/**
+ * An execution as GET /executions/{id} shows it (the CLI shows the same from the local database).
+ * Limits come from the stored plan: what was enforced, on whichever host ran it. Nothing of a
+ * hidden test case but its name and status is in the record (domain/cases.ts), so nothing more
+ * can be shown; the plan's test cases (with hidden inputs) are never shown at all.
+ */
+export function executionView(e: ExecutionRecord): ExecutionResponse {
   // Output fields stay empty or null until the execution has a result (QUEUED, RUNNING).
   const r = e.result;
-  const limits = effectiveLimits(e, profile);
+  const limits = e.plan?.run.limits ?? null;
   const timestamps = { queued_at: iso(e.queuedAt), started_at: isoOrNull(e.startedAt), finished_at: isoOrNull(e.finishedAt) };
   return {
     execution_id: e.id,
@@ -66,6 +86,11 @@ export function executionView(e: ExecutionRecord, languages: Pick<LanguageRegist
     warnings: r?.warnings ?? [],
     time_limit_ms: limits?.wallTimeMs ?? null,
     memory_limit_bytes: limits?.memoryBytes ?? null,
+    limits: limits ? limitsJson(limits) : null,
+    language_version: e.plan?.language.version ?? null,
+    test_cases: r?.testCases ? r.testCases.map(caseView) : null,
+    summary: summaryView(r?.summary),
+    cancel_requested: e.cancelRequestedAt !== null,
     attempts: e.attempt,
     max_attempts: e.maxAttempts,
     // Codes only: an attempt's message is for operators (logs, `codexec status`), not learners.
@@ -84,6 +109,7 @@ export function executionSummaryView(e: ExecutionRecord): ExecutionSummary {
     exit_code: e.result?.exitCode ?? null,
     verdict: e.result?.verdict ?? null,
     execution_time_ms: e.result?.executionTimeMs ?? null,
+    summary: summaryView(e.result?.summary),
     queued_at: iso(e.queuedAt),
     started_at: isoOrNull(e.startedAt),
     finished_at: isoOrNull(e.finishedAt),

@@ -165,3 +165,26 @@ export class UnsupportedMediaTypeError extends CodexecError {
     super('unsupported_media_type', 415, `content type ${JSON.stringify(contentType.slice(0, 100))} is not supported; send application/json`);
   }
 }
+
+/** An API key's quota (executions in flight, runs per minute, sessions) is used up. */
+export class QuotaExceededError extends CodexecError {
+  constructor(what: string, limit: number, retryAfterSeconds = 1) {
+    super('quota_exceeded', 429, `this API key's quota of ${limit} ${what} is used up; retry later`, { retryAfterSeconds, details: { quota: what, limit } });
+  }
+}
+
+/** A cancel of an execution that already ended for another reason. */
+export class ExecutionFinishedError extends CodexecError {
+  constructor(id: string, status: string) {
+    super('execution_finished', 409, `execution ${id} already ended (${status}); there is nothing to cancel`, { details: { status } });
+  }
+}
+
+/** Text that UTF-8 cannot carry as sent (a lone surrogate): what would run differs from what was shown. */
+export class InvalidTextError extends CodexecError {
+  constructor(field: string, index: number) {
+    super('invalid_text', 400, `${field} has a lone UTF-16 surrogate at index ${index}: it cannot be stored or given to the program as sent`, {
+      details: { field, index },
+    });
+  }
+}

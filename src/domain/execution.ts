@@ -1,5 +1,5 @@
 import type { ExecutionStatus } from './states.js';
-import type { LimitOverrides } from './limits.js';
+import type { ExecutionPlan } from './plan.js';
 
 // Why a FAILED or TIMEOUT execution ended that way. One value per execution; the first
 // termination reason wins.
@@ -12,7 +12,7 @@ export const FAILURE_REASONS = [
   'cpu_time_limit',
   'sandbox_error', // the sandbox could not be set up (recorded per attempt; the last attempt ends as internal_error)
   'internal_error', // lost executor / unexpected error, after the last retry
-  'cancelled', // session closed or execution abandoned before it ran
+  'canceled', // POST /executions/{id}/cancel, or its session closed before it ran
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
@@ -43,15 +43,18 @@ export interface RunOutcome {
   warnings: string[];
 }
 
-/** A job as the queue stores it: the snapshot to run plus its lifecycle. */
+/** A job as the queue stores it: the code, the plan to run it by, and its lifecycle. */
 export interface ExecutionRecord {
   id: string;
-  sessionId: string;
+  /** null for a run submitted without a session (CLI, batch, compatible APIs). */
+  sessionId: string | null;
+  /** Who submitted it (an API key's id), or null on an open appliance. */
+  owner: string | null;
+  /** plan.language.id, repeated for listing and metrics. */
   language: string;
   sourceCode: string;
-  stdin: string;
-  expectedOutput: string | null;
-  limitOverrides: LimitOverrides;
+  /** null only for rows queued by a codexec older than plans that no process has planned yet. */
+  plan: ExecutionPlan | null;
   status: ExecutionStatus;
   attempt: number;
   maxAttempts: number;
@@ -63,6 +66,8 @@ export interface ExecutionRecord {
   queuedAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** Set when a cancel was asked for while it ran; its executor stops it. */
+  cancelRequestedAt: number | null;
   result: ExecutionResult | null;
   errors: AttemptError[];
 }
@@ -72,6 +77,34 @@ export interface AttemptError {
   at: number;
   code: string;
   message: string;
+}
+
+/** How one test case ended. */
+export const CASE_STATUSES = ['passed', 'wrong_answer', 'time_limit', 'memory_limit', 'runtime_error', 'output_limit'] as const;
+export type CaseStatus = (typeof CASE_STATUSES)[number];
+
+/** One test case's result. A hidden case keeps only name, hidden and status (everything else null/empty). */
+export interface CaseResult {
+  name: string;
+  hidden: boolean;
+  status: CaseStatus;
+  timeMs: number | null;
+  cpuTimeMs: number | null;
+  memoryPeakKb: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  feedback: string | null;
+}
+
+export interface CasesSummary {
+  passed: number;
+  total: number;
+  /** Name of the first case (in order) that did not pass; null when all passed. */
+  firstFailing: string | null;
 }
 
 /** The stored result of a finished execution (terminal states only). */
@@ -92,4 +125,9 @@ export interface ExecutionResult {
   verdict: 'passed' | 'wrong_answer' | null;
   feedback: string | null;
   warnings: string[];
+  /** Per-case results when the plan had test cases; otherwise absent. */
+  testCases?: CaseResult[];
+  summary?: CasesSummary;
+  /** sha256 of the seccomp profile the executing host enforced. */
+  seccompDigest?: string;
 }

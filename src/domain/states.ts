@@ -4,8 +4,11 @@ export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 
 export const TERMINAL_STATUSES: readonly ExecutionStatus[] = ['COMPLETED', 'FAILED', 'TIMEOUT'];
 
-// Every allowed edge. RUNNING -> QUEUED is the retry/rescue edge (lost lease, transient failure).
-// QUEUED -> FAILED covers executions cancelled before they ran (session closed, shutdown give-up).
+// Every allowed edge. RUNNING -> QUEUED is the retry/rescue edge (lost lease, transient failure, a
+// shutdown's hand-back). QUEUED -> FAILED is a cancel before it ran (POST .../cancel, its session
+// closed); RUNNING -> FAILED covers a cancel while it runs (failure_reason canceled). The job
+// tables of both databases refuse every other change of status (a trigger; migration 2), and the
+// conformance suite walks every edge against each database.
 export const TRANSITIONS: Readonly<Record<ExecutionStatus, readonly ExecutionStatus[]>> = {
   QUEUED: ['RUNNING', 'FAILED'],
   RUNNING: ['COMPLETED', 'FAILED', 'TIMEOUT', 'QUEUED'],

@@ -1,30 +1,10 @@
 import type { Limits } from '../domain/limits.js';
 
-// A language, as declared by one JSON file in sandbox-profiles/languages/. Commands name their
-// binaries as `$name`, resolved once at startup from `toolchain` (the first candidate path that
-// exists and is executable), so no PATH search happens per execution.
-export interface LanguageProfileFile {
-  id: string;
-  name: string;
-  aliases?: string[];
-  /** File extensions (with the dot) that `codexec run FILE` maps to this language. */
-  extensions: string[];
-  /** Name of the source file in the working directory, e.g. main.py, Main.java. */
-  sourceFile: string;
-  /** name -> candidate absolute paths; `$name` in commands resolves to the first that exists. */
-  toolchain: Record<string, string[]>;
-  version: { command: string[]; pattern: string };
-  compile?: { command: string[]; limits?: Partial<Limits> };
-  run: { command: string[] };
-  env?: Record<string, string>;
-  /** Extra read-only paths the sandbox exposes (beyond /usr, /lib*, /bin, /sbin, a minimal /etc). */
-  binds?: string[];
-  /** File name (without .json) in sandbox-profiles/seccomp/. */
-  seccomp: string;
-  template: string;
-  limits?: { default?: Partial<Limits>; maximum?: Partial<Limits> };
-}
+import type { EntryPointDetector } from './entry-point.js';
 
+// A language, as declared by one JSON file in sandbox-profiles/languages/ (schema.ts). Commands
+// name their binaries as `$name`, resolved once at startup from `toolchain` (the first candidate
+// path that exists and is executable), so no PATH search happens per execution.
 /** A profile after validation and toolchain resolution. */
 export interface LanguageProfile {
   id: string;
@@ -44,5 +24,11 @@ export interface LanguageProfile {
   seccomp: string;
   template: string;
   limits: { default: Limits; maximum: Limits };
+  /** How the source names its file and main class (Java), when the profile says. */
+  entryPoint: { detect: EntryPointDetector } | null;
   file: string;
+  /** sha256 of the profile file and its resolved toolchain: which profile planned a run. */
+  digest: string;
+  /** sha256 of the seccomp profile file the language names. */
+  seccompDigest: string;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +7,7 @@ import { Value } from '@sinclair/typebox/value';
 import { ProfileError, UnsupportedLanguageError } from '../domain/errors.js';
 import type { Limits } from '../domain/limits.js';
 import type { Config } from '../config/schema.js';
-import { unknownPlaceholders } from './limit-placeholders.js';
+import { unknownPlaceholders } from './placeholders.js';
 import type { LanguageProfile } from './profile.js';
 import { LanguageProfileSchema, type LanguageProfileJson } from './schema.js';
 
@@ -46,6 +47,10 @@ function maxLimits(a: Limits, b: Limits): Limits {
   const out = { ...a };
   for (const k of Object.keys(out) as (keyof Limits)[]) out[k] = Math.max(a[k], b[k]);
   return out;
+}
+
+function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
 }
 
 function isExecutable(p: string): boolean {
@@ -131,8 +136,10 @@ export class LanguageRegistry {
     const profiles = await Promise.all(
       files.map(async (name) => {
         const file = path.join(dir, name);
-        const json = parseProfile(file, fs.readFileSync(file, 'utf8'));
-        if (!fs.existsSync(path.join(profilesDir, 'seccomp', `${json.seccomp}.json`))) {
+        const text = fs.readFileSync(file, 'utf8');
+        const json = parseProfile(file, text);
+        const seccompFile = path.join(profilesDir, 'seccomp', `${json.seccomp}.json`);
+        if (!fs.existsSync(seccompFile)) {
           throw new ProfileError(file, [`seccomp: no file seccomp/${json.seccomp}.json`]);
         }
         const toolchain: Record<string, string | null> = {};
@@ -163,7 +170,10 @@ export class LanguageRegistry {
           seccomp: json.seccomp,
           template: json.template,
           limits: { default: def, maximum },
+          entryPoint: json.entryPoint ?? null,
           file,
+          digest: sha256(`${text}\0${JSON.stringify(toolchain)}`),
+          seccompDigest: sha256(fs.readFileSync(seccompFile)),
         };
         return profile;
       }),

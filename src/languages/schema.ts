@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { ENTRY_POINT_DETECTORS } from './entry-point.js';
 
 // JSON schema of a language profile file (sandbox-profiles/languages/*.json). The TypeScript type
 // in profile.ts mirrors it; a test checks that every shipped profile validates.
@@ -36,6 +37,12 @@ export const LanguageProfileSchema = Type.Object(
     env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String())),
     binds: Type.Optional(Type.Array(Type.String({ pattern: '^/' }))),
     seccomp: Type.String({ pattern: '^[a-z0-9-]+$' }),
+    entryPoint: Type.Optional(
+      Type.Object(
+        { detect: Type.Union(ENTRY_POINT_DETECTORS.map((d) => Type.Literal(d)), { description: 'Find the file and main class the source names (java_class: a public class HelloWorld is saved as HelloWorld.java and run as HelloWorld)' }) },
+        { additionalProperties: false },
+      ),
+    ),
     template: Type.String(),
     limits: Type.Optional(
       Type.Object({ default: Type.Optional(LimitsPartial), maximum: Type.Optional(LimitsPartial) }, { additionalProperties: false }),

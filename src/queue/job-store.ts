@@ -1,27 +1,30 @@
 import type { AttemptError, ExecutionRecord, ExecutionResult } from '../domain/execution.js';
+import type { ExecutionPlan } from '../domain/plan.js';
 import type { ExecutionStatus } from '../domain/states.js';
-import type { LimitOverrides } from '../domain/limits.js';
+import type { QueueEvents } from './events.js';
 
-// The queue behind one interface. SQLite (src/queue/sqlite/) implements it for one machine;
-// PostgreSQL can implement the same for many hosts. Every method is atomic on its own.
+// The job queue behind one interface. One implementation (core/job-queue.ts) holds every rule;
+// it runs named statements through a driver per database (sqlite/, postgres/).
 
 export interface NewExecution {
   id: string;
-  sessionId: string;
-  language: string;
+  /** The session whose code this runs, or null for a run submitted with its code inline. */
+  sessionId: string | null;
+  /** Who submitted it (an API key's id), or null. */
+  owner: string | null;
   sourceCode: string;
-  stdin: string;
-  expectedOutput: string | null;
-  limitOverrides: LimitOverrides;
+  plan: ExecutionPlan;
   maxAttempts: number;
 }
 
 export interface EnqueueOptions {
-  /** Same key + same session returns the first execution; a different requestHash throws 409. */
+  /** Same key in the same scope (the session; else the owner) returns the first execution; a different requestHash throws 409. */
   idempotencyKey?: string | null;
   requestHash?: string | null;
   /** Refuse (SessionBusyError, 429) when the session already has this many QUEUED/RUNNING. */
   maxInFlightPerSession?: number;
+  /** Refuse (QuotaExceededError, 429) when the owner already has this many QUEUED/RUNNING. */
+  maxInFlightPerOwner?: number;
   /** Refuse (QueueFullError, 503) when this many are QUEUED. */
   maxQueueDepth?: number;
   now?: number;
@@ -41,8 +44,18 @@ export interface AttemptFailure {
 
 export type AttemptFailureResult =
   | { kind: 'retry_scheduled'; runAfter: number }
-  | { kind: 'failed' } // attempts exhausted: FAILED with failure_reason internal_error
+  | { kind: 'failed' } // attempts exhausted (FAILED internal_error), or canceled meanwhile (FAILED canceled)
   | { kind: 'lost' }; // lease no longer ours: someone else owns the job now
+
+/** What a cancel did. */
+export type CancelOutcome =
+  | { kind: 'canceled'; execution: ExecutionRecord } // was QUEUED: FAILED(canceled) now
+  | { kind: 'cancel_requested'; execution: ExecutionRecord } // RUNNING: its executor stops it
+  | { kind: 'already_canceled'; execution: ExecutionRecord } // idempotent repeat
+  | { kind: 'finished'; execution: ExecutionRecord } // terminal for another reason: nothing to cancel
+  | { kind: 'not_found' };
+
+export type TerminalStatus = Exclude<ExecutionStatus, 'QUEUED' | 'RUNNING'>;
 
 export interface QueueStats {
   counts: Record<ExecutionStatus, number>;
@@ -62,6 +75,9 @@ export interface ExecutorInfo {
 }
 
 export interface JobStore {
+  /** Status changes of jobs, from this process and every other one sharing the database. */
+  readonly events: QueueEvents;
+
   enqueue(input: NewExecution, opts?: EnqueueOptions): Promise<EnqueueResult>;
   get(id: string): Promise<ExecutionRecord | null>;
   listBySession(sessionId: string, limit: number): Promise<ExecutionRecord[]>;
@@ -69,22 +85,39 @@ export interface JobStore {
   claim(owner: string, leaseMs: number, now?: number): Promise<ExecutionRecord | null>;
   renewLease(id: string, owner: string, leaseMs: number, now?: number): Promise<boolean>;
   /** RUNNING -> COMPLETED/FAILED/TIMEOUT if `owner` still holds the lease. false: lost. */
-  finish(id: string, owner: string, status: Exclude<ExecutionStatus, 'QUEUED' | 'RUNNING'>, result: ExecutionResult, now?: number): Promise<boolean>;
+  finish(id: string, owner: string, status: TerminalStatus, result: ExecutionResult, now?: number): Promise<boolean>;
+  /** The executor stopped a run because its cancel was asked for: FAILED(canceled), if the lease is still ours. */
+  finishCanceled(id: string, owner: string, now?: number): Promise<boolean>;
   /** A transient failure: back to QUEUED with backoff, or FAILED(internal_error) after the last attempt. */
   failAttempt(id: string, owner: string, failure: AttemptFailure, backoffMs: number, now?: number): Promise<AttemptFailureResult>;
   /** Shutdown hand-back: RUNNING -> QUEUED without spending an attempt. */
   release(id: string, owner: string, now?: number): Promise<boolean>;
-  /** Expired leases: back to QUEUED (attempt error 'lease_expired') or FAILED when exhausted. Returns ids rescued. */
-  rescueExpired(now?: number, backoffMs?: (attempt: number) => number): Promise<{ requeued: string[]; failed: string[] }>;
-  /** QUEUED jobs of a closed session -> FAILED(cancelled). */
+  /** Expired leases: back to QUEUED (attempt error 'lease_expired'), FAILED when exhausted or canceled. */
+  rescueExpired(now?: number, backoff?: (attempt: number) => number): Promise<{ requeued: string[]; failed: string[] }>;
+  /** Cancel one execution: QUEUED ends at once, RUNNING is flagged for its executor. */
+  cancel(id: string, now?: number): Promise<CancelOutcome>;
+  /** Of these RUNNING ids, those whose cancel was asked for (an executor's check after a resync). */
+  cancelRequested(ids: string[]): Promise<string[]>;
+  /** QUEUED jobs of a closed session -> FAILED(canceled). */
   cancelQueuedForSession(sessionId: string, now?: number): Promise<number>;
-  /** Delete terminal executions finished before `before`. */
-  prune(before: number): Promise<number>;
+  /** Delete terminal executions finished before `before` (and old events). */
+  prune(before: number, now?: number): Promise<number>;
   stats(now?: number): Promise<QueueStats>;
   /** Executors registry (for status and readiness). */
   heartbeat(info: ExecutorInfo): Promise<void>;
   removeExecutor(id: string): Promise<void>;
+  /** Rows queued by an older codexec without a plan get one (run once at startup by a process that has the profiles). */
+  planLegacy(planner: (legacy: LegacyJob) => ExecutionPlan | null): Promise<number>;
   close(): Promise<void>;
+}
+
+/** What a job queued before plans existed carries instead of a plan. */
+export interface LegacyJob {
+  id: string;
+  language: string;
+  stdin: string;
+  expectedOutput: string | null;
+  limitOverrides: { wallTimeMs?: number; cpuTimeMs?: number; memoryBytes?: number };
 }
 
 export type { AttemptError };

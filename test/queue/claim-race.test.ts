@@ -2,7 +2,8 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SqliteJobStore } from '../../src/queue/sqlite/sqlite-job-store.js';
+import type { JobQueue } from '../../src/queue/core/job-queue.js';
+import { openSqliteQueue } from '../../src/queue/open.js';
 import { transpileForChildren } from './child-modules.js';
 import { completedResult, makeTempDir, newExecution, nextMessage, removeDir } from './helpers.js';
 
@@ -17,11 +18,11 @@ describe('claim race', () => {
   let dir: string;
   let file: string;
   let ids: string[];
-  let store: SqliteJobStore;
+  let store: JobQueue;
   beforeEach(async () => {
     dir = makeTempDir();
     file = path.join(dir, 'data', 'codexec.db');
-    store = SqliteJobStore.open(file);
+    store = openSqliteQueue(file);
     ids = [];
     for (let i = 0; i < JOBS; i++) ids.push((await store.enqueue(newExecution({ sessionId: `s${i}` }))).execution.id);
   });
@@ -41,7 +42,7 @@ describe('claim race', () => {
 
   it(`4 processes claim ${JOBS} jobs: each exactly once, no SQLITE_BUSY`, async () => {
     const modulePath = transpileForChildren(path.join(dir, 'build'));
-    const storeModule = modulePath('src/queue/sqlite/sqlite-job-store.ts');
+    const storeModule = modulePath('src/queue/open.ts');
     const children = Array.from({ length: 4 }, (_, i) => {
       const child = fork(fixture, [storeModule, file, `proc${i}`], { execArgv: [], stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
       let stderr = '';
@@ -67,7 +68,7 @@ describe('claim race', () => {
   });
 
   it(`8 connections in one process claim ${JOBS} jobs concurrently: each exactly once`, async () => {
-    const stores = Array.from({ length: 8 }, () => SqliteJobStore.open(file));
+    const stores = Array.from({ length: 8 }, () => openSqliteQueue(file));
     try {
       const perStore = await Promise.all(
         stores.map(async (s, i) => {

@@ -2,13 +2,17 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CodexecError } from '../../src/domain/errors.js';
 import { EXECUTION_STATUSES } from '../../src/domain/states.js';
 import type { JobStore } from '../../src/queue/job-store.js';
-import { completedResult, newExecution } from './helpers.js';
+import { completedResult, newExecution, testPlan } from './helpers.js';
+import { transitionConformance } from './transition-conformance.js';
+import { cancelConformance } from './cancel-conformance.js';
 
-// The behaviour every JobStore must have, whatever the database. A store's test file calls this
-// with a factory; the PostgreSQL store will run the same suite.
+// The behaviour every driver of the job queue must give it, whatever the database. A driver's
+// test file calls this with a factory; SQLite and PostgreSQL run the same suite.
 
 export interface StoreHarness {
   store: JobStore;
+  /** Runs raw SQL on the store's database (`?` placeholders), for what the API cannot do. */
+  exec(sql: string, params?: unknown[]): Promise<{ changes: number }>;
   cleanup(): Promise<void>;
 }
 
@@ -36,12 +40,17 @@ export function jobStoreConformance(name: string, makeHarness: () => Promise<Sto
       await h.cleanup();
     });
 
-    it('enqueues a QUEUED execution and gets it back field for field', async () => {
-      const input = newExecution({ stdin: 'in', expectedOutput: 'out', limitOverrides: { wallTimeMs: 1000 }, maxAttempts: 4 });
+    it('enqueues a QUEUED execution and gets it back field for field, its plan included', async () => {
+      const plan = testPlan({ stdin: 'in\u0000put', expectedOutput: 'out', testCases: [{ name: 'a', stdin: 'x', expectedOutput: 'y', hidden: true }] });
+      const input = newExecution({ plan, maxAttempts: 4, sourceCode: 'print("\u0000é")' });
       const { execution, created } = await store.enqueue(input, { now: T });
       expect(created).toBe(true);
+      const { plan: _p, ...rest } = input;
       expect(execution).toEqual({
-        ...input,
+        ...rest,
+        plan,
+        language: 'python',
+        cancelRequestedAt: null,
         status: 'QUEUED',
         attempt: 0,
         idempotencyKey: null,
@@ -225,7 +234,7 @@ export function jobStoreConformance(name: string, makeHarness: () => Promise<Sto
       const other = (await store.enqueue(newExecution({ sessionId: 'ses_b' }), { now: T + 3 })).execution;
       expect(await store.cancelQueuedForSession('ses_a', T + 10)).toBe(2);
       for (const id of [q1.id, q2.id]) {
-        expect(await store.get(id)).toMatchObject({ status: 'FAILED', finishedAt: T + 10, attempt: 0, result: { failureReason: 'cancelled' } });
+        expect(await store.get(id)).toMatchObject({ status: 'FAILED', finishedAt: T + 10, attempt: 0, result: { failureReason: 'canceled' } });
       }
       expect((await store.get(running.id))?.status).toBe('RUNNING');
       expect((await store.get(other.id))?.status).toBe('QUEUED');
@@ -283,9 +292,72 @@ export function jobStoreConformance(name: string, makeHarness: () => Promise<Sto
       for (let i = 0; i < 12; i++) expect(await store.cancelQueuedForSession(`s${i}`, T + i)).toBe(1);
       const s = await store.stats(T + 100);
       expect(s.recentFailures).toHaveLength(10);
-      expect(s.recentFailures[0]).toMatchObject({ finishedAt: T + 11, failureReason: 'cancelled' });
+      expect(s.recentFailures[0]).toMatchObject({ finishedAt: T + 11, failureReason: 'canceled' });
       expect(s.recentFailures[9].finishedAt).toBe(T + 2);
     });
+
+    it('keys inline runs (no session) by owner, and anonymous ones apart from both', async () => {
+      const opts = { idempotencyKey: 'k', requestHash: 'h', now: T };
+      const a = await store.enqueue(newExecution({ sessionId: null, owner: 'key1' }), opts);
+      expect((await store.enqueue(newExecution({ sessionId: null, owner: 'key1' }), opts)).execution.id).toBe(a.execution.id);
+      const b = await store.enqueue(newExecution({ sessionId: null, owner: 'key2' }), opts);
+      const c = await store.enqueue(newExecution({ sessionId: null, owner: null }), opts);
+      const d = await store.enqueue(newExecution({ sessionId: 'ses_x', owner: 'key1' }), opts);
+      expect(new Set([a, b, c, d].map((r) => r.execution.id)).size).toBe(4);
+      expect(c.execution.sessionId).toBeNull();
+      expect((await store.enqueue(newExecution({ sessionId: null, owner: null }), opts)).created).toBe(false);
+    });
+
+    it("refuses a run beyond an owner's in-flight quota (429 quota_exceeded); other owners are not affected", async () => {
+      const quota = { maxInFlightPerOwner: 2, now: T };
+      await store.enqueue(newExecution({ sessionId: null, owner: 'key1' }), quota);
+      await store.enqueue(newExecution({ sessionId: 's', owner: 'key1' }), quota);
+      const err = await rejection(store.enqueue(newExecution({ sessionId: null, owner: 'key1' }), quota));
+      expect(err.code).toBe('quota_exceeded');
+      expect(err.statusCode).toBe(429);
+      await store.enqueue(newExecution({ sessionId: null, owner: 'key2' }), quota);
+      const job = (await store.claim('w1', LEASE, T))!;
+      await store.finish(job.id, 'w1', 'COMPLETED', completedResult(), T + 1);
+      expect((await store.enqueue(newExecution({ sessionId: null, owner: 'key1' }), quota)).created).toBe(true);
+    });
+
+    it('announces every status change to its listeners, with the id', async () => {
+      const seen: string[] = [];
+      const off = store.events.onEvent((e) => seen.push(`${e.kind}:${e.id}`));
+      const available: number[] = [];
+      const offAvailable = store.events.onAvailable(() => available.push(1));
+      // A process hears of changes once its transport listens (PostgreSQL: after LISTEN).
+      await expect.poll(() => store.events.watching, { timeout: 5000 }).toBe(true);
+      const a = (await store.enqueue(newExecution(), { now: T })).execution;
+      const b = (await store.enqueue(newExecution(), { now: T })).execution;
+      await store.claim('w1', LEASE, T);
+      await store.renewLease(a.id, 'w1', LEASE, T + 1); // no event
+      await store.finish(a.id, 'w1', 'COMPLETED', completedResult(), T + 2);
+      await store.cancel(b.id, T + 3);
+      const want = [`available:${a.id}`, `available:${b.id}`, `started:${a.id}`, `finished:${a.id}`, `finished:${b.id}`];
+      await expect.poll(() => seen, { timeout: 5000 }).toEqual(want);
+      expect(available.length).toBeGreaterThan(0);
+      off();
+      offAvailable();
+    });
+
+    it('plans the rows an older codexec queued without a plan, once', async () => {
+      const { execution } = await store.enqueue(newExecution(), { now: T });
+      await h.exec(`UPDATE executions SET plan = NULL, stdin = ?, limit_overrides = '{"wallTimeMs":1234}' WHERE id = ?`, ['legacy in', execution.id]);
+      expect((await store.get(execution.id))?.plan).toBeNull();
+      const seen: unknown[] = [];
+      const planned = await store.planLegacy((legacy) => {
+        seen.push(legacy);
+        return testPlan({ stdin: legacy.stdin });
+      });
+      expect(planned).toBe(1);
+      expect(seen).toEqual([{ id: execution.id, language: 'python', stdin: 'legacy in', expectedOutput: null, limitOverrides: { wallTimeMs: 1234 } }]);
+      expect((await store.get(execution.id))?.plan?.stdin).toBe('legacy in');
+      expect(await store.planLegacy(() => testPlan())).toBe(0);
+    });
+
+    transitionConformance(() => h);
+    cancelConformance(() => h);
 
     it('survives close twice', async () => {
       await store.close();

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CodexecError } from '../../src/domain/errors.js';
-import { JOB_DB_FILE_NAME, describeJobDatabase, jobDatabasePath, openJobStore, openWakeSignal } from '../../src/queue/open.js';
+import { JOB_DB_FILE_NAME, describeJobDatabase, jobDatabasePath, openJobStore } from '../../src/queue/open.js';
 import { makeTempDir, newExecution, removeDir } from './helpers.js';
 import { DATABASE_URL, createSchema, describePostgres, withClient } from './postgres-helpers.js';
 
@@ -29,7 +29,6 @@ describe('openJobStore', () => {
     expect(err).toBeInstanceOf(CodexecError);
     expect((err as CodexecError).code).toBe('unsupported_database');
     expect((err as CodexecError).message).not.toMatch(/secret/); // never echoes credentials
-    await expect(openWakeSignal(config('mysql://x'))).rejects.toMatchObject({ code: 'unsupported_database' });
     expect(fs.existsSync(path.join(dir, 'data'))).toBe(false);
   });
 
@@ -49,25 +48,25 @@ describe('openJobStore', () => {
   });
 });
 
-describePostgres('openJobStore and openWakeSignal on PostgreSQL', () => {
-  it('opens the PostgreSQL store and its LISTEN wake signal for a postgres:// URL', async () => {
+describePostgres('openJobStore on PostgreSQL', () => {
+  it('opens the PostgreSQL queue and its LISTEN events for a postgres:// URL', async () => {
     const schema = await createSchema();
     const config = { dataDir: path.join(makeTempDir(), 'data'), databaseUrl: schema.url, leaseMs: 15_000, retryBaseMs: 500 };
     const store = await openJobStore(config);
-    const wake = await openWakeSignal(config);
     try {
-      // Watching with no data directory at all: the signal LISTENs on PostgreSQL, it does not watch
-      // files (the wake-ups themselves are tested in notify-wake.test.ts).
+      // Watching with no data directory at all: the events LISTEN on PostgreSQL, they do not watch
+      // files (the events themselves are tested in postgres-events.test.ts).
+      const off = store.events.onAvailable(() => {});
       const deadline = Date.now() + 10_000;
-      while (!wake.watching && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(wake.watching).toBe(true);
+      while (!store.events.watching && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(store.events.watching).toBe(true);
+      off();
       const { execution } = await store.enqueue(newExecution());
       expect((await store.get(execution.id))?.status).toBe('QUEUED');
       const rows = await withClient(DATABASE_URL, (c) => c.query<{ id: string }>(`SELECT id FROM ${schema.name}.executions`));
       expect(rows.rows.map((r) => r.id)).toEqual([execution.id]); // in that schema
       expect(fs.existsSync(config.dataDir)).toBe(false); // no SQLite file, not even the directory
     } finally {
-      wake.close();
       await store.close();
       await schema.drop();
       removeDir(path.dirname(config.dataDir));

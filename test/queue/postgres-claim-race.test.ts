@@ -3,7 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { JobStore } from '../../src/queue/job-store.js';
-import { PostgresJobStore } from '../../src/queue/postgres/postgres-job-store.js';
+import type { JobQueue } from '../../src/queue/core/job-queue.js';
+import { openPostgresQueue } from '../../src/queue/open.js';
 import { transpileForChildren } from './child-modules.js';
 import { completedResult, makeTempDir, newExecution, nextMessage, removeDir } from './helpers.js';
 import { createSchema, describePostgres, withClient, type TestSchema } from './postgres-helpers.js';
@@ -15,7 +16,7 @@ describePostgres('PostgreSQL claim race', () => {
   const JOBS = 320;
   const fixture = fileURLToPath(new URL('./fixtures/pg-claim-worker.mjs', import.meta.url));
   let schema: TestSchema;
-  let store: PostgresJobStore;
+  let store: JobQueue;
   let ids: string[];
   beforeAll(async () => {
     schema = await createSchema();
@@ -24,7 +25,7 @@ describePostgres('PostgreSQL claim race', () => {
     await schema?.drop();
   });
   beforeEach(async () => {
-    store = await PostgresJobStore.open(schema.url, { poolSize: 10 });
+    store = await openPostgresQueue(schema.url, { poolSize: 10 });
     await withClient(schema.url, (c) => c.query('TRUNCATE executions'));
     ids = [];
     for (let i = 0; i < JOBS; i++) ids.push((await store.enqueue(newExecution({ sessionId: `s${i}` }))).execution.id);
@@ -58,7 +59,7 @@ describePostgres('PostgreSQL claim race', () => {
     const children: { child: ChildProcess; stderr: () => string }[] = [];
     try {
       const modulePath = transpileForChildren(path.join(dir, 'build'));
-      const storeModule = modulePath('src/queue/postgres/postgres-job-store.ts');
+      const storeModule = modulePath('src/queue/open.ts');
       for (let i = 0; i < 4; i++) {
         const child = fork(fixture, [storeModule, schema.url, `proc${i}`, '2'], { execArgv: [], stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
         let stderr = '';
@@ -84,7 +85,7 @@ describePostgres('PostgreSQL claim race', () => {
   });
 
   it(`4 stores (separate pools) with 3 claimers each claim ${JOBS} jobs concurrently: each exactly once`, async () => {
-    const others = await Promise.all(Array.from({ length: 4 }, () => PostgresJobStore.open(schema.url, { poolSize: 3 })));
+    const others = await Promise.all(Array.from({ length: 4 }, () => openPostgresQueue(schema.url, { poolSize: 3 })));
     try {
       const perClaimer = await Promise.all(others.flatMap((s, i) => [0, 1, 2].map((j) => drain(s, `store${i}.${j}`))));
       console.log(`claims per claimer: ${perClaimer.map((c) => c.length).join(', ')}`);

@@ -3,10 +3,11 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ExecutionRecord } from '../../src/domain/execution.js';
 import { migrate, MIGRATIONS } from '../../src/queue/postgres/migrations.js';
-import { JOBS_CHANNEL, PostgresJobStore } from '../../src/queue/postgres/postgres-job-store.js';
-import { STATEMENTS } from '../../src/queue/postgres/sql.js';
+import type { JobQueue } from '../../src/queue/core/job-queue.js';
+import { openPostgresQueue } from '../../src/queue/open.js';
+import { JOBS_CHANNEL, STATEMENTS } from '../../src/queue/postgres/sql.js';
 import { jobStoreConformance } from './job-store-conformance.js';
-import { completedResult, newExecution } from './helpers.js';
+import { completedResult, newExecution, testPlan } from './helpers.js';
 import { DATABASE_URL, createSchema, describePostgres, withClient, type TestSchema } from './postgres-helpers.js';
 
 // The PostgreSQL job store against a real server: the conformance suite every store passes, then
@@ -26,16 +27,24 @@ async function rejection(p: Promise<unknown>): Promise<{ code?: string; message:
   return err as { code?: string; message: string };
 }
 
-describePostgres('PostgresJobStore', () => {
+describePostgres('JobQueue', () => {
   jobStoreConformance('PostgreSQL', async () => {
     const schema = await createSchema();
-    const store = await PostgresJobStore.open(schema.url, { poolSize: 4 }).catch(async (err: unknown) => {
+    const store = await openPostgresQueue(schema.url, { poolSize: 4 }).catch(async (err: unknown) => {
       await schema.drop();
       throw err;
     });
+    const raw = new pg.Client({ connectionString: schema.url });
+    await raw.connect();
     return {
       store,
+      async exec(sql, params = []) {
+        let n = 0;
+        const res = await raw.query(sql.replace(/\?/g, () => `$${++n}`), params);
+        return { changes: res.rowCount ?? 0 };
+      },
       async cleanup() {
+        await raw.end();
         await store.close();
         await schema.drop();
       },
@@ -56,7 +65,7 @@ describePostgres('PostgresJobStore', () => {
 
     it('records its migrations once, and reopening applies nothing again', async () => {
       expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
-      const store = await PostgresJobStore.open(schema.url);
+      const store = await openPostgresQueue(schema.url);
       const { execution } = await store.enqueue(newExecution(), { now: 1 });
       await store.close();
       const first = await recorded(schema.url);
@@ -64,7 +73,7 @@ describePostgres('PostgresJobStore', () => {
         MIGRATIONS.map((m) => ({ version: m.version, name: m.name, applied_at: undefined })),
       );
 
-      const reopened = await PostgresJobStore.open(schema.url);
+      const reopened = await openPostgresQueue(schema.url);
       expect((await reopened.get(execution.id))?.id).toBe(execution.id); // data kept
       await reopened.close();
       expect(await recorded(schema.url)).toEqual(first); // nothing applied again (same applied_at)
@@ -72,17 +81,17 @@ describePostgres('PostgresJobStore', () => {
     });
 
     it('refuses a database migrated by a newer codexec (unsupported_database)', async () => {
-      await (await PostgresJobStore.open(schema.url)).close();
+      await (await openPostgresQueue(schema.url)).close();
       await withClient(schema.url, (c) =>
         c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)', [MIGRATIONS.length + 1, 'future']),
       );
-      const err = await rejection(PostgresJobStore.open(schema.url));
+      const err = await rejection(openPostgresQueue(schema.url));
       expect(err).toMatchObject({ code: 'unsupported_database', statusCode: 500 });
-      expect(err.message).toMatch(/schema version 2 but this codexec knows only up to 1/);
+      expect(err.message).toMatch(new RegExp(`schema version ${MIGRATIONS.length + 1} but this codexec knows only up to ${MIGRATIONS.length}`));
     });
 
     it('several stores opening an empty schema at once all come up (the migration lock)', async () => {
-      const opened = await Promise.allSettled(Array.from({ length: 4 }, () => PostgresJobStore.open(schema.url, { poolSize: 1 })));
+      const opened = await Promise.allSettled(Array.from({ length: 4 }, () => openPostgresQueue(schema.url, { poolSize: 1 })));
       const stores = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
       try {
         expect(opened.flatMap((o) => (o.status === 'rejected' ? [String(o.reason)] : []))).toEqual([]);
@@ -101,7 +110,7 @@ describePostgres('PostgresJobStore', () => {
         (await c.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1', [schema.name])).rows,
       );
       expect(tables).toEqual([]);
-      await (await PostgresJobStore.open(schema.url)).close(); // the lock was released with the rollback
+      await (await openPostgresQueue(schema.url)).close(); // the lock was released with the rollback
     });
   });
 
@@ -111,13 +120,13 @@ describePostgres('PostgresJobStore', () => {
     // After each operation the listener notifies itself a marker: notifications arrive in commit
     // order, so once the marker is in, every notification of the operation is too.
     let schema: TestSchema;
-    let store: PostgresJobStore;
+    let store: JobQueue;
     let listener: pg.Client;
     let received: { pid: number; payload: string }[];
     const appName = `codexec_notify_${randomBytes(4).toString('hex')}`;
     beforeEach(async () => {
       schema = await createSchema(appName);
-      store = await PostgresJobStore.open(schema.url, { poolSize: 2 });
+      store = await openPostgresQueue(schema.url, { poolSize: 2 });
       listener = new pg.Client({ connectionString: DATABASE_URL });
       await listener.connect();
       received = [];
@@ -147,12 +156,13 @@ describePostgres('PostgresJobStore', () => {
         (await listener.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [appName])).rows.map((r) => r.pid),
       );
       expect(pids.size).toBeGreaterThan(0);
-      return received.filter((n) => pids.has(n.pid) && n.payload === '').length;
+      return received.filter((n) => pids.has(n.pid) && !n.payload.startsWith('marker-')).length;
     }
 
     it('enqueue and finish notify; so do claim, failAttempt, release, rescue and cancel; heartbeat and renewLease do not', async () => {
       const a = newExecution({ sessionId: 'ses_a', maxAttempts: 2 });
       expect(await notificationsOf(() => store.enqueue(a, { now: T }))).toBe(1);
+      expect(received.map((n) => n.payload)).toContain(`available:${a.id}`);
       expect(await notificationsOf(() => store.enqueue(newExecution({ sessionId: 'ses_b' }), { now: T, maxQueueDepth: 10, idempotencyKey: 'k' }))).toBe(1);
       expect(await notificationsOf(() => store.claim('w1', LEASE, T))).toBe(1);
       expect(await notificationsOf(() => store.renewLease(a.id, 'w1', LEASE, T + 1))).toBe(0);
@@ -186,11 +196,11 @@ describePostgres('PostgresJobStore', () => {
 
   describe('PostgreSQL specifics', () => {
     let schema: TestSchema;
-    let stores: PostgresJobStore[];
-    let store: PostgresJobStore;
+    let stores: JobQueue[];
+    let store: JobQueue;
     beforeEach(async () => {
       schema = await createSchema();
-      stores = await Promise.all([0, 1].map(() => PostgresJobStore.open(schema.url, { poolSize: 5 })));
+      stores = await Promise.all([0, 1].map(() => openPostgresQueue(schema.url, { poolSize: 5 })));
       store = stores[0];
     });
     afterEach(async () => {
@@ -200,9 +210,9 @@ describePostgres('PostgresJobStore', () => {
 
     it('keeps NUL characters and any Unicode in code, input, expected output, results and errors', async () => {
       const text = 'a\0b é 漢字 😀\n\0';
-      const input = newExecution({ sourceCode: `print("${text}")`, stdin: text, expectedOutput: text, maxAttempts: 2 });
+      const input = newExecution({ sourceCode: `print("${text}")`, plan: testPlan({ stdin: text, expectedOutput: text }), maxAttempts: 2 });
       const { execution } = await store.enqueue(input, { now: T });
-      expect(execution).toMatchObject({ sourceCode: input.sourceCode, stdin: text, expectedOutput: text });
+      expect(execution).toMatchObject({ sourceCode: input.sourceCode, plan: { stdin: text, expectedOutput: text } });
       expect(await store.get(input.id)).toEqual(execution);
       await store.claim('w1', LEASE, T);
       await store.failAttempt(input.id, 'w1', { code: 'sandbox_error', message: `mount said ${text}` }, 0, T + 1);
@@ -218,7 +228,7 @@ describePostgres('PostgresJobStore', () => {
     // A race shows only when two enqueues interleave, so each of these runs several rounds of
     // 20 enqueues at once from two stores (two pools, as two hosts would have).
     const ROUNDS = 8;
-    const concurrently = <T>(round: number, enqueue: (s: PostgresJobStore, i: number) => Promise<T>) =>
+    const concurrently = <T>(round: number, enqueue: (s: JobQueue, i: number) => Promise<T>) =>
       Promise.allSettled(Array.from({ length: 20 }, (_, i) => enqueue(stores[i % 2], round * 100 + i)));
 
     it('concurrent enqueues of one session: the in-flight limit admits exactly one', async () => {
@@ -307,11 +317,12 @@ describePostgres('PostgresJobStore', () => {
 
       const result = JSON.stringify(completedResult());
       const cases: [string, string, unknown[]][] = [
-        ['an unknown status', `UPDATE executions SET status = 'DONE' WHERE id = $1`, []],
-        ['a terminal status without finished_at', `UPDATE executions SET status = 'COMPLETED', result = $1 WHERE id = $2`, [result]],
-        ['a terminal status without a result', `UPDATE executions SET status = 'COMPLETED', finished_at = 2000 WHERE id = $1`, []],
+        ['a terminal status without finished_at', `UPDATE executions SET status = 'FAILED', result = $1 WHERE id = $2`, [result]],
+        ['a terminal status without a result', `UPDATE executions SET status = 'FAILED', finished_at = 2000 WHERE id = $1`, []],
+        ['a cancel flag on a queued job', `UPDATE executions SET cancel_requested_at = 5 WHERE id = $1`, []],
+        ['a plan that is not a JSON object', `UPDATE executions SET plan = '[1]' WHERE id = $1`, []],
         ['finished_at on a queued job', `UPDATE executions SET finished_at = 2000 WHERE id = $1`, []],
-        ['a failure reason on a queued job', `UPDATE executions SET failure_reason = 'cancelled' WHERE id = $1`, []],
+        ['a failure reason on a queued job', `UPDATE executions SET failure_reason = 'canceled' WHERE id = $1`, []],
         ['RUNNING without a lease', `UPDATE executions SET status = 'RUNNING', attempt = 1, started_at = 1500 WHERE id = $1`, []],
         [
           'RUNNING without a lease expiry',
@@ -329,14 +340,18 @@ describePostgres('PostgresJobStore', () => {
         await expect(raw.query(sql, [...params, id])).rejects.toThrow(/violates check constraint/);
       });
 
+      it('an unknown status is refused (by the transition trigger, before any CHECK)', async () => {
+        await expect(raw.query(`UPDATE executions SET status = 'DONE' WHERE id = $1`, [id])).rejects.toThrow(/forbidden execution status transition/);
+      });
+
       it('a valid raw transition passes (the cases above fail for their own reason)', async () => {
         const run = `UPDATE executions SET status = 'RUNNING', attempt = 1, started_at = 1500, lease_owner = 'w', lease_expires_at = 9 WHERE id = $1`;
         expect((await raw.query(run, [id])).rowCount).toBe(1);
       });
 
-      it('a second execution with the same session and idempotency key', async () => {
-        const insert = `INSERT INTO executions (id, session_id, language, source_code, max_attempts, idempotency_key, run_after, queued_at)
-                        VALUES ($1, 's', 'python', '', 1, 'k', 0, 0)`;
+      it('a second execution with the same idempotency scope and key', async () => {
+        const insert = `INSERT INTO executions (id, session_id, idempotency_scope, language, source_code, max_attempts, idempotency_key, run_after, queued_at)
+                        VALUES ($1, 's', 'session:s', 'python', '', 1, 'k', 0, 0)`;
         await raw.query(insert, ['a']);
         await expect(raw.query(insert, ['b'])).rejects.toThrow(/duplicate key value violates unique constraint "executions_idempotency"/);
       });

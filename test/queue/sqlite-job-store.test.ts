@@ -4,16 +4,22 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/queue/sqlite/migrations.js';
 import { SQL } from '../../src/queue/sqlite/sql.js';
-import { SqliteJobStore } from '../../src/queue/sqlite/sqlite-job-store.js';
+import { openSqliteQueue } from '../../src/queue/open.js';
 import { jobStoreConformance } from './job-store-conformance.js';
 import { completedResult, makeTempDir, newExecution, removeDir } from './helpers.js';
 
 jobStoreConformance('SQLite', async () => {
   const dir = makeTempDir();
-  const store = SqliteJobStore.open(path.join(dir, 'codexec.db'));
+  const file = path.join(dir, 'codexec.db');
+  const store = openSqliteQueue(file);
+  const raw = new Database(file, { timeout: 5000 });
   return {
     store,
+    async exec(sql, params = []) {
+      return { changes: raw.prepare(sql).run(...params).changes };
+    },
     async cleanup() {
+      raw.close();
       await store.close();
       removeDir(dir);
     },
@@ -30,7 +36,7 @@ describe('SqliteJobStore on disk', () => {
   afterEach(() => removeDir(dir));
 
   it('creates the directory and the file, in WAL mode', async () => {
-    const store = SqliteJobStore.open(file);
+    const store = openSqliteQueue(file);
     expect(fs.existsSync(file)).toBe(true);
     const raw = new Database(file);
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -40,11 +46,11 @@ describe('SqliteJobStore on disk', () => {
 
   it('records its migrations once, and reopening applies nothing again', async () => {
     expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
-    await SqliteJobStore.open(file).close();
-    const store = SqliteJobStore.open(file);
+    await openSqliteQueue(file).close();
+    const store = openSqliteQueue(file);
     const { execution } = await store.enqueue(newExecution(), { now: 1 });
     await store.close();
-    const reopened = SqliteJobStore.open(file);
+    const reopened = openSqliteQueue(file);
     expect((await reopened.get(execution.id))?.id).toBe(execution.id); // data kept
     await reopened.close();
     const raw = new Database(file, { readonly: true });
@@ -54,11 +60,11 @@ describe('SqliteJobStore on disk', () => {
   });
 
   it('refuses a database migrated by a newer codexec', async () => {
-    await SqliteJobStore.open(file).close();
+    await openSqliteQueue(file).close();
     const raw = new Database(file);
     raw.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(MIGRATIONS.length + 1, 'future', 0);
     raw.close();
-    expect(() => SqliteJobStore.open(file)).toThrow(expect.objectContaining({ code: 'unsupported_database' }));
+    expect(() => openSqliteQueue(file)).toThrow(expect.objectContaining({ code: 'unsupported_database' }));
   });
 
   it.each([
@@ -66,7 +72,7 @@ describe('SqliteJobStore on disk', () => {
     ['ExecutionPruneBatch', /USING COVERING INDEX executions_finished/],
     ['StatsRecentFailures', /USING INDEX executions_failures/],
   ] as const)('%s runs on its index, in its order, with no sort step', async (name, index) => {
-    await SqliteJobStore.open(file).close();
+    await openSqliteQueue(file).close();
     const raw = new Database(file, { readonly: true });
     const params = Object.fromEntries((SQL[name].match(/@\w+/g) ?? []).map((p) => [p.slice(1), 1]));
     const plan = raw.prepare(`EXPLAIN QUERY PLAN ${SQL[name]}`).all(params) as { detail: string }[];
@@ -80,7 +86,7 @@ describe('SqliteJobStore on disk', () => {
     let raw: Database.Database;
     let id: string;
     beforeEach(async () => {
-      const store = SqliteJobStore.open(file);
+      const store = openSqliteQueue(file);
       id = (await store.enqueue(newExecution({ maxAttempts: 2 }), { now: 1000 })).execution.id;
       await store.close();
       raw = new Database(file);
@@ -89,9 +95,10 @@ describe('SqliteJobStore on disk', () => {
 
     const result = JSON.stringify(completedResult());
     const cases: [string, string, unknown[]][] = [
-      ['an unknown status', `UPDATE executions SET status = 'DONE' WHERE id = ?`, []],
-      ['a terminal status without finished_at', `UPDATE executions SET status = 'COMPLETED', result = ? WHERE id = ?`, [result]],
-      ['a terminal status without a result', `UPDATE executions SET status = 'COMPLETED', finished_at = 2000 WHERE id = ?`, []],
+      ['a terminal status without finished_at', `UPDATE executions SET status = 'FAILED', result = ? WHERE id = ?`, [result]],
+      ['a terminal status without a result', `UPDATE executions SET status = 'FAILED', finished_at = 2000 WHERE id = ?`, []],
+      ['a cancel flag on a queued job', `UPDATE executions SET cancel_requested_at = 5 WHERE id = ?`, []],
+      ['a plan that is not a JSON object', `UPDATE executions SET plan = '[1]' WHERE id = ?`, []],
       ['finished_at on a queued job', `UPDATE executions SET finished_at = 2000 WHERE id = ?`, []],
       ['RUNNING without a lease', `UPDATE executions SET status = 'RUNNING', attempt = 1, started_at = 1500 WHERE id = ?`, []],
       [
@@ -110,15 +117,19 @@ describe('SqliteJobStore on disk', () => {
       expect(() => raw.prepare(sql).run(...params, id)).toThrow(/CHECK constraint failed/);
     });
 
+    it('an unknown status is refused (by the transition trigger, before any CHECK)', () => {
+      expect(() => raw.prepare(`UPDATE executions SET status = 'DONE' WHERE id = ?`).run(id)).toThrow(/forbidden execution status transition/);
+    });
+
     it('a valid raw transition passes (the cases above fail for their own reason)', () => {
       const run = raw.prepare(`UPDATE executions SET status = 'RUNNING', attempt = 1, started_at = 1500, lease_owner = 'w', lease_expires_at = 9 WHERE id = ?`);
       expect(run.run(id).changes).toBe(1);
     });
 
-    it('a second execution with the same session and idempotency key', () => {
+    it('a second execution with the same idempotency scope and key', () => {
       const insert = raw.prepare(
-        `INSERT INTO executions (id, session_id, language, source_code, max_attempts, idempotency_key, run_after, queued_at)
-         VALUES (?, 's', 'python', '', 1, 'k', 0, 0)`,
+        `INSERT INTO executions (id, session_id, idempotency_scope, language, source_code, max_attempts, idempotency_key, run_after, queued_at)
+         VALUES (?, 's', 'session:s', 'python', '', 1, 'k', 0, 0)`,
       );
       insert.run('a');
       expect(() => insert.run('b')).toThrow(/UNIQUE constraint failed/);

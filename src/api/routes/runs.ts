@@ -1,27 +1,12 @@
-import { randomUUID } from 'node:crypto';
-import { IdempotencyConflictError, NotFoundError, RateLimitedError } from '../../domain/errors.js';
-import type { ExecutionRecord } from '../../domain/execution.js';
-import type { LimitOverrides } from '../../domain/limits.js';
-import type { JobStore } from '../../queue/job-store.js';
+import { NotFoundError } from '../../domain/errors.js';
+import { submitRun } from '../../executions/submit.js';
 import type { App, RouteContext } from '../context.js';
 import { executionSummaryView } from '../views.js';
 import { perMinute } from '../rate-limits.js';
-import { runRequestHash } from '../request-hash.js';
-import { assertMaxBytes } from '../request-limits.js';
 import { SessionIdParams, errors } from '../schemas/common.js';
 import { ExecutionListQuery, ExecutionListResponse, RunBody, RunHeaders, RunResponse } from '../schemas/executions.js';
 
 const TAGS = ['executions'];
-// How far back an idempotent replay is looked for when a cooldown would refuse the run: the
-// original run is at most one cooldown old, so it is among the session's newest executions.
-const REPLAY_LOOKBACK = 100;
-
-/** The earlier run with this Idempotency-Key, if it is recent; 409 when its request differs. */
-async function findReplay(jobs: JobStore, sessionId: string, key: string, requestHash: string): Promise<ExecutionRecord | null> {
-  const earlier = (await jobs.listBySession(sessionId, REPLAY_LOOKBACK)).find((e) => e.idempotencyKey === key);
-  if (earlier && earlier.requestHash !== requestHash) throw new IdempotencyConflictError();
-  return earlier ?? null;
-}
 
 export function runRoutes(app: App, ctx: RouteContext): void {
   const { config, sessions, languages, jobs, metrics } = ctx;
@@ -42,7 +27,8 @@ export function runRoutes(app: App, ctx: RouteContext): void {
           'code as stored at this moment; later autosaves do not change it. Limits: at most CODEXEC_SESSION_MAX_IN_FLIGHT executions ' +
           'queued or running per session (429 `session_busy`; a new run is refused, not merged), CODEXEC_RUN_COOLDOWN_MS between runs ' +
           '(429 `run_cooldown`), CODEXEC_RATE_LIMIT_RUNS_PER_MINUTE per client (429 `rate_limited`), CODEXEC_QUEUE_MAX_DEPTH queued in ' +
-          'total (503 `queue_full`); each with Retry-After.',
+          'total (503 `queue_full`); each with Retry-After. With `test_cases`, the program is compiled once and each case runs in a ' +
+          'fresh sandbox; the result has per-case statuses and a summary (hidden cases show only their status).',
         params: SessionIdParams,
         headers: RunHeaders,
         body: RunBody,
@@ -52,69 +38,19 @@ export function runRoutes(app: App, ctx: RouteContext): void {
     async (req, reply) => {
       const sessionId = req.params.session_id.toLowerCase();
       const { body } = req;
-      assertMaxBytes(body.stdin, config.maxStdinBytes, 'stdin_too_large');
-      assertMaxBytes(body.expected_output, config.outputBytes, 'expected_output_too_large');
-      const idempotencyKey = req.headers['idempotency-key'] ?? null;
-      const now = Date.now();
-
-      const wakeExecutors = (warn: (fields: object) => void) => {
-        try {
-          ctx.wake?.();
-        } catch (err) {
-          // The run is stored; an executor's next poll finds it even if this nudge failed.
-          warn({ err });
-        }
-      };
-      const { execution, created } = await sessions.submitRun(
-        sessionId,
-        async (session) => {
-          const profile = languages.resolve(session.language);
-          assertMaxBytes(session.sourceCode, config.maxSourceBytes, 'source_too_large');
-          const stdin = body.stdin ?? '';
-          const expectedOutput = body.expected_output ?? null;
-          const requestHash = runRequestHash({
-            language: profile.id,
-            sourceCode: session.sourceCode,
-            stdin,
-            expectedOutput,
-            timeLimitMs: body.time_limit_ms ?? null,
-            memoryLimitBytes: body.memory_limit_bytes ?? null,
-          });
-          const waitMs = session.lastRunAt === null ? 0 : session.lastRunAt + config.runCooldownMs - now;
-          if (waitMs > 0) {
-            // A retry of the run that started the cooldown is answered, not refused.
-            const replay = idempotencyKey === null ? null : await findReplay(jobs, sessionId, idempotencyKey, requestHash);
-            if (replay) return { value: { execution: replay, created: false }, accepted: false };
-            throw new RateLimitedError(`this session ran less than ${config.runCooldownMs} ms ago; retry in ${waitMs} ms`, waitMs / 1000, 'run_cooldown');
-          }
-          const limitOverrides: LimitOverrides = {};
-          if (body.time_limit_ms !== undefined) limitOverrides.wallTimeMs = limitOverrides.cpuTimeMs = body.time_limit_ms;
-          if (body.memory_limit_bytes !== undefined) limitOverrides.memoryBytes = body.memory_limit_bytes;
-          const result = await jobs.enqueue(
-            {
-              id: randomUUID(),
-              sessionId,
-              language: profile.id,
-              sourceCode: session.sourceCode,
-              stdin,
-              expectedOutput,
-              limitOverrides,
-              maxAttempts: config.maxAttempts,
-            },
-            {
-              idempotencyKey,
-              requestHash,
-              maxInFlightPerSession: config.sessionMaxInFlight,
-              maxQueueDepth: config.queueMaxDepth,
-              now,
-            },
-          );
-          // Wake executors as soon as the job is committed, before the session's lastRunAt is
-          // saved (a group commit at the end of this event-loop turn), which would add to queue wait.
-          if (result.created) wakeExecutors((fields) => req.log.warn({ ...fields, execution_id: result.execution.id }, 'could not wake executors'));
-          return { value: result, accepted: result.created };
+      // The one submit path (executions/submit.ts): this route only translates HTTP to it and back.
+      const { execution, created } = await submitRun(
+        { config, jobs, languages, sessions },
+        {
+          source: { sessionId },
+          stdin: body.stdin,
+          expectedOutput: body.expected_output,
+          testCases: body.test_cases?.map((c) => ({ name: c.name, stdin: c.stdin, expectedOutput: c.expected_output, hidden: c.hidden })),
+          comparison: body.comparison,
+          timeLimitMs: body.time_limit_ms,
+          memoryLimitBytes: body.memory_limit_bytes,
+          idempotencyKey: req.headers['idempotency-key'] ?? null,
         },
-        now,
       );
 
       if (created) {

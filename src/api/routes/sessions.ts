@@ -2,6 +2,7 @@ import { NotFoundError } from '../../domain/errors.js';
 import type { App, RouteContext } from '../context.js';
 import { autosaveView, sessionView } from '../views.js';
 import { perMinute } from '../rate-limits.js';
+import { assertFaithfulText } from '../../domain/text.js';
 import { assertMaxBytes, parseIfMatch, revisionETag } from '../request-limits.js';
 import { SessionIdParams, errors } from '../schemas/common.js';
 import {
@@ -34,6 +35,7 @@ export function sessionRoutes(app: App, ctx: RouteContext): void {
     async (req, reply) => {
       const profile = languages.resolve(req.body.language);
       assertMaxBytes(req.body.source_code, config.maxSourceBytes, 'source_too_large');
+      assertFaithfulText(req.body.source_code, 'source_code');
       const session = await sessions.create({ language: profile.id, sourceCode: req.body.source_code ?? profile.template });
       req.log.info({ session_id: session.id, language: session.language }, 'session created');
       return reply.code(201).header('etag', revisionETag(session.revision)).send(sessionView(session, config.sessionIdleTtlMs));
@@ -81,6 +83,7 @@ export function sessionRoutes(app: App, ctx: RouteContext): void {
       const { body } = req;
       const ifMatchRevision = parseIfMatch(req.headers['if-match']);
       assertMaxBytes(body.source_code, config.maxSourceBytes, 'source_too_large');
+      assertFaithfulText(body.source_code, 'source_code');
       const language = body.language === undefined ? undefined : languages.resolve(body.language).id;
       const session = await sessions.autosave(req.params.session_id.toLowerCase(), {
         language,
@@ -98,7 +101,7 @@ export function sessionRoutes(app: App, ctx: RouteContext): void {
       schema: {
         tags: TAGS,
         summary: 'Close a session',
-        description: 'Idempotent. Its QUEUED executions are cancelled (FAILED, failure_reason `cancelled`); a RUNNING one finishes.',
+        description: 'Idempotent. Its QUEUED executions are canceled (FAILED, failure_reason `canceled`); a RUNNING one finishes.',
         params: SessionIdParams,
         response: { 200: CloseSessionResponse, ...errors(400, 404, 500, 503) },
       },

@@ -1,6 +1,20 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { FAILURE_REASONS } from '../../domain/execution.js';
+import { CASE_STATUSES, FAILURE_REASONS } from '../../domain/execution.js';
+import { COMPARISON_MODES } from '../../domain/plan.js';
 import { ExecutionStatus, Nullable, NullableTimestamp, StringEnum, Timestamp, Uuid } from './common.js';
+import { LimitsJson } from './languages.js';
+
+export const TestCaseInput = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Unique in the run; default "1", "2", ...' })),
+    stdin: Type.Optional(Type.String({ description: 'At most CODEXEC_MAX_STDIN_BYTES bytes' })),
+    expected_output: Type.String({ description: 'At most CODEXEC_OUTPUT_BYTES bytes' }),
+    hidden: Type.Optional(
+      Type.Boolean({ description: 'Its stdin, expected output and the program\'s output on it are never returned (not by GET, list or logs): only its status' }),
+    ),
+  },
+  { additionalProperties: false },
+);
 
 export const RunBody = Type.Object(
   {
@@ -13,6 +27,20 @@ export const RunBody = Type.Object(
     ),
     memory_limit_bytes: Type.Optional(
       Type.Integer({ minimum: 16 * 1024 * 1024, maximum: 2 ** 40, description: 'Memory limit (at least 16 MiB); clamped to the language\'s maximum' }),
+    ),
+    test_cases: Type.Optional(
+      Type.Array(TestCaseInput, {
+        minItems: 1,
+        maxItems: 100,
+        description:
+          'Validate against cases: the program is compiled once, then each case runs in a fresh sandbox with the run\'s limits. ' +
+          'At most CODEXEC_MAX_TEST_CASES (default 20). Not together with stdin / expected_output.',
+      }),
+    ),
+    comparison: Type.Optional(
+      StringEnum(COMPARISON_MODES, {
+        description: 'How output is compared with expected output: exact; trailing_whitespace (default: \\r\\n is \\n, trailing spaces and blank lines ignored); tokens (whitespace-separated tokens)',
+      }),
     ),
   },
   { additionalProperties: false, description: 'Optional: an empty body, or none at all, runs with no input and default limits' },
@@ -34,7 +62,7 @@ export type RunHeaders = Static<typeof RunHeaders>;
 
 export const RunResponse = Type.Object({
   execution_id: Uuid,
-  session_id: Uuid,
+  session_id: Nullable(Uuid),
   status: ExecutionStatus,
   queued_at: Timestamp,
 });
@@ -49,9 +77,31 @@ export const ExecutionTimestamps = Type.Object({
   finished_at: NullableTimestamp,
 });
 
+export const CaseResultJson = Type.Object({
+  name: Type.String(),
+  hidden: Type.Boolean({ description: 'A hidden case shows only its name and status' }),
+  status: StringEnum(CASE_STATUSES),
+  time_ms: NullableInt('Wall-clock time of the case'),
+  cpu_time_ms: NullableInt('CPU time of the case'),
+  memory_peak_kb: NullableInt('Peak memory of the case'),
+  exit_code: NullableInt('Exit code'),
+  signal: Nullable(Type.String()),
+  stdout: Type.String(),
+  stderr: Type.String(),
+  stdout_truncated: Type.Boolean(),
+  stderr_truncated: Type.Boolean(),
+  feedback: Nullable(Type.String({ description: 'One line about this case, for the learner' })),
+});
+
+export const CasesSummaryJson = Type.Object({
+  passed: Type.Integer({ minimum: 0 }),
+  total: Type.Integer({ minimum: 0 }),
+  first_failing: Nullable(Type.String({ description: 'Name of the first case that did not pass' })),
+});
+
 export const ExecutionResponse = Type.Object({
   execution_id: Uuid,
-  session_id: Uuid,
+  session_id: Nullable(Uuid),
   language: Type.String(),
   status: ExecutionStatus,
   stdout: Type.String({ description: 'Empty until the execution has finished' }),
@@ -72,6 +122,13 @@ export const ExecutionResponse = Type.Object({
   warnings: Type.Array(Type.String()),
   time_limit_ms: NullableInt('Effective wall-clock limit (after clamping to the language maximum)'),
   memory_limit_bytes: NullableInt('Effective memory limit'),
+  limits: Nullable(
+    Type.Object(LimitsJson.properties, { description: 'Every limit of the run phase, as planned at submission and enforced on whichever host ran it' }),
+  ),
+  language_version: Nullable(Type.String({ description: 'Toolchain version of the process that planned the run' })),
+  test_cases: Nullable(Type.Array(CaseResultJson, { description: 'Per-case results when the run had test cases; null otherwise (and while not finished)' })),
+  summary: Nullable(CasesSummaryJson),
+  cancel_requested: Type.Boolean({ description: 'A cancel was asked for while it ran' }),
   attempts: Type.Integer({ minimum: 0, description: 'Attempts made so far (retries happen only for failures on our side)' }),
   max_attempts: Type.Integer({ minimum: 1 }),
   attempt_errors: Type.Array(
@@ -93,6 +150,7 @@ export const ExecutionSummary = Type.Object({
   exit_code: NullableInt('Exit code'),
   verdict: Nullable(StringEnum(['passed', 'wrong_answer'] as const)),
   execution_time_ms: NullableInt('Wall-clock time of the run'),
+  summary: Nullable(CasesSummaryJson),
   queued_at: Timestamp,
   started_at: NullableTimestamp,
   finished_at: NullableTimestamp,

@@ -71,6 +71,6 @@ export type AutosaveResponse = Static<typeof AutosaveResponse>;
 export const CloseSessionResponse = Type.Object({
   session_id: Uuid,
   status: SessionStatus,
-  cancelled_executions: Type.Integer({ minimum: 0, description: 'QUEUED executions of this session that were cancelled (FAILED, failure_reason cancelled)' }),
+  cancelled_executions: Type.Integer({ minimum: 0, description: 'QUEUED executions of this session that were canceled (FAILED, failure_reason canceled)' }),
 });
 export type CloseSessionResponse = Static<typeof CloseSessionResponse>;

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { TERMINAL_SQL, refuseNewerSchema, type Migration } from '../store-common.js';
-import { SQL } from './sql.js';
+import { TERMINAL_SQL, refuseNewerSchema, type Migration } from '../migration.js';
+import { JOBS_CHANNEL, LOCK_MIGRATIONS } from './sql.js';
 
 // Numbered migrations of the PostgreSQL job database. A migration is never edited once written: a
 // change to the schema is a new entry at the end. Each applied version is recorded in
@@ -100,6 +100,74 @@ CREATE TABLE executors (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'plans, inline runs, owners, cancel, events, transitions enforced',
+    // The same change as the SQLite store's migration 2 (read its comment), in place: PostgreSQL
+    // can relax NOT NULL and add columns without rebuilding the table. `plan` is `json` (not
+    // jsonb) for the reason given in migration 1: a test case's input may hold a NUL.
+    //
+    // Events: a trigger NOTIFYs every status change on the jobs channel with the payload
+    // "<kind>:<execution id>" (kind: available / started / finished / cancel), delivered to every
+    // LISTENing process at commit; identical notifications of one transaction are folded into one.
+    sql: `
+ALTER TABLE executions ALTER COLUMN session_id DROP NOT NULL;
+ALTER TABLE executions DROP CONSTRAINT executions_session_id_check;
+ALTER TABLE executions ADD CONSTRAINT executions_session_id_check CHECK (session_id IS NULL OR length(session_id) > 0);
+ALTER TABLE executions
+  ADD COLUMN owner TEXT CHECK (owner IS NULL OR length(owner) > 0),
+  ADD COLUMN idempotency_scope TEXT,
+  ADD COLUMN plan JSON CHECK (plan IS NULL OR json_typeof(plan) = 'object'),
+  ADD COLUMN cancel_requested_at BIGINT;
+UPDATE executions SET idempotency_scope = 'session:' || session_id;
+ALTER TABLE executions ALTER COLUMN idempotency_scope SET NOT NULL;
+ALTER TABLE executions ADD CONSTRAINT executions_idempotency_scope_check CHECK (length(idempotency_scope) > 0);
+ALTER TABLE executions ADD CONSTRAINT executions_cancel_flag CHECK (cancel_requested_at IS NULL OR status <> 'QUEUED');
+UPDATE executions
+SET failure_reason = 'canceled',
+    result = replace(result::text, '"failureReason":"cancelled"', '"failureReason":"canceled"')::json
+WHERE failure_reason = 'cancelled';
+
+DROP INDEX executions_session;
+DROP INDEX executions_session_in_flight;
+DROP INDEX executions_idempotency;
+CREATE INDEX executions_session ON executions (session_id, seq) WHERE session_id IS NOT NULL;
+CREATE INDEX executions_session_in_flight ON executions (session_id, seq) WHERE session_id IS NOT NULL AND status IN ('QUEUED', 'RUNNING');
+CREATE INDEX executions_owner_in_flight ON executions (owner, seq) WHERE owner IS NOT NULL AND status IN ('QUEUED', 'RUNNING');
+CREATE UNIQUE INDEX executions_idempotency ON executions (idempotency_scope, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX executions_unplanned ON executions (seq) WHERE plan IS NULL AND status IN ('QUEUED', 'RUNNING');
+
+-- The state machine of domain/states.ts: any other change of status is refused.
+CREATE FUNCTION codexec_check_transition() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT ((OLD.status = 'QUEUED'  AND NEW.status IN ('RUNNING', 'FAILED'))
+       OR (OLD.status = 'RUNNING' AND NEW.status IN ('COMPLETED', 'FAILED', 'TIMEOUT', 'QUEUED'))) THEN
+    RAISE EXCEPTION 'forbidden execution status transition % -> %', OLD.status, NEW.status USING ERRCODE = 'check_violation';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER executions_transitions BEFORE UPDATE OF status ON executions
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION codexec_check_transition();
+
+-- Every status change (and a cancel request on a running job), told to every listener.
+CREATE FUNCTION codexec_notify_job() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE kind TEXT;
+BEGIN
+  IF TG_OP = 'INSERT' THEN kind := 'available';
+  ELSIF OLD.status IS DISTINCT FROM NEW.status THEN
+    kind := CASE NEW.status WHEN 'QUEUED' THEN 'available' WHEN 'RUNNING' THEN 'started' ELSE 'finished' END;
+  ELSIF OLD.cancel_requested_at IS NULL AND NEW.cancel_requested_at IS NOT NULL AND NEW.status = 'RUNNING' THEN kind := 'cancel';
+  ELSE RETURN NULL;
+  END IF;
+  PERFORM pg_notify('${JOBS_CHANNEL}', kind || ':' || NEW.id);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER executions_notify_insert AFTER INSERT ON executions
+  FOR EACH ROW EXECUTE FUNCTION codexec_notify_job();
+CREATE TRIGGER executions_notify_update AFTER UPDATE OF status, cancel_requested_at ON executions
+  FOR EACH ROW EXECUTE FUNCTION codexec_notify_job();
+`,
+  },
 ];
 
 /**
@@ -113,7 +181,7 @@ export async function migrate(
 ): Promise<number[]> {
   await client.query('BEGIN');
   try {
-    await client.query(SQL.LockMigrations);
+    await client.query(LOCK_MIGRATIONS);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version     INTEGER PRIMARY KEY,
       name        TEXT    NOT NULL,

@@ -1,21 +1,21 @@
 import pg from 'pg';
 import type { AttemptError, ExecutionRecord, ExecutionResult } from '../../domain/execution.js';
+import type { ExecutionPlan } from '../../domain/plan.js';
 import type { ExecutionStatus } from '../../domain/states.js';
-import type { LimitOverrides } from '../../domain/limits.js';
 
 /**
- * A row of `executions` as the store's queries return it: snake_case, BIGINT as numbers (see
+ * A row of `executions` as the queue's statements return it: snake_case, BIGINT as numbers (see
  * PG_TYPES), BYTEA as Buffers, json columns already parsed by pg.
  */
 export interface ExecutionRow {
   seq: number;
   id: string;
-  session_id: string;
+  session_id: string | null;
+  owner: string | null;
+  idempotency_scope: string;
   language: string;
   source_code: Buffer;
-  stdin: Buffer;
-  expected_output: Buffer | null;
-  limit_overrides: LimitOverrides;
+  plan: ExecutionPlan | null;
   status: ExecutionStatus;
   attempt: number;
   max_attempts: number;
@@ -27,6 +27,7 @@ export interface ExecutionRow {
   queued_at: number;
   started_at: number | null;
   finished_at: number | null;
+  cancel_requested_at: number | null;
   result: ExecutionResult | null;
   failure_reason: string | null;
   errors: AttemptError[];
@@ -47,20 +48,18 @@ function parseInt8(text: string): number {
 export const PG_TYPES = new pg.TypeOverrides();
 PG_TYPES.setTypeParser(INT8_OID, parseInt8);
 
-/** UTF-8 text for a BYTEA column (which, unlike TEXT, can hold NUL characters). */
-export function textToBytes(text: string): Buffer {
-  return Buffer.from(text, 'utf8');
-}
+/** Parameters stored in BYTEA columns (UTF-8), which, unlike TEXT, can hold NUL characters. */
+export const BYTEA_PARAMS: ReadonlySet<string> = new Set(['sourceCode']);
 
-export function rowToRecord(row: ExecutionRow): ExecutionRecord {
+export function rowToRecord(raw: Record<string, unknown>): ExecutionRecord {
+  const row = raw as unknown as ExecutionRow;
   return {
     id: row.id,
     sessionId: row.session_id,
+    owner: row.owner,
     language: row.language,
     sourceCode: row.source_code.toString('utf8'),
-    stdin: row.stdin.toString('utf8'),
-    expectedOutput: row.expected_output === null ? null : row.expected_output.toString('utf8'),
-    limitOverrides: row.limit_overrides,
+    plan: row.plan,
     status: row.status,
     attempt: row.attempt,
     maxAttempts: row.max_attempts,
@@ -72,6 +71,7 @@ export function rowToRecord(row: ExecutionRow): ExecutionRecord {
     queuedAt: row.queued_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+    cancelRequestedAt: row.cancel_requested_at,
     result: row.result,
     errors: row.errors,
   };

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { TERMINAL_SQL, refuseNewerSchema, type Migration } from '../store-common.js';
+import { TERMINAL_SQL, refuseNewerSchema, type Migration } from '../migration.js';
 
 // Numbered migrations of the SQLite job database. A migration is never edited once written: a
 // change to the schema is a new entry at the end. Each applied version is recorded in
@@ -82,6 +82,123 @@ CREATE TABLE executors (
   started_at    INTEGER NOT NULL,
   heartbeat_at  INTEGER NOT NULL
 );
+`,
+  },
+  {
+    version: 2,
+    name: 'plans, inline runs, owners, cancel, events, transitions enforced',
+    // What a job means is stored with it (plan: the resolved commands, limits and test cases);
+    // a run may have no session (session_id NULL: code submitted inline) and an owner (an API key);
+    // idempotency keys are unique per scope (the session, else the owner, else 'anonymous'); a
+    // RUNNING job may carry a cancel request. SQLite cannot relax NOT NULL in place, so the table
+    // is rebuilt (one transaction, with the rest of the migration). Rows from migration 1 keep
+    // their request's pieces (stdin, expected_output, limit_overrides) and get a plan at the next
+    // start of a process that has the language profiles (JobQueue.planLegacy); new rows leave
+    // those columns at their defaults. The failure reason 'cancelled' becomes 'canceled'.
+    //
+    // The schema now also enforces the state machine (domain/states.ts) with a trigger that
+    // refuses any other change of status, and publishes every status change as an event in
+    // job_events, which other processes tail when the WAL changes (sqlite/events.ts).
+    sql: `
+CREATE TABLE executions_v2 (
+  seq                  INTEGER PRIMARY KEY,
+  id                   TEXT    NOT NULL UNIQUE CHECK (length(id) > 0),
+  session_id           TEXT    CHECK (session_id IS NULL OR length(session_id) > 0),
+  owner                TEXT    CHECK (owner IS NULL OR length(owner) > 0),
+  idempotency_scope    TEXT    NOT NULL CHECK (length(idempotency_scope) > 0),
+  language             TEXT    NOT NULL,
+  source_code          TEXT    NOT NULL,
+  plan                 TEXT    CHECK (plan IS NULL OR (json_valid(plan) AND json_type(plan) = 'object')),
+  stdin                TEXT    NOT NULL DEFAULT '',
+  expected_output      TEXT,
+  limit_overrides      TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(limit_overrides) AND json_type(limit_overrides) = 'object'),
+  status               TEXT    NOT NULL DEFAULT 'QUEUED'
+                               CHECK (status IN ('QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'TIMEOUT')),
+  attempt              INTEGER NOT NULL DEFAULT 0 CHECK (attempt >= 0),
+  max_attempts         INTEGER NOT NULL CHECK (max_attempts >= 1),
+  idempotency_key      TEXT,
+  request_hash         TEXT,
+  lease_owner          TEXT,
+  lease_expires_at     INTEGER,
+  run_after            INTEGER NOT NULL,
+  queued_at            INTEGER NOT NULL,
+  started_at           INTEGER,
+  finished_at          INTEGER,
+  cancel_requested_at  INTEGER,
+  result               TEXT    CHECK (result IS NULL OR (json_valid(result) AND json_type(result) = 'object')),
+  errors               TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(errors) AND json_type(errors) = 'array'),
+
+  CHECK (attempt <= max_attempts),
+  CHECK (status <> 'QUEUED' OR attempt < max_attempts),
+  CHECK ((finished_at IS NOT NULL) = (status IN ${TERMINAL_SQL})),
+  CHECK ((result IS NOT NULL) = (status IN ${TERMINAL_SQL})),
+  CHECK ((lease_owner IS NOT NULL) = (status = 'RUNNING')),
+  CHECK ((lease_expires_at IS NOT NULL) = (status = 'RUNNING')),
+  CHECK ((started_at IS NOT NULL) = (attempt > 0)),
+  -- A queued job is canceled at once, never flagged: a flag exists only on a running or ended job.
+  CHECK (cancel_requested_at IS NULL OR status <> 'QUEUED')
+);
+
+INSERT INTO executions_v2 (seq, id, session_id, owner, idempotency_scope, language, source_code, plan, stdin, expected_output,
+                           limit_overrides, status, attempt, max_attempts, idempotency_key, request_hash, lease_owner,
+                           lease_expires_at, run_after, queued_at, started_at, finished_at, cancel_requested_at, result, errors)
+SELECT seq, id, session_id, NULL, 'session:' || session_id, language, source_code, NULL, stdin, expected_output,
+       limit_overrides, status, attempt, max_attempts, idempotency_key, request_hash, lease_owner,
+       lease_expires_at, run_after, queued_at, started_at, finished_at, NULL,
+       CASE WHEN json_extract(result, '$.failureReason') = 'cancelled' THEN json_set(result, '$.failureReason', 'canceled') ELSE result END,
+       errors
+FROM executions;
+
+DROP TABLE executions;
+ALTER TABLE executions_v2 RENAME TO executions;
+
+CREATE INDEX executions_claim ON executions (status, run_after, seq);
+CREATE INDEX executions_session ON executions (session_id, seq) WHERE session_id IS NOT NULL;
+CREATE INDEX executions_session_in_flight ON executions (session_id, seq) WHERE session_id IS NOT NULL AND status IN ('QUEUED', 'RUNNING');
+CREATE INDEX executions_owner_in_flight ON executions (owner, seq) WHERE owner IS NOT NULL AND status IN ('QUEUED', 'RUNNING');
+CREATE UNIQUE INDEX executions_idempotency ON executions (idempotency_scope, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX executions_finished ON executions (finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX executions_failures ON executions (finished_at) WHERE status IN ('FAILED', 'TIMEOUT');
+CREATE INDEX executions_unplanned ON executions (seq) WHERE plan IS NULL AND status IN ('QUEUED', 'RUNNING');
+
+-- The state machine of domain/states.ts: any other change of status is refused.
+CREATE TRIGGER executions_transitions BEFORE UPDATE OF status ON executions
+WHEN OLD.status <> NEW.status AND NOT (
+     (OLD.status = 'QUEUED'  AND NEW.status IN ('RUNNING', 'FAILED'))
+  OR (OLD.status = 'RUNNING' AND NEW.status IN ('COMPLETED', 'FAILED', 'TIMEOUT', 'QUEUED'))
+)
+BEGIN
+  SELECT RAISE(ABORT, 'forbidden execution status transition');
+END;
+
+-- Every status change, as an event other processes read (events.ts). AUTOINCREMENT: a seq is
+-- never reused after old events are pruned, so a reader's cursor never skips a new event.
+CREATE TABLE job_events (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind          TEXT    NOT NULL CHECK (kind IN ('available', 'started', 'finished', 'cancel')),
+  execution_id  TEXT    NOT NULL,
+  at            INTEGER NOT NULL
+);
+CREATE INDEX job_events_at ON job_events (at);
+
+CREATE TRIGGER executions_event_insert AFTER INSERT ON executions
+BEGIN
+  INSERT INTO job_events (kind, execution_id, at) VALUES ('available', NEW.id, NEW.queued_at);
+END;
+
+CREATE TRIGGER executions_event_status AFTER UPDATE OF status ON executions
+WHEN OLD.status <> NEW.status
+BEGIN
+  INSERT INTO job_events (kind, execution_id, at)
+  VALUES (CASE NEW.status WHEN 'QUEUED' THEN 'available' WHEN 'RUNNING' THEN 'started' ELSE 'finished' END,
+          NEW.id, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+END;
+
+CREATE TRIGGER executions_event_cancel AFTER UPDATE OF cancel_requested_at ON executions
+WHEN OLD.cancel_requested_at IS NULL AND NEW.cancel_requested_at IS NOT NULL AND NEW.status = 'RUNNING'
+BEGIN
+  INSERT INTO job_events (kind, execution_id, at) VALUES ('cancel', NEW.id, NEW.cancel_requested_at);
+END;
 `,
   },
 ];

@@ -1,17 +1,17 @@
 import type { AttemptError, ExecutionRecord, ExecutionResult } from '../../domain/execution.js';
+import type { ExecutionPlan } from '../../domain/plan.js';
 import type { ExecutionStatus } from '../../domain/states.js';
-import type { LimitOverrides } from '../../domain/limits.js';
 
 /** A row of `executions` as SQLite returns it (snake_case, JSON columns as text). */
 export interface ExecutionRow {
   seq: number;
   id: string;
-  session_id: string;
+  session_id: string | null;
+  owner: string | null;
+  idempotency_scope: string;
   language: string;
   source_code: string;
-  stdin: string;
-  expected_output: string | null;
-  limit_overrides: string;
+  plan: string | null;
   status: ExecutionStatus;
   attempt: number;
   max_attempts: number;
@@ -23,19 +23,20 @@ export interface ExecutionRow {
   queued_at: number;
   started_at: number | null;
   finished_at: number | null;
+  cancel_requested_at: number | null;
   result: string | null;
   errors: string;
 }
 
-export function rowToRecord(row: ExecutionRow): ExecutionRecord {
+export function rowToRecord(raw: Record<string, unknown>): ExecutionRecord {
+  const row = raw as unknown as ExecutionRow;
   return {
     id: row.id,
     sessionId: row.session_id,
+    owner: row.owner,
     language: row.language,
     sourceCode: row.source_code,
-    stdin: row.stdin,
-    expectedOutput: row.expected_output,
-    limitOverrides: JSON.parse(row.limit_overrides) as LimitOverrides,
+    plan: row.plan === null ? null : (JSON.parse(row.plan) as ExecutionPlan),
     status: row.status,
     attempt: row.attempt,
     maxAttempts: row.max_attempts,
@@ -47,6 +48,7 @@ export function rowToRecord(row: ExecutionRow): ExecutionRecord {
     queuedAt: row.queued_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+    cancelRequestedAt: row.cancel_requested_at,
     result: row.result === null ? null : (JSON.parse(row.result) as ExecutionResult),
     errors: JSON.parse(row.errors) as AttemptError[],
   };

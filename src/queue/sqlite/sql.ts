@@ -1,35 +1,57 @@
-// Every SQL statement of the SQLite job store, in one place, each with a name (the PostgreSQL
-// store will use the same names) and one params object bound by @name. Times are epoch ms.
-// The schema and its invariants are in migrations.ts.
+import type { DialectSql } from '../statements.js';
+
+// Every SQL statement of the job queue on SQLite, named as in ../statements.ts (which says what
+// each does) and bound by @name. The schema, its invariants and the event triggers are in
+// migrations.ts. No statement here locks: a write transaction (IMMEDIATE) takes SQLite's one
+// write lock before its first statement, so every body of the core runs with no other writer,
+// in this process or any other.
+
+const NO_LOCK = `SELECT 1`;
 
 export const SQL = {
-  // ---- executions: create and read ----------------------------------------------------------
+  LockIdempotencyScope: NO_LOCK,
+  LockSession: NO_LOCK,
+  LockOwner: NO_LOCK,
+  LockQueueDepth: NO_LOCK,
 
   ExecutionInsert: `
-    INSERT INTO executions (id, session_id, language, source_code, stdin, expected_output, limit_overrides,
+    INSERT INTO executions (id, session_id, owner, idempotency_scope, language, source_code, plan,
                             status, attempt, max_attempts, idempotency_key, request_hash, run_after, queued_at)
-    VALUES (@id, @sessionId, @language, @sourceCode, @stdin, @expectedOutput, @limitOverrides,
+    VALUES (@id, @sessionId, @owner, @scope, @language, @sourceCode, @plan,
             'QUEUED', 0, @maxAttempts, @idempotencyKey, @requestHash, @now, @now)
     RETURNING *`,
 
   ExecutionGetById: `SELECT * FROM executions WHERE id = @id`,
 
-  ExecutionGetByIdempotencyKey: `
-    SELECT * FROM executions WHERE session_id = @sessionId AND idempotency_key = @idempotencyKey`,
+  // A write transaction already excludes every other writer: no row lock needed.
+  ExecutionGetByIdForUpdate: `SELECT * FROM executions WHERE id = @id`,
 
-  /** Newest first. */
+  ExecutionGetByIdempotencyKey: `
+    SELECT * FROM executions WHERE idempotency_scope = @scope AND idempotency_key = @idempotencyKey`,
+
   ExecutionListBySession: `
     SELECT * FROM executions WHERE session_id = @sessionId ORDER BY seq DESC LIMIT @limit`,
 
-  /** The session's QUEUED/RUNNING executions, oldest first (uses executions_session_in_flight). */
   ExecutionListInFlightForSession: `
     SELECT id FROM executions
     WHERE session_id = @sessionId AND status IN ('QUEUED', 'RUNNING')
     ORDER BY seq LIMIT @limit`,
 
-  ExecutionCountQueued: `SELECT COUNT(*) AS n FROM executions WHERE status = 'QUEUED'`,
+  ExecutionListInFlightForOwner: `
+    SELECT id FROM executions
+    WHERE owner = @owner AND status IN ('QUEUED', 'RUNNING')
+    ORDER BY seq LIMIT @limit`,
 
-  // ---- executions: the lifecycle ------------------------------------------------------------
+  ExecutionCountQueuedUpTo: `
+    SELECT COUNT(*) AS n FROM (SELECT 1 FROM executions WHERE status = 'QUEUED' LIMIT @limit)`,
+
+  ExecutionListCancelRequested: `
+    SELECT id FROM executions
+    WHERE id IN (SELECT value FROM json_each(@ids)) AND status = 'RUNNING' AND cancel_requested_at IS NOT NULL`,
+
+  ExecutionListLegacyUnplanned: `
+    SELECT id, language, stdin, expected_output, limit_overrides FROM executions
+    WHERE plan IS NULL AND status IN ('QUEUED', 'RUNNING') ORDER BY seq`,
 
   /**
    * Claim the oldest runnable job. One statement, atomic without a lock: SQLite has one writer
@@ -58,51 +80,58 @@ export const SQL = {
     UPDATE executions SET lease_expires_at = @leaseExpiresAt
     WHERE id = @id AND status = 'RUNNING' AND lease_owner = @owner`,
 
-  /** RUNNING -> terminal, only by the lease holder (an expired but not yet rescued lease still counts). */
   ExecutionFinish: `
     UPDATE executions
     SET status = @status, result = @result, finished_at = @now, lease_owner = NULL, lease_expires_at = NULL
     WHERE id = @id AND status = 'RUNNING' AND lease_owner = @owner`,
 
-  /** A transient failure with attempts left: back to QUEUED after a backoff, the error appended. */
+  ExecutionFinishCanceled: `
+    UPDATE executions
+    SET status = 'FAILED', result = @result, finished_at = @now, lease_owner = NULL, lease_expires_at = NULL
+    WHERE id = @id AND status = 'RUNNING' AND lease_owner = @owner AND cancel_requested_at IS NOT NULL`,
+
   ExecutionRequeueAfterFailure: `
     UPDATE executions
     SET status = 'QUEUED', run_after = @runAfter, lease_owner = NULL, lease_expires_at = NULL,
         errors = json_insert(errors, '$[#]', json(@error))
-    WHERE id = @id AND status = 'RUNNING' AND lease_owner = @owner AND attempt < max_attempts`,
+    WHERE id = @id AND status = 'RUNNING' AND lease_owner = @owner AND attempt < max_attempts
+      AND cancel_requested_at IS NULL`,
 
-  /** A transient failure of the last attempt: FAILED, the error appended. */
-  ExecutionFailExhausted: `
+  ExecutionFailAfterFailure: `
     UPDATE executions
     SET status = 'FAILED', result = @result, finished_at = @now, lease_owner = NULL, lease_expires_at = NULL,
         errors = json_insert(errors, '$[#]', json(@error))
-    WHERE id = @id AND status = 'RUNNING' AND lease_owner = @owner AND attempt >= max_attempts`,
+    WHERE id = @id AND status = 'RUNNING' AND lease_owner = @owner`,
 
-  /**
-   * Shutdown hand-back: RUNNING -> QUEUED and the attempt is given back. run_after is kept (it is
-   * in the past), so the job keeps its place at the head of the queue.
-   */
+  /** run_after is kept (it is in the past), so the job keeps its place at the head of the queue. */
   ExecutionRelease: `
     UPDATE executions
     SET status = 'QUEUED', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL,
         started_at = CASE WHEN attempt - 1 = 0 THEN NULL ELSE started_at END
-    WHERE id = @id AND status = 'RUNNING' AND lease_owner = @owner`,
+    WHERE id = @id AND status = 'RUNNING' AND lease_owner = @owner AND cancel_requested_at IS NULL`,
 
-  /** Leases past expiry. */
   ExecutionListExpiredLeases: `
     SELECT * FROM executions
     WHERE status = 'RUNNING' AND lease_expires_at < @now
     ORDER BY lease_expires_at`,
+
+  ExecutionCancelQueued: `
+    UPDATE executions
+    SET status = 'FAILED', result = @result, finished_at = @now
+    WHERE id = @id AND status = 'QUEUED'`,
+
+  ExecutionRequestCancel: `
+    UPDATE executions SET cancel_requested_at = @now
+    WHERE id = @id AND status = 'RUNNING' AND cancel_requested_at IS NULL`,
 
   ExecutionCancelQueuedForSession: `
     UPDATE executions
     SET status = 'FAILED', result = @result, finished_at = @now
     WHERE session_id = @sessionId AND status = 'QUEUED'`,
 
-  /**
-   * Delete up to @batch terminal executions finished before @before. Callers loop: small batches
-   * keep each write transaction short, so claims are never held up behind a big delete.
-   */
+  ExecutionSetPlan: `UPDATE executions SET plan = @plan WHERE id = @id AND plan IS NULL`,
+
+  /** Small batches keep each write transaction short, so claims are never held up behind a big delete. */
   ExecutionPruneBatch: `
     DELETE FROM executions
     WHERE seq IN (
@@ -111,7 +140,7 @@ export const SQL = {
       LIMIT @batch
     )`,
 
-  // ---- stats ------------------------------------------------------------------------------------
+  EventPruneBefore: `DELETE FROM job_events WHERE at < @before`,
 
   StatsCountByStatus: `SELECT status, COUNT(*) AS n FROM executions GROUP BY status`,
 
@@ -126,8 +155,6 @@ export const SQL = {
     ORDER BY finished_at DESC, seq DESC
     LIMIT @limit`,
 
-  // ---- executors --------------------------------------------------------------------------------
-
   ExecutorUpsert: `
     INSERT INTO executors (id, hostname, pid, slots, busy, started_at, heartbeat_at)
     VALUES (@id, @hostname, @pid, @slots, @busy, @startedAt, @heartbeatAt)
@@ -135,14 +162,15 @@ export const SQL = {
       hostname = excluded.hostname, pid = excluded.pid, slots = excluded.slots, busy = excluded.busy,
       started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
 
-  /** Executors whose heartbeat stopped long ago are gone (killed, host died): forget them. */
-  ExecutorDeleteStale: `DELETE FROM executors WHERE heartbeat_at < @staleBefore`,
+  ExecutorDeleteStale: `DELETE FROM executors WHERE heartbeat_at < @staleBefore AND id <> @id`,
 
   ExecutorDelete: `DELETE FROM executors WHERE id = @id`,
 
   ExecutorListAlive: `
     SELECT id, hostname, pid, slots, busy, started_at AS startedAt, heartbeat_at AS heartbeatAt
     FROM executors WHERE heartbeat_at >= @staleBefore ORDER BY id`,
-} as const;
+} as const satisfies DialectSql;
 
-export type StatementName = keyof typeof SQL;
+/** Reads events after a cursor (events.ts); not a queue statement. */
+export const EVENTS_AFTER = `SELECT seq, kind, execution_id AS id FROM job_events WHERE seq > @cursor ORDER BY seq LIMIT @limit`;
+export const EVENTS_MAX_SEQ = `SELECT COALESCE(MAX(seq), 0) AS seq FROM job_events`;

@@ -16,6 +16,8 @@ export interface RunRequestIdentity {
   sourceCode: string;
   stdin: string;
   expectedOutput: string | null;
+  testCases: { name: string; stdin: string; expectedOutput: string; hidden: boolean }[] | null;
+  comparison: string;
   timeLimitMs: number | null;
   memoryLimitBytes: number | null;
 }

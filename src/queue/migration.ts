@@ -1,24 +1,7 @@
 import { CodexecError } from '../domain/errors.js';
 
-// What the SQLite and PostgreSQL job stores share beyond the JobStore interface: their options,
-// the constants of their behaviour, the shape of a migration and the refusal of a database that a
-// newer codexec migrated. The SQL itself stays per dialect (src/queue/sqlite/, src/queue/postgres/).
-
-export interface JobStoreOptions {
-  /** An executor whose heartbeat is older than this is gone. Default 45 s: three default leases. */
-  executorStaleMs?: number;
-  /** Backoff base of rescued jobs when rescueExpired is not given a backoff function. */
-  retryBaseMs?: number;
-}
-
-export const DEFAULT_EXECUTOR_STALE_MS = 45_000;
-export const DEFAULT_RETRY_BASE_MS = 500;
-/** Seconds a client should wait after a 503 queue_full. */
-export const QUEUE_FULL_RETRY_AFTER_SECONDS = 2;
-/** Failures listed by stats(). */
-export const RECENT_FAILURES = 10;
-/** Rows deleted per statement by prune(). */
-export const PRUNE_BATCH = 500;
+// What the migrations of both dialects share: their shape, and the refusal of a database that a
+// newer codexec migrated. The SQL stays per dialect (sqlite/migrations.ts, postgres/migrations.ts).
 
 export interface Migration {
   version: number;

@@ -1,0 +1,381 @@
+import { QueueFullError, QuotaExceededError, SessionBusyError } from '../../domain/errors.js';
+import type { AttemptError, ExecutionRecord, ExecutionResult } from '../../domain/execution.js';
+import type { ExecutionPlan } from '../../domain/plan.js';
+import { EXECUTION_STATUSES, type ExecutionStatus } from '../../domain/states.js';
+import { backoffMs as defaultBackoffMs } from '../backoff.js';
+import { op, type Body, type QueueDriver } from '../driver.js';
+import { createQueueEvents, type QueueEvents } from '../events.js';
+import type {
+  AttemptFailure,
+  AttemptFailureResult,
+  CancelOutcome,
+  EnqueueOptions,
+  EnqueueResult,
+  ExecutorInfo,
+  JobStore,
+  LegacyJob,
+  NewExecution,
+  QueueStats,
+  TerminalStatus,
+} from '../job-store.js';
+import { canceledResult, checkReplay, decideFailure, idempotencyScope, leaseExpiredMessage } from './rules.js';
+
+export interface JobQueueOptions {
+  /** An executor whose heartbeat is older than this is gone. Default 45 s: three default leases. */
+  executorStaleMs?: number;
+  /** Backoff base of rescued jobs when rescueExpired is not given a backoff function. */
+  retryBaseMs?: number;
+  /** Keep the event transport's timers from holding the process open. Default true. */
+  unrefEvents?: boolean;
+  /** Period of the events' periodic look (delayed retries, a blind watch). Default 1 s; 0: none (tests). */
+  eventsPollMs?: number;
+}
+
+export const DEFAULT_EXECUTOR_STALE_MS = 45_000;
+export const DEFAULT_RETRY_BASE_MS = 500;
+/** Seconds a client should wait after a 503 queue_full. */
+export const QUEUE_FULL_RETRY_AFTER_SECONDS = 2;
+/** Failures listed by stats(). */
+export const RECENT_FAILURES = 10;
+/** Rows deleted per statement by prune(). */
+export const PRUNE_BATCH = 500;
+/** Published events are kept this long (a process that was away longer resyncs). */
+export const EVENT_RETENTION_MS = 10 * 60_000;
+
+// The job queue: every rule of it, once, over a driver that runs named statements (driver.ts).
+// Each method is one body: a generator of statements that the driver runs atomically in its
+// database's way. What is decided (retry or give up, cancel, replay) is decided in rules.ts from
+// the row the body has read, and carried out by statements that re-check their own conditions
+// (status, lease owner), so a body that lost a race changes nothing.
+export class JobQueue implements JobStore {
+  readonly events: QueueEvents;
+  private readonly executorStaleMs: number;
+  private readonly retryBaseMs: number;
+  private closed = false;
+
+  constructor(
+    private readonly driver: QueueDriver,
+    opts: JobQueueOptions = {},
+  ) {
+    this.executorStaleMs = opts.executorStaleMs ?? DEFAULT_EXECUTOR_STALE_MS;
+    this.retryBaseMs = opts.retryBaseMs ?? DEFAULT_RETRY_BASE_MS;
+    this.events = createQueueEvents(driver.events, { unref: opts.unrefEvents ?? true, pollMs: opts.eventsPollMs });
+  }
+
+  get dialect(): 'sqlite' | 'postgres' {
+    return this.driver.dialect;
+  }
+
+  /** Runs a body; after a write, this process's listeners hear of it at once. */
+  private async run<T>(body: () => Body<T>, mode: 'write' | 'read' | 'single', wrote = mode !== 'read'): Promise<T> {
+    const out = await this.driver.run(body, mode);
+    if (wrote) this.events.poke();
+    return out;
+  }
+
+  private record(row: Record<string, unknown> | undefined): ExecutionRecord | null {
+    return row ? this.driver.toRecord(row) : null;
+  }
+
+  // ---- create and read --------------------------------------------------------------------------
+
+  // One write transaction: the idempotency lookup, the in-flight and depth checks and the insert
+  // see one state that no other enqueue can change in between (SQLite: the write lock is taken
+  // first; PostgreSQL: advisory locks, always in the order scope, session, owner, depth, so no two
+  // enqueues can deadlock). Claims and finishes meanwhile only lower the counts.
+  async enqueue(input: NewExecution, opts: EnqueueOptions = {}): Promise<EnqueueResult> {
+    const now = opts.now ?? Date.now();
+    const key = opts.idempotencyKey ?? null;
+    const requestHash = opts.requestHash ?? null;
+    const scope = idempotencyScope(input.sessionId, input.owner);
+    const self = this;
+    return this.run(function* (): Body<EnqueueResult> {
+      if (key !== null) {
+        yield op('LockIdempotencyScope', { scope });
+        const existing = (yield op('ExecutionGetByIdempotencyKey', { scope, idempotencyKey: key })).rows[0];
+        if (existing) {
+          const execution = self.driver.toRecord(existing);
+          checkReplay(execution.requestHash, requestHash);
+          return { execution, created: false };
+        }
+      }
+      const perSession = opts.maxInFlightPerSession;
+      if (input.sessionId !== null && perSession !== undefined && perSession >= 1) {
+        yield op('LockSession', { sessionId: input.sessionId });
+        const { rows } = yield op('ExecutionListInFlightForSession', { sessionId: input.sessionId, limit: perSession });
+        if (rows.length >= perSession) throw new SessionBusyError(String(rows[0]!.id));
+      }
+      const perOwner = opts.maxInFlightPerOwner;
+      if (input.owner !== null && perOwner !== undefined && perOwner >= 1) {
+        yield op('LockOwner', { owner: input.owner });
+        const { rows } = yield op('ExecutionListInFlightForOwner', { owner: input.owner, limit: perOwner });
+        if (rows.length >= perOwner) throw new QuotaExceededError('executions in flight', perOwner);
+      }
+      if (opts.maxQueueDepth !== undefined) {
+        yield op('LockQueueDepth');
+        const n = Number((yield op('ExecutionCountQueuedUpTo', { limit: opts.maxQueueDepth })).rows[0]!.n);
+        if (n >= opts.maxQueueDepth) throw new QueueFullError(n, QUEUE_FULL_RETRY_AFTER_SECONDS);
+      }
+      const { rows } = yield op('ExecutionInsert', {
+        id: input.id,
+        sessionId: input.sessionId,
+        owner: input.owner,
+        scope,
+        language: input.plan.language.id,
+        sourceCode: input.sourceCode,
+        plan: JSON.stringify(input.plan),
+        maxAttempts: input.maxAttempts,
+        idempotencyKey: key,
+        requestHash,
+        now,
+      });
+      return { execution: self.driver.toRecord(rows[0]!), created: true };
+    }, 'write');
+  }
+
+  async get(id: string): Promise<ExecutionRecord | null> {
+    const self = this;
+    return this.run(function* () {
+      return self.record((yield op('ExecutionGetById', { id })).rows[0]);
+    }, 'single', false);
+  }
+
+  async listBySession(sessionId: string, limit: number): Promise<ExecutionRecord[]> {
+    const self = this;
+    return this.run(function* () {
+      return (yield op('ExecutionListBySession', { sessionId, limit })).rows.map((r) => self.driver.toRecord(r));
+    }, 'single', false);
+  }
+
+  // ---- the lifecycle ------------------------------------------------------------------------------
+
+  /** One statement (dialect sql.ts says how each database keeps it atomic): one round trip. */
+  async claim(owner: string, leaseMs: number, now = Date.now()): Promise<ExecutionRecord | null> {
+    const self = this;
+    return this.run(function* () {
+      return self.record((yield op('ExecutionClaimNext', { owner, leaseExpiresAt: now + leaseMs, now })).rows[0]);
+    }, 'single');
+  }
+
+  async renewLease(id: string, owner: string, leaseMs: number, now = Date.now()): Promise<boolean> {
+    return this.run(function* () {
+      return (yield op('ExecutionRenewLease', { id, owner, leaseExpiresAt: now + leaseMs })).changes === 1;
+    }, 'single', false);
+  }
+
+  /** One statement, one round trip. An expired lease not yet rescued still counts as ours. */
+  async finish(id: string, owner: string, status: TerminalStatus, result: ExecutionResult, now = Date.now()): Promise<boolean> {
+    const params = { id, owner, status, result: JSON.stringify(result), failureReason: result.failureReason, now };
+    return this.run(function* () {
+      return (yield op('ExecutionFinish', params)).changes === 1;
+    }, 'single');
+  }
+
+  async finishCanceled(id: string, owner: string, now = Date.now()): Promise<boolean> {
+    const result = canceledResult('request', true);
+    const params = { id, owner, result: JSON.stringify(result), failureReason: result.failureReason, now };
+    return this.run(function* () {
+      return (yield op('ExecutionFinishCanceled', params)).changes === 1;
+    }, 'single');
+  }
+
+  async failAttempt(id: string, owner: string, failure: AttemptFailure, backoffMs: number, now = Date.now()): Promise<AttemptFailureResult> {
+    const self = this;
+    return this.run(function* () {
+      const job = self.record((yield op('ExecutionGetByIdForUpdate', { id })).rows[0]);
+      if (!job || job.status !== 'RUNNING' || job.leaseOwner !== owner) return { kind: 'lost' } as const;
+      return yield* self.endAttempt(job, failure, backoffMs, now);
+    }, 'write');
+  }
+
+  // Ends a RUNNING attempt that failed on our side, as rules.decideFailure says: QUEUED again
+  // after a backoff, FAILED(internal_error) after the last attempt, or FAILED(canceled) when a
+  // cancel was asked for. The error is appended to the job's attempt errors in every case.
+  private *endAttempt(job: ExecutionRecord, failure: AttemptFailure, delayMs: number, now: number): Body<AttemptFailureResult> {
+    const error: AttemptError = { attempt: job.attempt, at: now, code: failure.code, message: failure.message };
+    const base = { id: job.id, owner: job.leaseOwner, error: JSON.stringify(error) };
+    const decision = decideFailure(job, failure.code, delayMs, now);
+    if (decision.kind === 'retry') {
+      const { changes } = yield op('ExecutionRequeueAfterFailure', { ...base, runAfter: decision.runAfter });
+      return changes === 1 ? { kind: 'retry_scheduled', runAfter: decision.runAfter } : { kind: 'lost' };
+    }
+    const r = decision.result;
+    const { changes } = yield op('ExecutionFailAfterFailure', { ...base, result: JSON.stringify(r), failureReason: r.failureReason, now });
+    return changes === 1 ? { kind: 'failed' } : { kind: 'lost' };
+  }
+
+  /** Shutdown's hand-back; a job whose cancel was asked for ends FAILED(canceled) instead. */
+  async release(id: string, owner: string, now = Date.now()): Promise<boolean> {
+    const self = this;
+    return this.run(function* () {
+      const job = self.record((yield op('ExecutionGetByIdForUpdate', { id })).rows[0]);
+      if (!job || job.status !== 'RUNNING' || job.leaseOwner !== owner) return false;
+      if (job.cancelRequestedAt !== null) {
+        const r = canceledResult('request', true);
+        yield op('ExecutionFinishCanceled', { id, owner, result: JSON.stringify(r), failureReason: r.failureReason, now });
+        return false;
+      }
+      return (yield op('ExecutionRelease', { id, owner })).changes === 1;
+    }, 'write');
+  }
+
+  // One write transaction: the expired rows (PostgreSQL: locked, skipping those another
+  // transaction holds) each end their attempt as a transient failure of their owner.
+  async rescueExpired(
+    now = Date.now(),
+    backoff: (attempt: number) => number = (attempt) => defaultBackoffMs(attempt, this.retryBaseMs),
+  ): Promise<{ requeued: string[]; failed: string[] }> {
+    const self = this;
+    return this.run(function* () {
+      const requeued: string[] = [];
+      const failed: string[] = [];
+      for (const row of (yield op('ExecutionListExpiredLeases', { now })).rows) {
+        const job = self.driver.toRecord(row);
+        const failure = { code: 'lease_expired', message: leaseExpiredMessage(job.leaseOwner, job.leaseExpiresAt) };
+        const outcome = yield* self.endAttempt(job, failure, backoff(job.attempt), now);
+        if (outcome.kind === 'retry_scheduled') requeued.push(job.id);
+        else if (outcome.kind === 'failed') failed.push(job.id);
+      }
+      return { requeued, failed };
+    }, 'write');
+  }
+
+  // ---- cancel -----------------------------------------------------------------------------------
+
+  // One write transaction on the row (locked on PostgreSQL): a QUEUED job ends now; a RUNNING one
+  // is flagged, and its executor (wherever it runs) hears the "cancel" event and stops it. A
+  // cancel racing with a claim or a finish ends in exactly one terminal state: whichever
+  // statement commits first decides, and the other one's guard (status) no longer matches.
+  async cancel(id: string, now = Date.now()): Promise<CancelOutcome> {
+    const self = this;
+    return this.run(function* (): Body<CancelOutcome> {
+      const job = self.record((yield op('ExecutionGetByIdForUpdate', { id })).rows[0]);
+      if (!job) return { kind: 'not_found' };
+      const reread = function* (): Body<ExecutionRecord> {
+        return self.driver.toRecord((yield op('ExecutionGetById', { id })).rows[0]!);
+      };
+      if (job.status === 'QUEUED') {
+        const r = canceledResult('request', false);
+        yield op('ExecutionCancelQueued', { id, result: JSON.stringify(r), failureReason: r.failureReason, now });
+        return { kind: 'canceled', execution: yield* reread() };
+      }
+      if (job.status === 'RUNNING') {
+        if (job.cancelRequestedAt === null) yield op('ExecutionRequestCancel', { id, now });
+        return { kind: 'cancel_requested', execution: yield* reread() };
+      }
+      if (job.result?.failureReason === 'canceled') return { kind: 'already_canceled', execution: job };
+      return { kind: 'finished', execution: job };
+    }, 'write');
+  }
+
+  async cancelRequested(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    return this.run(function* () {
+      return (yield op('ExecutionListCancelRequested', { ids: JSON.stringify(ids) })).rows.map((r) => String(r.id));
+    }, 'single', false);
+  }
+
+  async cancelQueuedForSession(sessionId: string, now = Date.now()): Promise<number> {
+    const r = canceledResult('session_closed', false);
+    return this.run(function* () {
+      return (yield op('ExecutionCancelQueuedForSession', { sessionId, result: JSON.stringify(r), failureReason: r.failureReason, now })).changes;
+    }, 'single');
+  }
+
+  // ---- housekeeping -----------------------------------------------------------------------------
+
+  // Small batches, each its own statement: claims are never held up behind a big delete.
+  async prune(before: number, now = Date.now()): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const changes = await this.run(function* () {
+        return (yield op('ExecutionPruneBatch', { before, batch: PRUNE_BATCH })).changes;
+      }, 'single', false);
+      total += changes;
+      if (changes < PRUNE_BATCH) break;
+    }
+    await this.run(function* () {
+      yield op('EventPruneBefore', { before: now - EVENT_RETENTION_MS });
+    }, 'single', false);
+    return total;
+  }
+
+  // One read snapshot: the counts, ages and lists agree with each other.
+  async stats(now = Date.now()): Promise<QueueStats> {
+    const staleBefore = now - this.executorStaleMs;
+    return this.run(function* (): Body<QueueStats> {
+      const counts = Object.fromEntries(EXECUTION_STATUSES.map((s) => [s, 0])) as Record<ExecutionStatus, number>;
+      for (const r of (yield op('StatsCountByStatus')).rows) counts[r.status as ExecutionStatus] = Number(r.n);
+      const queuedAt = (yield op('StatsOldestQueuedAt')).rows[0]?.queuedAt;
+      const executors = (yield op('ExecutorListAlive', { staleBefore })).rows.map((r) => ({
+        id: String(r.id),
+        hostname: String(r.hostname),
+        pid: Number(r.pid),
+        slots: Number(r.slots),
+        busy: Number(r.busy),
+        startedAt: Number(r.startedAt),
+        heartbeatAt: Number(r.heartbeatAt),
+      }));
+      const recentFailures = (yield op('StatsRecentFailures', { limit: RECENT_FAILURES })).rows.map((r) => ({
+        id: String(r.id),
+        finishedAt: Number(r.finishedAt),
+        failureReason: r.failureReason === null || r.failureReason === undefined ? null : String(r.failureReason),
+      }));
+      return {
+        counts,
+        oldestQueuedAgeMs: queuedAt === null || queuedAt === undefined ? null : Math.max(0, now - Number(queuedAt)),
+        executors,
+        recentFailures,
+      };
+    }, 'read');
+  }
+
+  async heartbeat(info: ExecutorInfo): Promise<void> {
+    const staleBefore = info.heartbeatAt - this.executorStaleMs;
+    await this.run(function* () {
+      yield op('ExecutorUpsert', { ...info });
+      yield op('ExecutorDeleteStale', { id: info.id, staleBefore });
+    }, 'write', false);
+  }
+
+  async removeExecutor(id: string): Promise<void> {
+    await this.run(function* () {
+      yield op('ExecutorDelete', { id });
+    }, 'single', false);
+  }
+
+  // Rows queued by a codexec older than plans carry their request's pieces instead: each gets the
+  // plan `planner` makes from them (null: it cannot be planned here, e.g. its language is gone;
+  // it stays, and an executor fails it). Idempotent: a row that already has a plan is skipped.
+  async planLegacy(planner: (legacy: LegacyJob) => ExecutionPlan | null): Promise<number> {
+    const legacy = await this.run(function* () {
+      return (yield op('ExecutionListLegacyUnplanned')).rows;
+    }, 'single', false);
+    let planned = 0;
+    for (const row of legacy) {
+      const plan = planner({
+        id: String(row.id),
+        language: String(row.language),
+        stdin: textOf(row.stdin),
+        expectedOutput: row.expected_output === null ? null : textOf(row.expected_output),
+        limitOverrides: (typeof row.limit_overrides === 'string' ? JSON.parse(row.limit_overrides) : row.limit_overrides) as LegacyJob['limitOverrides'],
+      });
+      if (!plan) continue;
+      planned += await this.run(function* () {
+        return (yield op('ExecutionSetPlan', { id: row.id, plan: JSON.stringify(plan) })).changes;
+      }, 'single', false);
+    }
+    return planned;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.events.close();
+    await this.driver.close();
+  }
+}
+
+function textOf(v: unknown): string {
+  return Buffer.isBuffer(v) ? v.toString('utf8') : String(v ?? '');
+}

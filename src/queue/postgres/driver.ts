@@ -1,0 +1,119 @@
+import pg from 'pg';
+import type { ExecutionRecord } from '../../domain/execution.js';
+import type { Body, Op, OpResult, QueueDriver, RunMode } from '../driver.js';
+import type { EventTransport } from '../events.js';
+import { rethrowUnavailable } from './connection-errors.js';
+import { notifyEventTransport } from './events.js';
+import { migrate } from './migrations.js';
+import { BYTEA_PARAMS, PG_TYPES, rowToRecord } from './rows.js';
+import { bindValues, JOBS_CHANNEL, STATEMENTS } from './sql.js';
+
+export interface PostgresDriverOptions {
+  /** Connections of this process's pool. Default 10. */
+  poolSize?: number;
+  /** Told about connection failures of the LISTEN connection. */
+  onEventsError?: (err: Error) => void;
+}
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+type Conn = pg.Pool | pg.PoolClient;
+
+// The job queue's driver for one PostgreSQL database, shared by processes on any number of
+// hosts. A body of the core runs in one transaction on one pooled connection; a body of one
+// statement ('single') runs on any pooled connection without BEGIN/COMMIT: one round trip.
+// Statements are prepared on first use per connection. A lost connection becomes
+// QueueUnavailableError (503 for HTTP clients; logged and retried by executors); no error of a
+// connection, idle or checked out, can reach the process as an unhandled 'error' event.
+export class PostgresDriver implements QueueDriver {
+  readonly dialect = 'postgres' as const;
+  readonly events: EventTransport;
+  private closed = false;
+
+  /** Connects to `url` and migrates its database (the first schema of its search_path). */
+  static async open(url: string, opts: PostgresDriverOptions = {}): Promise<PostgresDriver> {
+    // A host that drops packets must not hang startup or a claim forever: connecting gives up
+    // after CONNECT_TIMEOUT_MS and the caller sees an error (startup: database_unavailable).
+    const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    // An idle connection that breaks (server restart, network) is removed from the pool, which
+    // emits 'error'; without a listener that would crash the process. The next query reconnects.
+    pool.on('error', () => undefined);
+    // A checked-out connection that breaks emits 'error' on its client, which the pool does not
+    // forward: every client gets a listener when it is made, so none can crash the process; the
+    // query in flight reports the failure to its caller.
+    pool.on('connect', (client) => client.on('error', () => undefined));
+    try {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await migrate(client);
+      } catch (err) {
+        broken = err instanceof Error ? err : new Error(String(err));
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+      return new PostgresDriver(pool, url, opts);
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    url: string,
+    opts: PostgresDriverOptions,
+  ) {
+    this.events = notifyEventTransport({ url, channel: JOBS_CHANNEL, onError: opts.onEventsError });
+  }
+
+  private async exec(conn: Conn, { name, params }: Op): Promise<OpResult> {
+    const statement = STATEMENTS[name];
+    const values = bindValues(statement, params).map((v, i) => (BYTEA_PARAMS.has(statement.params[i]!) && typeof v === 'string' ? Buffer.from(v, 'utf8') : v));
+    const res = await conn.query({ name: statement.name, text: statement.text, values, types: PG_TYPES }).catch(rethrowUnavailable);
+    return { rows: res.rows as Record<string, unknown>[], changes: res.rowCount ?? res.rows.length };
+  }
+
+  private async drive<T>(conn: Conn, body: () => Body<T>): Promise<T> {
+    const gen = body();
+    let step = gen.next(undefined as unknown as OpResult);
+    while (!step.done) step = gen.next(await this.exec(conn, step.value));
+    return step.value;
+  }
+
+  async run<T>(body: () => Body<T>, mode: RunMode): Promise<T> {
+    if (mode === 'single') return this.drive(this.pool, body);
+    const client = await this.pool.connect().catch(rethrowUnavailable);
+    let broken: Error | undefined;
+    try {
+      // Read bodies see one snapshot (REPEATABLE READ); read-only, they can never fail with a
+      // serialization error.
+      await client.query(mode === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
+      const out = await this.drive(client, body);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackErr) {
+        // A connection whose ROLLBACK fails is discarded rather than returned to the pool.
+        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+      }
+      rethrowUnavailable(err); // BEGIN or COMMIT on a lost connection; statements are mapped already
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  toRecord(row: Record<string, unknown>): ExecutionRecord {
+    return rowToRecord(row);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.events.close();
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,62 @@
+// The named statements of the job queue: what each one does, once. Each dialect writes the SQL
+// for every name (sqlite/sql.ts, postgres/sql.ts; the compiler checks that both have exactly
+// these names), and holds no rules: deciding (retry or fail, cancel, replay) is the core's
+// (core/job-queue.ts). Parameters are bound by @name from one params object; times are epoch ms;
+// JSON columns are passed as JSON text.
+//
+// Status changes announce themselves: the schema of each dialect has triggers that publish an
+// event (available / started / finished / cancel, with the job's id) for every change, so no
+// statement can forget to, and that refuse any change of status the state machine does not allow.
+
+export const STATEMENT_NAMES = [
+  // ---- locks (PostgreSQL: transaction-scoped advisory locks; SQLite: no-ops, its write
+  //      transaction already excludes every other writer). Always taken in this order.
+  'LockIdempotencyScope', // @scope: serialises enqueues in one idempotency scope
+  'LockSession', // @sessionId: serialises enqueues of one session (in-flight limit)
+  'LockOwner', // @owner: serialises enqueues of one owner (in-flight quota)
+  'LockQueueDepth', // serialises depth-checked enqueues
+
+  // ---- executions: create and read
+  'ExecutionInsert', // a QUEUED job; returns the row
+  'ExecutionGetById', // @id
+  'ExecutionGetByIdForUpdate', // @id, locked until the transaction ends (PostgreSQL)
+  'ExecutionGetByIdempotencyKey', // @scope, @idempotencyKey
+  'ExecutionListBySession', // @sessionId, @limit; newest first
+  'ExecutionListInFlightForSession', // @sessionId, @limit: ids of QUEUED/RUNNING, oldest first
+  'ExecutionListInFlightForOwner', // @owner, @limit
+  'ExecutionCountQueuedUpTo', // @limit: min(QUEUED count, limit) as n (bounded: O(limit), not O(queue))
+  'ExecutionListCancelRequested', // @ids (JSON array text): those RUNNING with a cancel asked for
+  'ExecutionListLegacyUnplanned', // QUEUED/RUNNING rows without a plan (a codexec before plans)
+
+  // ---- executions: the lifecycle
+  'ExecutionClaimNext', // @owner, @leaseExpiresAt, @now: the oldest runnable QUEUED job -> RUNNING; returns the row
+  'ExecutionRenewLease', // @id, @owner, @leaseExpiresAt
+  'ExecutionFinish', // @id, @owner, @status, @result, @failureReason, @now: RUNNING -> terminal by the lease holder
+  'ExecutionFinishCanceled', // @id, @owner, @result, @now: RUNNING -> FAILED by the lease holder, only if a cancel was asked for
+  'ExecutionRequeueAfterFailure', // @id, @owner, @runAfter, @error: RUNNING -> QUEUED, the error appended
+  'ExecutionFailAfterFailure', // @id, @owner, @result, @failureReason, @error, @now: RUNNING -> FAILED, the error appended
+  'ExecutionRelease', // @id, @owner: RUNNING -> QUEUED, the attempt given back
+  'ExecutionListExpiredLeases', // @now: RUNNING rows past their lease (locked, skipping locked ones, on PostgreSQL)
+  'ExecutionCancelQueued', // @id, @result, @failureReason, @now: QUEUED -> FAILED(canceled)
+  'ExecutionRequestCancel', // @id, @now: flag a RUNNING job (first request wins)
+  'ExecutionCancelQueuedForSession', // @sessionId, @result, @failureReason, @now: returns n
+  'ExecutionSetPlan', // @id, @plan: a legacy row gets its plan
+  'ExecutionPruneBatch', // @before, @batch: delete terminal rows finished before @before
+  'EventPruneBefore', // @before: drop published events older than this (SQLite's event table)
+
+  // ---- stats
+  'StatsCountByStatus',
+  'StatsOldestQueuedAt',
+  'StatsRecentFailures', // @limit
+
+  // ---- executors
+  'ExecutorUpsert',
+  'ExecutorDeleteStale', // @id, @staleBefore (never @id itself)
+  'ExecutorDelete', // @id
+  'ExecutorListAlive', // @staleBefore
+] as const;
+
+export type StatementName = (typeof STATEMENT_NAMES)[number];
+
+/** One dialect's SQL: every statement name, nothing else. */
+export type DialectSql = { readonly [K in StatementName]: string };
