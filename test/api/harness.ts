@@ -7,7 +7,8 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { defaultProfilesDir, LanguageRegistry } from '../../src/languages/registry.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import { SqliteJobStore } from '../../src/queue/sqlite/sqlite-job-store.js';
+import type { JobQueue } from '../../src/queue/core/job-queue.js';
+import { openSqliteQueue } from '../../src/queue/open.js';
 import { openSessionStore, type SessionStore } from '../../src/sessions/session-store.js';
 
 // The real app over real SQLite files in a temp dir, with a profiles dir of our own: python (its
@@ -67,11 +68,12 @@ export function makeProfilesDir(root: string): string {
 export interface Harness {
   app: App;
   config: Config;
-  jobs: SqliteJobStore;
+  jobs: JobQueue;
   sessions: SessionStore;
   languages: LanguageRegistry;
   metrics: Metrics;
   dir: string;
+  /** "available" events the queue published: what wakes executors. */
   wakes: { count: number };
   isolation: IsolationInfo;
   close(): Promise<void>;
@@ -96,11 +98,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       ...opts.config,
     },
   );
-  const jobs = SqliteJobStore.open(path.join(dir, 'codexec.db'));
+  const jobs = openSqliteQueue(path.join(dir, 'codexec.db'));
   const sessions = await openSessionStore(config);
   const languages = await LanguageRegistry.load(config.profilesDir, config, { probeVersions: opts.shippedProfiles === true });
   const metrics = new Metrics({ defaultMetrics: false });
   const wakes = { count: 0 };
+  jobs.events.onEvent((e) => {
+    if (e.kind === 'available') wakes.count += 1;
+  });
   const isolation: IsolationInfo = { level: 'full', cgroupVersion: 'v2', warnings: [] };
   const app = await buildApp({
     config,
@@ -109,9 +114,6 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     languages,
     metrics,
     logger: false,
-    wake: () => {
-      wakes.count += 1;
-    },
     isolation: () => isolation,
     ...opts.deps,
   });

@@ -1,28 +1,19 @@
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openSqliteQueue } from '../../src/queue/open.js';
 import { completedResult } from '../queue/helpers.js';
 import { MAX_WAITERS } from '../../src/api/execution-waiter.js';
 import { call, createSession, startHarness, type Harness } from './harness.js';
 
-// GET /executions/{id}?wait_ms=N: answered when the execution is terminal (woken by the job
-// database's change signal) or after N ms with its state then.
+// GET /executions/{id}?wait_ms=N: answered when the execution is terminal (woken by the queue's
+// "finished" event for that execution, from this process or any other) or after N ms with its
+// state then.
 
 describe('GET /executions/{id}?wait_ms= (long polling)', () => {
   let h: Harness;
-  let listeners: Set<() => void>;
-  const changed = () => {
-    for (const cb of [...listeners]) cb();
-  };
   beforeEach(async () => {
-    listeners = new Set();
-    h = await startHarness({
-      config: { sessionMaxInFlight: 100 },
-      deps: {
-        onJobsChanged: (cb) => {
-          listeners.add(cb);
-          return () => listeners.delete(cb);
-        },
-      },
-    });
+    h = await startHarness({ config: { sessionMaxInFlight: 100 } });
   });
   afterEach(async () => {
     await h.close();
@@ -46,23 +37,43 @@ describe('GET /executions/{id}?wait_ms= (long polling)', () => {
     const t0 = performance.now();
     const pending = call(h, 'GET', `/executions/${id}?wait_ms=20000`);
     await new Promise((r) => setTimeout(r, 100));
-    expect(listeners.size, 'the waiting request subscribed to changes').toBe(1);
     await finish(id);
-    changed();
     const got = await pending;
     expect(got.status).toBe(200);
     expect(got.json).toMatchObject({ execution_id: id, status: 'COMPLETED', stdout: 'waited\n' });
     expect(performance.now() - t0).toBeLessThan(10_000);
-    expect(listeners.size, 'unsubscribed once nobody waits').toBe(0);
   });
 
-  it('finds the result by its safety-net poll even without a change notification', async () => {
+  it('wakes on a finish recorded by another process (another connection to the database)', async () => {
     const id = await queuedExecution();
     const pending = call(h, 'GET', `/executions/${id}?wait_ms=20000`);
     await new Promise((r) => setTimeout(r, 50));
-    await finish(id);
+    const other = openSqliteQueue(path.join(h.dir, 'codexec.db'), { eventsPollMs: 0 });
+    try {
+      expect((await other.claim('w', 10_000))?.id).toBe(id);
+      expect(await other.finish(id, 'w', 'COMPLETED', completedResult('from afar\n'))).toBe(true);
+    } finally {
+      await other.close();
+    }
     const got = await pending;
-    expect(got.json.status).toBe('COMPLETED');
+    expect(got.json).toMatchObject({ status: 'COMPLETED', stdout: 'from afar\n' });
+  });
+
+  it('waits as long as asked over a real connection, past twice the request timeout (the idle timeout)', async () => {
+    const real = await startHarness({ config: { requestTimeoutMs: 500 } });
+    try {
+      await real.app.listen({ port: 0, host: '127.0.0.1' });
+      const port = (real.app.server.address() as AddressInfo).port;
+      const s = await createSession(real);
+      const run = await call(real, 'POST', `/code-sessions/${s.session_id}/run`, {});
+      const t0 = performance.now();
+      const res = await fetch(`http://127.0.0.1:${port}/executions/${run.json.execution_id}?wait_ms=2500`);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { status: string }).status).toBe('QUEUED');
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(2400);
+    } finally {
+      await real.close();
+    }
   });
 
   it('answers with the current state when the wait is over', async () => {
@@ -114,7 +125,6 @@ describe('GET /executions/{id}?wait_ms= (long polling)', () => {
     expect(extra.json.status).toBe('QUEUED');
     expect(performance.now() - t0).toBeLessThan(5_000);
     await finish(id);
-    changed();
     const all = await Promise.all(waiting);
     expect(all.every((r) => r.json.status === 'COMPLETED')).toBe(true);
   });

@@ -169,13 +169,23 @@ describe('malformed requests never cause a 500', () => {
     expectClientError(res, 'bad url');
   });
 
-  it('strings with NUL, lone surrogates and emoji round-trip or are refused cleanly', async () => {
-    const code = 'print("\u0000 😀 \ud800")';
+  it('strings with NUL and emoji round-trip exactly; a lone surrogate is refused (400 invalid_text), never altered', async () => {
+    const code = 'print("\u0000 😀 \ud83d\ude00")';
     const res = await call(h, 'POST', '/code-sessions', { language: 'python', source_code: code });
     expect(res.status).toBe(201);
     const got = await call(h, 'GET', `/code-sessions/${res.json.session_id}`);
     expect(got.status).toBe(200);
-    expect(got.json.source_code.startsWith('print("\u0000 😀 ')).toBe(true);
+    expect(got.json.source_code).toBe(code);
+    for (const lone of ['\ud800abc', 'x\udc00', 'end\ud83d']) {
+      const bad = await call(h, 'POST', '/code-sessions', { language: 'python', source_code: lone });
+      expect(bad.status, JSON.stringify(lone)).toBe(400);
+      expect(bad.json.error).toMatchObject({ code: 'invalid_text', details: { field: 'source_code' } });
+      const patch = await call(h, 'PATCH', `/code-sessions/${res.json.session_id}`, { source_code: lone });
+      expect(patch.json.error.code).toBe('invalid_text');
+      const run = await call(h, 'POST', `/code-sessions/${res.json.session_id}/run`, { stdin: lone });
+      expect(run.json.error).toMatchObject({ code: 'invalid_text', details: { field: 'stdin' } });
+    }
+    expect((await call(h, 'GET', `/code-sessions/${res.json.session_id}`)).json.source_code).toBe(code);
   });
 });
 

@@ -18,10 +18,10 @@ describe('runs', () => {
     expect(empty.statusCode).toBe(202);
     const obj = await call(h, 'POST', `/code-sessions/${s.session_id}/run`, {});
     expect(obj.status).toBe(202);
-    expect(h.wakes.count).toBe(3);
+    await expect.poll(() => h.wakes.count).toBe(3);
   });
 
-  it('stores stdin, expected output and limit overrides with the job', async () => {
+  it('stores the plan with the job: stdin, expected output, effective limits, commands', async () => {
     const s = await createSession(h);
     const run = await call(h, 'POST', `/code-sessions/${s.session_id}/run`, {
       stdin: '3\n4\n',
@@ -32,13 +32,29 @@ describe('runs', () => {
     expect(run.status).toBe(202);
     const job = await h.jobs.get(run.json.execution_id);
     expect(job).toMatchObject({
-      stdin: '3\n4\n',
-      expectedOutput: '7',
-      limitOverrides: { wallTimeMs: 1500, cpuTimeMs: 1500, memoryBytes: 64 * 1024 * 1024 },
+      language: 'python',
       maxAttempts: h.config.maxAttempts,
+      plan: {
+        stdin: '3\n4\n',
+        expectedOutput: '7',
+        testCases: null,
+        comparison: 'trailing_whitespace',
+        sourceFile: 'main.py',
+        run: { argv: [expect.stringMatching(/python3$/), 'main.py'], limits: { wallTimeMs: 1500, cpuTimeMs: 1500, memoryBytes: 64 * 1024 * 1024 } },
+        language: { id: 'python', profileDigest: expect.stringMatching(/^[0-9a-f]{64}$/) },
+        seccomp: { name: 'default', digest: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      },
     });
     const got = await call(h, 'GET', `/executions/${run.json.execution_id}`);
-    expect(got.json).toMatchObject({ time_limit_ms: 1500, memory_limit_bytes: 64 * 1024 * 1024, max_attempts: h.config.maxAttempts });
+    expect(got.json).toMatchObject({
+      time_limit_ms: 1500,
+      memory_limit_bytes: 64 * 1024 * 1024,
+      limits: { wall_time_ms: 1500, cpu_time_ms: 1500, memory_bytes: 64 * 1024 * 1024, processes: 64 },
+      max_attempts: h.config.maxAttempts,
+      test_cases: null,
+      summary: null,
+      cancel_requested: false,
+    });
     // Above the language maximum: clamped, not refused.
     const big = await call(h, 'POST', `/code-sessions/${s.session_id}/run`, { time_limit_ms: 600_000 });
     expect(big.status).toBe(202);
@@ -85,6 +101,7 @@ describe('idempotency', () => {
     expect(again.status).toBe(202);
     expect(again.json.execution_id).toBe(first.json.execution_id);
     expect(again.headers['idempotent-replayed']).toBe('true');
+    await new Promise((r) => setTimeout(r, 20));
     expect(h.wakes.count).toBe(1);
 
     const other = await call(h, 'POST', url, { stdin: 'b' }, { 'idempotency-key': 'k1' });

@@ -25,11 +25,11 @@ describe('seed flow up to QUEUED', () => {
     const run = await call(h, 'POST', `/code-sessions/${id}/run`);
     expect(run.status).toBe(202);
     expect(run.json).toMatchObject({ status: 'QUEUED', session_id: id });
-    expect(h.wakes.count).toBe(1);
+    await expect.poll(() => h.wakes.count).toBe(1);
 
     await call(h, 'PATCH', `/code-sessions/${id}`, { source_code: 'print("changed later")' });
     const job = await h.jobs.get(run.json.execution_id);
-    expect(job).toMatchObject({ status: 'QUEUED', sourceCode: "print('Hello World')", language: 'python', sessionId: id, stdin: '' });
+    expect(job).toMatchObject({ status: 'QUEUED', sourceCode: "print('Hello World')", language: 'python', sessionId: id, plan: { stdin: '' } });
 
     const polled = await call(h, 'GET', `/executions/${run.json.execution_id}`);
     expect(polled.status).toBe(200);
@@ -167,7 +167,7 @@ describe('sessions', () => {
     expect(del.json).toEqual({ session_id: s.session_id, status: 'CLOSED', cancelled_executions: 1 });
     const job = await h.jobs.get(run.json.execution_id);
     expect(job?.status).toBe('FAILED');
-    expect(job?.result?.failureReason).toBe('cancelled');
+    expect(job?.result?.failureReason).toBe('canceled');
 
     const again = await call(h, 'DELETE', `/code-sessions/${s.session_id}`);
     expect(again.status).toBe(200);

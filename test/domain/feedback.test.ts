@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compareOutput, toStoredResult } from '../../src/domain/feedback.js';
+import { compareOutput } from '../../src/domain/compare.js';
+import { toStoredResult } from '../../src/domain/feedback.js';
 import type { RunOutcome } from '../../src/domain/execution.js';
 import type { Limits } from '../../src/domain/limits.js';
 
@@ -10,14 +11,23 @@ const outcome = (o: Partial<RunOutcome>): RunOutcome => ({
 });
 
 describe('compareOutput', () => {
-  it('ignores trailing whitespace on lines and at the end', () => {
+  it('by default ignores trailing whitespace on lines and at the end, and \\r\\n', () => {
     expect(compareOutput('1 2 \n3\n\n\n', '1 2\n3').passed).toBe(true);
     expect(compareOutput('a\r\nb\r\n', 'a\nb\n').passed).toBe(true);
   });
   it('reports the first differing line', () => {
-    expect(compareOutput('a\nb\nc\n', 'a\nx\nc\n')).toEqual({ passed: false, firstDiffLine: 2 });
-    expect(compareOutput('a\n', 'a\nb\n')).toEqual({ passed: false, firstDiffLine: 2 });
+    expect(compareOutput('a\nb\nc\n', 'a\nx\nc\n')).toEqual({ passed: false, where: 'line 2', expected: 'x', actual: 'b' });
+    expect(compareOutput('a\n', 'a\nb\n')).toEqual({ passed: false, where: 'line 2', expected: 'b', actual: null });
     expect(compareOutput(' a', 'a').passed).toBe(false);
+  });
+  it('exact compares every character', () => {
+    expect(compareOutput('a\n', 'a\n', 'exact').passed).toBe(true);
+    expect(compareOutput('a\r\n', 'a\n', 'exact')).toMatchObject({ passed: false, where: 'character 2' });
+    expect(compareOutput('a', 'a\n', 'exact').passed).toBe(false);
+  });
+  it('tokens ignores how whitespace-separated tokens are spaced', () => {
+    expect(compareOutput('1   2\n\n3', '1 2 3', 'tokens').passed).toBe(true);
+    expect(compareOutput('1 2 4', '1 2 3', 'tokens')).toEqual({ passed: false, where: 'token 3', expected: '3', actual: '4' });
   });
 });
 
@@ -57,6 +67,11 @@ describe('toStoredResult', () => {
     expect(wrong.result.verdict).toBe('wrong_answer');
     expect(wrong.result.feedback).toMatch(/line 2/);
     expect(wrong.result.feedback).toMatch(/"3"/);
+  });
+  it('a truncated output never passes, even when what was kept matches', () => {
+    const r = toStoredResult(outcome({ stdout: '42\n', stdoutTruncated: true }), limits, '42\n');
+    expect(r.result.verdict).toBe('wrong_answer');
+    expect(r.result.feedback).toMatch(/truncated/);
   });
   it('a failed run is a wrong answer when an expected output was given', () => {
     expect(toStoredResult(outcome({ kind: 'runtime_error', exitCode: 1 }), limits, 'x').result.verdict).toBe('wrong_answer');

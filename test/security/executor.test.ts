@@ -1,14 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionRecord } from '../../src/domain/execution.js';
-import type { LimitOverrides } from '../../src/domain/limits.js';
 import { isTerminal } from '../../src/domain/states.js';
-import { SqliteJobStore } from '../../src/queue/sqlite/sqlite-job-store.js';
-import { createWakeSignal, type WakeSignal } from '../../src/queue/wake.js';
-import { Executor } from '../../src/worker/executor.js';
+import { loadConfig } from '../../src/config/load.js';
+import { Executor } from '../../src/executor/executor.js';
+import { legacySandbox } from '../../src/executor/legacy-sandbox.js';
+import { submitRun } from '../../src/executions/submit.js';
+import type { JobQueue } from '../../src/queue/core/job-queue.js';
+import { openSqliteQueue } from '../../src/queue/open.js';
 import { InlineRunner } from '../../src/worker/runners.js';
 import { IS_ROOT, makeHostTempDir, PY_PRELUDE, SKIP_MESSAGE, waitFor } from './helpers.js';
 import { securitySuite } from './suite.js';
@@ -20,19 +21,15 @@ import { securitySuite } from './suite.js';
 describe.skipIf(!IS_ROOT)(`attack through the executor${IS_ROOT ? '' : ` (${SKIP_MESSAGE})`}`, () => {
   const s = securitySuite();
   let dir: string;
-  let store: SqliteJobStore;
-  let wake: WakeSignal;
+  let store: JobQueue;
   let executor: Executor;
 
   beforeAll(() => {
     dir = makeHostTempDir('executor');
-    store = SqliteJobStore.open(path.join(dir, 'codexec.db'));
-    wake = createWakeSignal({ dir, dbFileName: 'codexec.db', unref: true });
+    store = openSqliteQueue(path.join(dir, 'codexec.db'));
     executor = new Executor({
       store,
-      languages: s.env().registry,
-      runner: new InlineRunner(s.env().host),
-      wake,
+      sandbox: legacySandbox(new InlineRunner(s.env().host)),
       logger: pino({ level: 'silent' }),
       slots: 2,
       leaseMs: 30_000,
@@ -43,15 +40,14 @@ describe.skipIf(!IS_ROOT)(`attack through the executor${IS_ROOT ? '' : ` (${SKIP
 
   afterAll(async () => {
     await executor?.stop(10_000);
-    wake?.close();
     await store?.close();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  async function submit(language: string, sourceCode: string, limitOverrides: LimitOverrides = {}): Promise<ExecutionRecord> {
-    const id = randomUUID();
-    await store.enqueue({ id, sessionId: `sec-${id}`, language, sourceCode, stdin: '', expectedOutput: null, limitOverrides, maxAttempts: 1 });
-    wake.notify();
+  async function submit(language: string, sourceCode: string, limits: { timeLimitMs?: number; memoryLimitBytes?: number } = {}): Promise<ExecutionRecord> {
+    const config = loadConfig({}, { maxAttempts: 1 });
+    const { execution } = await submitRun({ config, jobs: store, languages: s.env().registry }, { source: { language, sourceCode }, ...limits });
+    const id = execution.id;
     let record: ExecutionRecord | null = null;
     const done = await waitFor(() => {
       void store.get(id).then((r) => (record = r));
@@ -82,7 +78,7 @@ report()
 
   // A fork bomb submitted as a job: recorded as a time-limit failure, the executor keeps working.
   it('a fork bomb is recorded as TIMEOUT and the executor goes on', async () => {
-    const rec = await submit('python', 'import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n', { wallTimeMs: 2000 * s.slow() });
+    const rec = await submit('python', 'import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n', { timeLimitMs: 2000 * s.slow() });
     expect(rec.status, JSON.stringify(rec.result)).toBe('TIMEOUT');
     expect(['wall_time_limit', 'cpu_time_limit']).toContain(rec.result!.failureReason);
     const next = await submit('javascript', 'console.log(6 * 7)\n');
@@ -94,8 +90,8 @@ report()
   // failure reason.
   it('a memory bomb and an output flood at once are each recorded with their own limit', async () => {
     const [mem, flood] = await Promise.all([
-      submit('javascript', 'const a = []; for (;;) a.push(Buffer.alloc(16 << 20, 1));\n', { memoryBytes: 96 * 1024 * 1024, wallTimeMs: 10_000 * s.slow() }),
-      submit('python', "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n", { wallTimeMs: 20_000 }),
+      submit('javascript', 'const a = []; for (;;) a.push(Buffer.alloc(16 << 20, 1));\n', { memoryLimitBytes: 96 * 1024 * 1024, timeLimitMs: 10_000 * s.slow() }),
+      submit('python', "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n", { timeLimitMs: 20_000 }),
     ]);
     expect(mem.status, JSON.stringify(mem.result)).toBe('FAILED');
     expect(mem.result!.failureReason).toBe('memory_limit');

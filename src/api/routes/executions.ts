@@ -31,7 +31,8 @@ export function executionRoutes(app: App, ctx: RouteContext): void {
       const waitMs = req.query.wait_ms ?? 0;
       // The connection's idle timeout (twice CODEXEC_REQUEST_TIMEOUT_MS, against stalled
       // clients) would cut a long poll short: this request's socket gets the wait plus a margin.
-      if (waitMs > 0) req.raw.socket?.setTimeout(Math.max(app.server.timeout ?? 0, waitMs + LONG_POLL_MARGIN_MS));
+      const socket = req.raw.socket as { setTimeout?: (ms: number) => unknown } | undefined;
+      if (waitMs > 0 && typeof socket?.setTimeout === 'function') socket.setTimeout(Math.max(app.server.timeout ?? 0, waitMs + LONG_POLL_MARGIN_MS));
       const execution = await waiter.wait(id, waitMs, () => jobs.get(id));
       if (!execution) throw new NotFoundError('execution', req.params.execution_id);
       return executionView(execution);

@@ -38,7 +38,7 @@ export const RunBody = Type.Object(
       }),
     ),
     comparison: Type.Optional(
-      StringEnum(COMPARISON_MODES, {
+      Type.Union(COMPARISON_MODES.map((m) => Type.Literal(m)), {
         description: 'How output is compared with expected output: exact; trailing_whitespace (default: \\r\\n is \\n, trailing spaces and blank lines ignored); tokens (whitespace-separated tokens)',
       }),
     ),

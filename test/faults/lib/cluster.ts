@@ -121,7 +121,7 @@ export class Cluster {
       `${name} to start`,
       () => {
         if (!proc.alive) throw new Fatal(`${name} exited ${JSON.stringify(proc.exit)}\n${proc.logTail()}`);
-        return proc.log().includes('"msg":"worker started"');
+        return proc.log().includes('"msg":"worker started');
       },
       startupMs,
       100,

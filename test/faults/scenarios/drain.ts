@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteJobStore } from '../../../src/queue/sqlite/sqlite-job-store.js';
+import { enqueuePython } from '../lib/enqueue.js';
 import { Cluster, attemptErrors, figures, makeTempDir, removeTempDir, resultOf, type Server } from '../lib/cluster.js';
 import { killAll } from '../lib/procs.js';
 
@@ -36,26 +35,8 @@ export function drainScenario(): void {
     }, 120_000);
 
     it(`${JOBS} queued runs reach a terminal state, none lost, none run twice`, async () => {
-      const store = SqliteJobStore.open(cluster.jobDbFile);
-      const ids: string[] = [];
       const insertStarted = Date.now();
-      try {
-        for (let i = 0; i < JOBS; i++) {
-          const { execution } = await store.enqueue({
-            id: randomUUID(),
-            sessionId: randomUUID(),
-            language: 'python',
-            sourceCode: `print(${i})\n`,
-            stdin: '',
-            expectedOutput: null,
-            limitOverrides: {},
-            maxAttempts: 3,
-          });
-          ids.push(execution.id);
-        }
-      } finally {
-        await store.close();
-      }
+      const ids = await enqueuePython(cluster.jobDbFile, Array.from({ length: JOBS }, (_, i) => `print(${i})\n`), { profilesDir: cluster.profilesDir });
       const insertMs = Date.now() - insertStarted;
       expect(cluster.countByStatus()).toEqual({ QUEUED: JOBS });
 

@@ -1,8 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteJobStore } from '../../../src/queue/sqlite/sqlite-job-store.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { LanguageRegistry } from '../../../src/languages/registry.js';
+import { enqueuePython } from '../lib/enqueue.js';
 import { Cluster, attemptErrors, figures, makeProfilesDir, removeTempDir, resultOf, type Server } from '../lib/cluster.js';
 import { ROOT, killAll, waitFor } from '../lib/procs.js';
 
@@ -96,24 +97,14 @@ export function sandboxFailureScenario(): void {
 
     it('a fault that heals between attempts: retried with backoff, then COMPLETED, the failed attempts recorded', async () => {
       expect(fs.existsSync(python)).toBe(false);
-      // Enqueued through the store with more attempts than the server's default, so that the
+      // Planned while the interpreter exists (a run is planned with the toolchain as it is then),
+      // enqueued once it is gone, with more attempts than the server's default, so that the
       // retries outlast the moment the toolchain comes back, whatever the jitter.
-      const store = SqliteJobStore.open(cluster.jobDbFile);
-      const id = randomUUID();
-      try {
-        await store.enqueue({
-          id,
-          sessionId: randomUUID(),
-          language: 'python',
-          sourceCode: 'print("healed")\n',
-          stdin: '',
-          expectedOutput: null,
-          limitOverrides: {},
-          maxAttempts: 10,
-        });
-      } finally {
-        await store.close();
-      }
+      fs.copyFileSync(hostPython(), python);
+      fs.chmodSync(python, 0o755);
+      const languages = await LanguageRegistry.load(cluster.profilesDir, loadConfig({}), { probeVersions: false });
+      fs.rmSync(python);
+      const [id] = await enqueuePython(cluster.jobDbFile, ['print("healed")\n'], { languages, maxAttempts: 10 });
       await waitFor('a first failed attempt', () => (cluster.row(id) && attemptErrors(cluster.row(id)!).length > 0) || undefined, 60_000, 50);
       fs.copyFileSync(hostPython(), python);
       fs.chmodSync(python, 0o755);
