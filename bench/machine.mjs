@@ -2,6 +2,7 @@
 // node, commit, load average. `node bench/machine.mjs` prints it (add --markdown for RESULTS.md).
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { isMain } from './lib/args.mjs';
 
@@ -20,6 +21,14 @@ function cgroupVersion() {
 }
 
 function commit() {
+  const other = process.env.CODEXEC_BENCH_ROOT;
+  if (other) {
+    try {
+      return `${fs.readFileSync(path.join(other, '.bench-commit'), 'utf8').trim()} at ${other}`;
+    } catch {
+      return `unknown (CODEXEC_BENCH_ROOT=${other})`;
+    }
+  }
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();

@@ -1,45 +1,62 @@
-// Runs every benchmark in turn and prints their tables (`npm run bench`).
+// Runs the benchmarks in turn and prints each issue-14 target with the measured value, the ratio,
+// the baseline it was measured against (always in the same run) and the machine (`npm run bench`).
 //
-//   node bench/run-all.mjs            full run (several minutes; memory alone runs 10,000 executions)
-//   node bench/run-all.mjs --short    CI: small counts, checks that each benchmark works (~1 min)
-//   node bench/run-all.mjs --markdown=FILE   also write the results as markdown (for RESULTS.md)
-//   node bench/run-all.mjs --only=latency,autosave
+//   node bench/run-all.mjs                  full run (long: see bench/RESULTS.md for the time)
+//   node bench/run-all.mjs --short          CI: tiny counts, checks that every script works (~2 min)
+//   node bench/run-all.mjs --only=sandbox,e2e,throughput
+//   node bench/run-all.mjs --markdown=FILE  also write the results as markdown (for RESULTS.md)
+//   node bench/run-all.mjs --memory-runs=50000 --backlog=100000 --sessions=1000000 --drain-seconds=120
+//        --runs-per-point=200 --max-executors=4 --n=N (every script's count)
 //
-// Needs the compiled code (`npm run build`) and, for the sandbox figures, root on Linux.
+// Names for --only: sandbox, layers, e2e, throughput, postgres, executors, backlog, sessions,
+// autosave, memory. Needs the compiled code (`npm run build`), root on Linux, a C compiler (the
+// bench's own helpers are compiled at run time), and for `postgres` a database URL in
+// CODEXEC_BENCH_DATABASE_URL or CODEXEC_TEST_DATABASE_URL (skipped without). CODEXEC_BENCH_ROOT
+// measures another built copy of codexec (e.g. a `git archive` of an earlier commit).
 // Exit status 1 if a benchmark failed to run or its runs failed (not for missed targets).
 import fs from 'node:fs';
+import os from 'node:os';
 import { parseArgs } from './lib/args.mjs';
 import { printResult, resultMarkdown } from './lib/report.mjs';
 import { table, markdownTable, verdict } from './lib/stats.mjs';
 import { machineHeader, machineInfo, machineMarkdown, loadLine, loadNow } from './machine.mjs';
-import * as sandboxOverhead from './sandbox-overhead.mjs';
-import * as apiThroughput from './api-throughput.mjs';
-import * as latency from './latency.mjs';
-import * as autosave from './autosave.mjs';
-import * as memory from './memory.mjs';
 
+/** name -> [module, options for its main()] ; `extra` keys are the script's own --options. */
 const BENCHMARKS = [
-  ['sandbox-overhead', sandboxOverhead],
-  ['latency', latency],
-  ['api-throughput', apiThroughput],
-  ['autosave', autosave],
-  ['memory', memory],
+  ['sandbox', './sandbox-overhead.mjs', () => ({})],
+  ['layers', './layers.mjs', () => ({})],
+  ['e2e', './latency.mjs', () => ({})],
+  ['throughput', './api-throughput.mjs', () => ({})],
+  ['postgres', './postgres.mjs', () => ({})],
+  ['executors', './scale.mjs', (x) => ({ parts: 'executors', ...pick(x, 'runs-per-point', 'max-executors') })],
+  ['backlog', './scale.mjs', (x) => ({ parts: 'backlog', ...pick(x, 'backlog', 'drain-seconds') })],
+  ['sessions', './scale.mjs', (x) => ({ parts: 'sessions', ...pick(x, 'sessions') })],
+  ['autosave', './autosave.mjs', () => ({})],
+  ['memory', './memory.mjs', (x, short) => ({ n: short ? null : Number(x['memory-runs'] ?? 50_000) })],
 ];
+
+function pick(obj, ...keys) {
+  return Object.fromEntries(keys.filter((k) => obj[k] !== undefined).map((k) => [k, obj[k]]));
+}
 
 const opts = parseArgs();
 const only = typeof opts.extra.only === 'string' ? new Set(opts.extra.only.split(',')) : null;
+if (only) for (const name of only) if (!BENCHMARKS.some(([n]) => n === name)) throw new Error(`--only: unknown benchmark ${name} (known: ${BENCHMARKS.map(([n]) => n).join(', ')})`);
 const markdownFile = typeof opts.extra.markdown === 'string' ? opts.extra.markdown : null;
 const info = machineInfo();
 console.log(machineHeader(info));
 const results = [];
 let failed = false;
 const t0 = performance.now();
-for (const [name, mod] of BENCHMARKS) {
+for (const [name, file, options] of BENCHMARKS) {
   if (only && !only.has(name)) continue;
   const before = loadNow();
   const started = performance.now();
+  const { n, ...extra } = options(opts.extra, opts.short);
   try {
-    const r = await mod.main({ ...opts, n: null, extra: {} });
+    const mod = await import(file);
+    const r = await mod.main({ ...opts, n: n ?? opts.n, extra });
+    r.key = name;
     r.seconds = (performance.now() - started) / 1000;
     r.loadBefore = before;
     r.loadAfter = loadNow();
@@ -50,15 +67,26 @@ for (const [name, mod] of BENCHMARKS) {
   } catch (err) {
     failed = true;
     console.error(`\n=== ${name}: FAILED TO RUN ===\n${err.stack ?? err}`);
-    results.push({ name, command: `node bench/${name}.mjs`, tables: [], targets: [], notes: [`failed to run: ${err.message}`] });
+    results.push({ key: name, name, command: `node bench/${file.slice(2)}`, tables: [], targets: [], notes: [`failed to run: ${err.message}`], loadBefore: before, loadAfter: loadNow() });
   }
 }
-const summary = results.flatMap((r) => r.targets.map((t) => [r.name.split(/[(:,]/)[0].trim(), t.target, t.measured, t.met === null ? 'n/a' : verdict(t.met)]));
-console.log(`\n=== Summary ===\n${table(['benchmark', 'target', 'measured', 'result'], summary)}`);
-console.log(`\nall benchmarks: ${((performance.now() - t0) / 1000).toFixed(1)} s${failed ? ' (some FAILED)' : ''}`);
+
+const machine = `${info.cores} cores, ${info.cpu}, kernel ${info.kernel}, cgroup v${info.cgroup.split(' ')[0]}`;
+const loadCell = (r) => `${r.loadBefore?.text.split(' ')[0] ?? '-'} -> ${r.loadAfter?.text.split(' ')[0] ?? '-'}`;
+const summary = results.flatMap((r) => r.targets.map((t) => [r.key, t.target, t.measured, t.baseline ?? '-', loadCell(r), t.met === null ? 'n/a' : verdict(t.met)]));
+console.log(`\n=== Targets (issue 14) on ${machine} ===\n${table(['benchmark', 'target', 'measured', 'baseline (same run)', 'load 1-min', 'result'], summary)}`);
+console.log(`\nall benchmarks: ${((performance.now() - t0) / 1000).toFixed(1)} s${failed ? ' (some FAILED)' : ''}; load average now ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
 if (markdownFile) {
-  const md = [`## Run of ${info.date}${opts.short ? ' (--short)' : ''}`, '', machineMarkdown(info), '', markdownTable(['Benchmark', 'Target', 'Measured', 'Result'], summary), '', ...results.map((r) => `${resultMarkdown(r)}\n\n${loadMarkdown(r)}\n`)].join('\n');
+  const md = [
+    `## Run of ${info.date}${opts.short ? ' (--short)' : ''}`,
+    '',
+    machineMarkdown(info),
+    '',
+    markdownTable(['Benchmark', 'Target', 'Measured', 'Baseline (same run)', 'Load (1-min, before -> after)', 'Result'], summary),
+    '',
+    ...results.map((r) => `${resultMarkdown(r)}\n\n${loadMarkdown(r)}\n`),
+  ].join('\n');
   fs.writeFileSync(markdownFile, md);
   console.log(`markdown written to ${markdownFile}`);
 }
@@ -67,5 +95,5 @@ if (failed) process.exitCode = 1;
 function loadMarkdown(r) {
   if (!r.loadBefore || !r.loadAfter) return '';
   const busy = r.loadBefore.busy || r.loadAfter.busy;
-  return `_Load average (1, 5, 15 min) before: ${r.loadBefore.text}; after: ${r.loadAfter.text}${busy ? ' (not idle: figures are pessimistic)' : ''}._`;
+  return `_/proc/loadavg (1, 5, 15 min) before: ${r.loadBefore.text}; after: ${r.loadAfter.text}${busy ? ' (not idle: figures are pessimistic)' : ''}; ${r.seconds ? `took ${r.seconds.toFixed(0)} s` : ''}._`;
 }

@@ -3,7 +3,8 @@ import { table, markdownTable, verdict } from './stats.mjs';
 import { loadLine } from '../machine.mjs';
 
 // A benchmark's result: { name, command, notes[], tables: [{ title, headers, rows }],
-// targets: [{ target, measured, met }] }. Printed as text; run-all also renders it as markdown.
+// targets: [{ target, measured, baseline, met }] }: `baseline` says what the figure was measured
+// against (in the same run). Printed as text; run-all also renders it as markdown.
 
 export function printResult(r) {
   console.log(`\n=== ${r.name} ===`);
@@ -13,7 +14,7 @@ export function printResult(r) {
   }
   if (r.targets.length > 0) {
     console.log('\nTargets');
-    console.log(table(['target', 'measured', 'result'], r.targets.map((t) => [t.target, t.measured, t.met === null ? 'n/a' : verdict(t.met)])));
+    console.log(table(['target', 'measured', 'baseline', 'result'], r.targets.map((t) => [t.target, t.measured, t.baseline ?? '-', t.met === null ? 'n/a' : verdict(t.met)])));
   }
   for (const n of r.notes ?? []) console.log(`note: ${n}`);
 }
@@ -22,7 +23,7 @@ export function resultMarkdown(r) {
   const parts = [`### ${r.name}`, '', `Command: \`${r.command}\``, ''];
   for (const t of r.tables) parts.push(`${t.title}:`, '', markdownTable(t.headers, t.rows), '');
   if (r.targets.length > 0) {
-    parts.push(markdownTable(['Target', 'Measured', 'Result'], r.targets.map((t) => [t.target, t.measured, t.met === null ? 'n/a' : verdict(t.met)])), '');
+    parts.push(markdownTable(['Target', 'Measured', 'Baseline', 'Result'], r.targets.map((t) => [t.target, t.measured, t.baseline ?? '-', t.met === null ? 'n/a' : verdict(t.met)])), '');
   }
   for (const n of r.notes ?? []) parts.push(`- ${n}`);
   return parts.join('\n');

@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 // codexec's own sandbox, called in this process exactly as a pool thread calls it: isolation probed
 // once, one SandboxHost, runInSandbox per run (namespaces, cgroup limits, seccomp, uid drop).
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+// The codexec tree measured: this repository, or CODEXEC_BENCH_ROOT (a built copy, e.g. a `git
+// archive` of another commit: how a "before" is measured while the working tree is in flux).
+export const root = process.env.CODEXEC_BENCH_ROOT || path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export async function importDist(rel) {
   try {

@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 // plus a small keep-alive HTTP client (fetch costs ~1 ms per request on its own, which would show in
 // latency figures).
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+// The codexec tree measured: this repository, or CODEXEC_BENCH_ROOT (a built copy, e.g. a `git
+// archive` of another commit: how a "before" is measured while the working tree is in flux).
+const root = process.env.CODEXEC_BENCH_ROOT || path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -30,8 +32,8 @@ function freePort() {
  * BENCH_SERVE_NODE_ARGS (space-separated) to profile the server of any benchmark.
  * Returns { url, pid, client, stop() }.
  */
-export async function startServer({ env = {}, executors = 2, startTimeoutMs = 30_000, nodeArgs = [] } = {}) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'codexec-bench-data-'));
+export async function startServer({ env = {}, executors = 2, startTimeoutMs = 30_000, nodeArgs = [], dataDir: sharedDir = null, command = 'serve' } = {}) {
+  const dataDir = sharedDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'codexec-bench-data-'));
   const port = await freePort();
   const childEnv = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -40,12 +42,12 @@ export async function startServer({ env = {}, executors = 2, startTimeoutMs = 30
     CODEXEC_HOST: '127.0.0.1',
     CODEXEC_PORT: String(port),
     CODEXEC_EXECUTORS: String(executors),
-    CODEXEC_LOG_LEVEL: 'warn',
+    CODEXEC_LOG_LEVEL: command === 'worker' ? 'info' : 'warn',
     CODEXEC_SHUTDOWN_GRACE_MS: '2000',
     ...env,
   };
   const extraArgs = (process.env.BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...extraArgs, ...nodeArgs, path.join(root, 'bin', 'codexec'), 'serve'], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...extraArgs, ...nodeArgs, path.join(root, 'bin', 'codexec'), command], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = [];
   const keep = (c) => {
     log.push(c.toString());
@@ -58,8 +60,14 @@ export async function startServer({ env = {}, executors = 2, startTimeoutMs = 30
 
   const client = new Client(`http://127.0.0.1:${port}`);
   const deadline = Date.now() + startTimeoutMs;
+  if (command === 'worker') {
+    // A worker serves no HTTP: it is up once it logged its start (or after a moment without exiting).
+    while (!exited && Date.now() < deadline && !log.join('').includes('worker started')) await new Promise((r) => setTimeout(r, 50));
+    if (exited) throw new Error(`codexec worker exited (${JSON.stringify(exited)}) at start:\n${log.join('').slice(-3000)}`);
+  }
   const readyPath = executors > 0 ? '/readyz' : '/healthz';
   for (;;) {
+    if (command === 'worker') break;
     if (exited) throw new Error(`codexec serve exited (${JSON.stringify(exited)}) before it was ready:\n${log.join('').slice(-3000)}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -90,7 +98,7 @@ export async function startServer({ env = {}, executors = 2, startTimeoutMs = 30
         await exit;
         clearTimeout(t);
       }
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!sharedDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -159,6 +167,17 @@ export async function createSessions(client, count, source) {
     ids.push(r.body.session_id);
   }
   return ids;
+}
+
+/** CPU time (user + system) a process used itself, not its children, in ms (/proc, 10 ms ticks). */
+export function ownCpuMs(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 /** VmRSS (and VmHWM) of a process in KiB, from /proc/<pid>/status. */

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
-// The reference runs: the interpreter started directly, under util-linux unshare, and under
-// bubblewrap, each timed from spawn() to the process having exited and its pipes having closed
-// (the same point at which codexec has collected a run's output).
+// The reference runs: the interpreter started directly, under util-linux unshare, under bubblewrap
+// and under isolate (when installed), each started by the raw C spawner (lib/native.mjs), never by
+// Node: Node's spawn forks the whole Node process first, which is what made the old baselines slow.
 
 export const PYTHON = '/usr/bin/python3';
 /** The program every benchmark runs. */
@@ -32,15 +32,22 @@ export function which(name) {
   return null;
 }
 
-/** argv of each reference variant; null when the tool is missing here (with why). */
+/** The program's environment in every reference variant (the spawner's default too). */
+export const RAW_ENV = { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' };
+
+/**
+ * argv of each reference variant, to start with the raw spawner; { name, missing } when the tool is
+ * not installed here. All run `python3 -I -B main.py` in `dir`.
+ */
 export function referenceVariants(dir) {
   const py = [PYTHON, '-I', '-B', 'main.py'];
   const unshare = which('unshare');
   const bwrap = which('bwrap');
+  const isolate = which('isolate');
   const variants = [{ name: 'raw python', argv: py, cwd: dir }];
   if (unshare) {
-    // Exactly the issue's reference: no --fork, so python itself is not pid 1 (its children would be).
-    variants.push({ name: 'unshare pid,mnt,net,ipc,uts', argv: [unshare, '--pid', '--mount', '--net', '--ipc', '--uts', '--', ...py], cwd: dir });
+    // The five namespaces codexec creates; --fork so that python is pid 1's child as in a sandbox.
+    variants.push({ name: 'unshare --fork pid,mnt,net,ipc,uts', argv: [unshare, '--fork', '--pid', '--mount', '--net', '--ipc', '--uts', '--', ...py], cwd: dir });
   } else variants.push({ name: 'unshare', missing: 'util-linux unshare not found' });
   if (bwrap) {
     const roBinds = [];
@@ -51,13 +58,39 @@ export function referenceVariants(dir) {
     }
     variants.push({
       name: 'bwrap --unshare-all',
+      // bwrap's outer process learns the exit code through an eventfd and exits without reaping its
+      // pid-1 child, so the program's CPU never reaches wait4's rusage: not measurable this way.
+      cpuUnknown: true,
       argv: [bwrap, '--unshare-all', '--die-with-parent', ...roBinds, '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--ro-bind', dir, '/work', '--chdir', '/work', '--', ...py],
       cwd: dir,
     });
   } else variants.push({ name: 'bwrap', missing: 'bubblewrap not installed (apt-get install bubblewrap)' });
+  if (isolate) {
+    // isolate needs a box initialised first (isolate --init); the box's directory is its cwd.
+    variants.push({ name: 'isolate', isolate, argv: null, cwd: dir });
+  } else variants.push({ name: 'isolate', missing: 'isolate not installed (not packaged in Debian 12; build from github.com/ioi/isolate)' });
   return variants;
 }
 
+/**
+ * Prepares the isolate variant (box 0 initialised, main.py copied in); returns its argv and a
+ * cleanup, or null with the reason when isolate cannot run here.
+ */
+export function prepareIsolate(variant, dir) {
+  const init = spawnSync(variant.isolate, ['--cg', '--box-id=7', '--init'], { encoding: 'utf8' });
+  if (init.status !== 0) return { missing: `isolate --init failed: ${init.stderr.trim().slice(0, 200)}` };
+  const box = path.join(init.stdout.trim(), 'box');
+  fs.copyFileSync(path.join(dir, 'main.py'), path.join(box, 'main.py'));
+  return {
+    argv: [variant.isolate, '--cg', '--box-id=7', '--processes=64', '--cg-mem=262144', '--env=PATH=/usr/bin:/bin', '--env=LANG=C.UTF-8', '--run', '--', PYTHON, '-I', '-B', 'main.py'],
+    cleanup: () => spawnSync(variant.isolate, ['--cg', '--box-id=7', '--cleanup']),
+  };
+}
+
+/**
+ * Not a baseline (it forks this Node process): the spawn a Node program would do, kept for the
+ * profiling scripts in bench/profile/ that measure exactly that.
+ */
 /** Runs argv once; resolves with wall ms, exit code and stdout. */
 export function timedSpawn(argv, cwd) {
   return new Promise((resolve) => {
@@ -129,13 +162,4 @@ export async function loop(once, { n, parallel = 1, maxMs = 120_000 }) {
   await Promise.all(Array.from({ length: parallel }, lane));
   const elapsedMs = performance.now() - t0;
   return { times, failures, firstFailure, elapsedMs, cpuMs: cpuMs() - cpu0, completed: times.length + failures, perSecond: ((times.length + failures) / elapsedMs) * 1000, truncated: started < n };
-}
-
-/** A loop() of a reference variant, checking that each run printed "hi". */
-export function loopVariant(variant, opts) {
-  return loop(async () => {
-    const r = await timedSpawn(variant.argv, variant.cwd);
-    const ok = r.code === 0 && r.stdout === EXPECTED;
-    return { ms: r.ms, ok, detail: ok ? null : `exit ${r.code}: ${(r.stderr || r.stdout).slice(0, 200)}` };
-  }, opts);
 }

@@ -1,0 +1,179 @@
+// PostgreSQL mode against SQLite, with the same executors: the issue-14 topology of several hosts
+// as processes on this one: API nodes (`codexec serve --executors 0`) and workers (`codexec
+// worker --concurrency C`) sharing one queue. For each store, N runs by concurrent clients spread
+// over the API nodes (long polling), then:
+//   - throughput, runs per second, PostgreSQL against SQLite (target >= 0.9x);
+//   - control-plane CPU per run: the CPU the API nodes and workers used themselves (not the fork
+//     servers and programs under them) plus, on PostgreSQL, the database backends serving them
+//     (found by application_name in pg_stat_activity), over the measured runs (target <= 15 ms).
+// SQLite has one API node (a second one on the same file adds nothing but lock contention);
+// PostgreSQL has --api-nodes (default 2). Each PostgreSQL run uses a schema of its own, dropped after.
+//
+//   node bench/postgres.mjs [--short] [--n=300] [--api-nodes=2] [--workers=2] [--concurrency=2] [--clients=16]
+//   database: CODEXEC_BENCH_DATABASE_URL, else CODEXEC_TEST_DATABASE_URL, else CODEXEC_DATABASE_URL
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs, isMain, positiveInt } from './lib/args.mjs';
+import { summarize, fmt } from './lib/stats.mjs';
+import { runStandalone } from './lib/report.mjs';
+import { startServer, createSessions, TERMINAL, sleep, ownCpuMs } from './lib/server.mjs';
+import { HELLO, EXPECTED } from './lib/spawn.mjs';
+
+export const TARGET_CPU_MS = 15;
+export const TARGET_RATIO = 0.9;
+
+const databaseUrl = () => process.env.CODEXEC_BENCH_DATABASE_URL || process.env.CODEXEC_TEST_DATABASE_URL || process.env.CODEXEC_DATABASE_URL || '';
+
+async function pgClient(url) {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  return c;
+}
+
+/** Backend pids of our application's connections, and their CPU (ms) from /proc. */
+async function backendCpuMs(admin, appName) {
+  const r = await admin.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [appName]);
+  let total = 0;
+  const pids = r.rows.map((x) => x.pid);
+  for (const pid of pids) {
+    const v = ownCpuMs(pid);
+    if (Number.isFinite(v)) total += v;
+  }
+  return { total, pids };
+}
+
+/** One topology: start it, run `n` runs, measure, stop. */
+async function measure({ store, url, apiNodes, workers, concurrency, clients, n, short }) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'codexec-bench-cp-'));
+  const env = { CODEXEC_RATE_LIMIT_RUNS_PER_MINUTE: '0', CODEXEC_QUEUE_MAX_DEPTH: '100000', ...(url ? { CODEXEC_DATABASE_URL: url } : {}) };
+  const procs = [];
+  try {
+    const apis = [];
+    // SQLite: every process on the one data directory (the queue is its file). PostgreSQL: each
+    // process its own (sessions still live in a node's local SQLite file at the measured commits,
+    // so a client keeps to the API node its session was made on).
+    const own = () => (url ? null : dataDir);
+    for (let i = 0; i < apiNodes; i++) {
+      const s = await startServer({ env, executors: 0, dataDir: own() });
+      apis.push(s);
+      procs.push(s);
+    }
+    for (let i = 0; i < workers; i++) procs.push(await startServer({ env: { ...env, CODEXEC_WORKER_CONCURRENCY: String(concurrency) }, command: 'worker', dataDir: own() }));
+    const sessions = [];
+    for (let i = 0; i < clients; i++) sessions.push({ api: apis[i % apis.length], id: (await createSessions(apis[i % apis.length].client, 1, HELLO))[0] });
+    const runOne = async ({ api, id }) => {
+      const t0 = performance.now();
+      let post;
+      for (let attempt = 0; ; attempt++) {
+        post = await api.client.request('POST', `/code-sessions/${id}/run`);
+        if (post.status === 202) break;
+        if (post.status !== 429 || attempt > 200) throw new Error(`POST run: HTTP ${post.status} ${JSON.stringify(post.body).slice(0, 300)}`);
+        await sleep(5);
+      }
+      for (;;) {
+        const g = await api.client.request('GET', `/executions/${post.body.execution_id}?wait_ms=10000`);
+        if (g.status === 200 && TERMINAL.has(g.body.status)) return { ms: performance.now() - t0, body: g.body };
+        if (g.status !== 200) throw new Error(`GET execution: HTTP ${g.status}`);
+      }
+    };
+    // Warm-up: every worker slot starts its fork server, every API node its statements.
+    await Promise.all(sessions.map(runOne));
+    const appName = url ? new URL(url).searchParams.get('application_name') : null;
+    const admin = url ? await pgClient(databaseUrl()) : null;
+    const cpu0 = procs.map((p) => ownCpuMs(p.pid));
+    const pg0 = admin ? await backendCpuMs(admin, appName) : { total: 0, pids: [] };
+    let submitted = 0;
+    let completed = 0;
+    let bad = null;
+    const e2e = [];
+    const t0 = performance.now();
+    const deadline = t0 + (short ? 60_000 : 1_800_000);
+    await Promise.all(
+      sessions.map(async (s) => {
+        while (submitted < n && performance.now() < deadline) {
+          submitted++;
+          const r = await runOne(s);
+          if (r.body.status === 'COMPLETED' && r.body.stdout === EXPECTED) completed++;
+          else bad ??= `${r.body.status} ${r.body.failure_reason ?? ''}`;
+          e2e.push(r.ms);
+        }
+      }),
+    );
+    const elapsedMs = performance.now() - t0;
+    const cpu1 = procs.map((p) => ownCpuMs(p.pid));
+    const pg1 = admin ? await backendCpuMs(admin, appName) : { total: 0, pids: [] };
+    await admin?.end();
+    const apiCpu = cpu1.slice(0, apiNodes).reduce((a, v, i) => a + v - cpu0[i], 0);
+    const workerCpu = cpu1.slice(apiNodes).reduce((a, v, i) => a + v - cpu0[apiNodes + i], 0);
+    // Backends that were there at both samples (a pool may open or close some meanwhile: noted).
+    const pgCpu = pg1.total - pg0.total;
+    return { store, runs: e2e.length, completed, bad, elapsedMs, rate: (e2e.length / elapsedMs) * 1000, e2e: summarize(e2e), apiCpu, workerCpu, pgCpu, backends: pg1.pids.length };
+  } finally {
+    for (const p of procs.reverse()) await p.stop().catch(() => {});
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+export async function main(opts) {
+  const n = opts.n ?? (opts.short ? 30 : 300);
+  const int = (k, d) => (opts.extra[k] ? positiveInt(opts.extra[k], `--${k}`) : d);
+  const apiNodes = int('api-nodes', 2);
+  const workers = int('workers', 2);
+  const concurrency = int('concurrency', 2);
+  const clients = int('clients', opts.short ? 8 : 16);
+  const notes = [];
+  const base = databaseUrl();
+  const results = [await measure({ store: 'SQLite', url: null, apiNodes: 1, workers, concurrency, clients, n, short: opts.short })];
+  let schema = null;
+  if (!base) notes.push('PostgreSQL skipped: set CODEXEC_BENCH_DATABASE_URL (or CODEXEC_TEST_DATABASE_URL) to a database the bench may create a schema in');
+  else {
+    schema = `bench_${process.pid}_${Date.now() % 100000}`;
+    const admin = await pgClient(base);
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    await admin.end();
+    const url = new URL(base);
+    url.searchParams.set('options', `-c search_path=${schema}`);
+    url.searchParams.set('application_name', `codexec-${schema}`);
+    try {
+      results.push(await measure({ store: 'PostgreSQL', url: url.toString(), apiNodes, workers, concurrency, clients, n, short: opts.short }));
+    } finally {
+      const a = await pgClient(base);
+      await a.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => {});
+      await a.end();
+    }
+  }
+  const rows = results.map((r) => {
+    const cp = (r.apiCpu + r.workerCpu + r.pgCpu) / r.runs;
+    return [r.store, r.store === 'SQLite' ? 1 : apiNodes, `${workers}x${concurrency}`, r.runs, r.completed, r.rate, r.e2e.median, r.e2e.p99, r.apiCpu / r.runs, r.workerCpu / r.runs, r.store === 'SQLite' ? '-' : r.pgCpu / r.runs, cp];
+  });
+  const sq = results[0];
+  const pgr = results[1];
+  const targets = [];
+  let failed = results.some((r) => r.completed !== r.runs || r.runs === 0);
+  for (const r of results) if (r.bad) notes.push(`${r.store}: not every run COMPLETED with "hi": first: ${r.bad}`);
+  if (pgr) {
+    const cp = (pgr.apiCpu + pgr.workerCpu + pgr.pgCpu) / pgr.runs;
+    const sqCp = (sq.apiCpu + sq.workerCpu) / sq.runs;
+    targets.push({ target: `PostgreSQL control-plane CPU <= ${TARGET_CPU_MS} ms per run`, measured: `${fmt(cp)} ms (API ${fmt(pgr.apiCpu / pgr.runs)}, workers ${fmt(pgr.workerCpu / pgr.runs)}, database backends ${fmt(pgr.pgCpu / pgr.runs)})`, baseline: `SQLite, same executors, same run: ${fmt(sqCp)} ms`, met: cp <= TARGET_CPU_MS });
+    targets.push({ target: `PostgreSQL throughput >= ${TARGET_RATIO}x SQLite`, measured: `${fmt(pgr.rate)}/s vs ${fmt(sq.rate)}/s = ${fmt(pgr.rate / sq.rate, 2)}x`, baseline: `SQLite, ${workers} workers x ${concurrency}, same run`, met: pgr.rate / sq.rate >= TARGET_RATIO });
+  }
+  notes.push(`${n} runs per store by ${clients} clients (long polling) after a warm-up run per client; CPU from /proc (10 ms ticks) of each API node and worker (their own, without the fork servers and programs), and of the PostgreSQL backends with our application_name (not the server's shared background processes)`);
+  return {
+    name: `Control plane: PostgreSQL (${apiNodes} API nodes) against SQLite, ${workers} workers x ${concurrency}`,
+    command: `node bench/postgres.mjs${opts.short ? ' --short' : ''}${opts.n ? ` --n=${opts.n}` : ''}`,
+    tables: [
+      {
+        title: 'runs/s; e2e ms; control-plane CPU ms per run',
+        headers: ['store', 'API nodes', 'workers', 'runs', 'COMPLETED', 'runs/s', 'e2e p50', 'e2e p99', 'API CPU', 'worker CPU', 'DB backends CPU', 'control plane'],
+        rows,
+      },
+    ],
+    targets,
+    notes,
+    failed,
+  };
+}
+
+if (isMain(import.meta.url)) await runStandalone(main, parseArgs());
