@@ -5,6 +5,7 @@ import { killExecutorScenario } from './scenarios/kill-executor.js';
 import { killServeScenario } from './scenarios/kill-serve.js';
 import { leaseRenewalScenario } from './scenarios/lease-renewal.js';
 import { postgresScenario } from './scenarios/postgres.js';
+import { postgresRestartsScenario } from './scenarios/postgres-restarts.js';
 import { sandboxFailureScenario } from './scenarios/sandbox-failure.js';
 import { shutdownScenario } from './scenarios/shutdown.js';
 
@@ -26,4 +27,5 @@ describe.sequential('fault tests', () => {
   contentionScenario();
   drainScenario();
   postgresScenario();
+  postgresRestartsScenario();
 });

@@ -189,3 +189,47 @@ describePostgres('PostgreSQL outage', () => {
     expect(rec.errors.map((e) => e.code)).toEqual(['lease_expired']);
   }, 60_000);
 });
+
+describePostgres('PostgreSQL: a connection lost inside a transaction', () => {
+  // Issue 13: "Unhandled 'error' event on Client: Connection terminated unexpectedly" killed an API
+  // node when PostgreSQL restarted: a client checked out for a transaction had no error listener.
+  // Here a transaction is held open (its enqueue waits on a session lock another connection
+  // holds) and its backend is terminated, as a restart does. The caller gets queue_unavailable;
+  // the process gets no unhandled 'error' (vitest fails the file on one), and the queue works after.
+  it('the caller gets queue_unavailable, the process survives, the queue keeps working', async () => {
+    const appName = `codexec_victim_${Math.random().toString(36).slice(2, 8)}`;
+    const schema = await createSchema(appName);
+    const store = await openPostgresQueue(schema.url, { poolSize: 2 });
+    const holder = new pg.Client({ connectionString: DATABASE_URL });
+    holder.on('error', () => {});
+    await holder.connect();
+    try {
+      const sessionId = 'ses_locked';
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [0x63647873, sessionId]);
+      const blocked = store.enqueue(newExecution({ sessionId }), { maxInFlightPerSession: 1 }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      let victim: number | undefined;
+      for (let i = 0; i < 100 && victim === undefined; i++) {
+        const r = await withClient(DATABASE_URL, (c) =>
+          c.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [appName]),
+        );
+        victim = r.rows[0]?.pid;
+        if (victim === undefined) await new Promise((r2) => setTimeout(r2, 20));
+      }
+      expect(victim, 'the enqueue waits on the session lock').toBeDefined();
+      await withClient(DATABASE_URL, (c) => c.query('SELECT pg_terminate_backend($1)', [victim]));
+      expect(await blocked).toMatchObject({ code: 'queue_unavailable' });
+      await holder.query('ROLLBACK');
+      await new Promise((r) => setTimeout(r, 200)); // any late 'error' event would surface now
+      const { execution } = await store.enqueue(newExecution({ sessionId }), { maxInFlightPerSession: 1 });
+      expect((await store.get(execution.id))?.status).toBe('QUEUED');
+    } finally {
+      await holder.end().catch(() => {});
+      await store.close();
+      await schema.drop();
+    }
+  });
+});
