@@ -59,6 +59,23 @@ describe('SqliteJobStore on disk', () => {
     expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
   });
 
+  it('never checkpoints inside a commit; a timer of its own checkpoints the WAL', async () => {
+    const store = openSqliteQueue(file);
+    const raw = new Database(file);
+    try {
+      for (let i = 0; i < 300; i++) await store.enqueue(newExecution({ sessionId: `s${i}`, sourceCode: 'x'.repeat(4000) }), { now: i });
+      // Right after the commits: frames in the WAL not yet copied (no automatic checkpoint ran).
+      const walPages = () => raw.pragma('wal_checkpoint(NOOP)') as { busy: number; log: number; checkpointed: number }[];
+      const before = walPages()[0]!;
+      expect(before.log).toBeGreaterThan(1000); // past the automatic threshold, yet not checkpointed
+      expect(before.checkpointed).toBeLessThan(before.log);
+      await expect.poll(() => { const w = walPages()[0]!; return w.checkpointed === w.log; }, { timeout: 5000 }).toBe(true);
+    } finally {
+      raw.close();
+      await store.close();
+    }
+  });
+
   it('refuses a database migrated by a newer codexec', async () => {
     await openSqliteQueue(file).close();
     const raw = new Database(file);
