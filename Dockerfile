@@ -44,8 +44,8 @@ RUN npm prune --omit=dev \
 FROM node:22-bookworm-slim
 
 # Sandbox and process plumbing:
-#   util-linux  `setpriv` (the entrypoint's uid switch), and `unshare` (CODEXEC_SANDBOX_SPAWNER=exec,
-#               `codexec doctor`'s namespace checks)
+#   util-linux  `setpriv` (the entrypoint's uid switch), and `unshare`
+#               (`codexec doctor`'s namespace checks)
 #   tini        PID 1: forwards SIGTERM for the ordered shutdown and reaps orphans
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends util-linux tini \

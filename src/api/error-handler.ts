@@ -27,6 +27,12 @@ function resourceOfUrl(url: string): 'session' | 'execution' | 'route' {
   return 'route';
 }
 
+/** A request path for a message: at most about 60 characters, saying how long it was when cut. */
+export function shortPath(url: string): string {
+  const p = url.split('?')[0];
+  return p.length <= 60 ? p : `${p.slice(0, 40)}… (a path of ${p.length} characters)`;
+}
+
 /** A schema validation failure as a client error: an id that is not a UUID is an unknown id (404). */
 function fromValidation(err: FrameworkError, req: FastifyRequest): CodexecError {
   const problem = err.validation?.[0];
@@ -64,9 +70,13 @@ export function toCodexecError(raw: unknown, req: FastifyRequest, maxBodyBytes: 
       return new InvalidRequestError('Content-Length does not match the body');
     case 'FST_ERR_BAD_URL':
       return new InvalidRequestError('the URL is not valid (bad percent-encoding)');
-    case 'FST_ERR_MAX_PARAM_LENGTH':
+    case 'FST_ERR_MAX_PARAM_LENGTH': {
       // An id too long for the router is not a UUID either: unknown, like any other such id.
-      return new NotFoundError(resourceOfUrl(req.url), `${req.url.slice(0, 60)}...`);
+      const what = resourceOfUrl(req.url);
+      if (what === 'route') return new NotFoundError('route', `${req.method} ${shortPath(req.url)}`);
+      const id = req.url.split('?')[0].split('/')[2] ?? '';
+      return new CodexecError(`${what}_not_found`, 404, `no ${what} with this id (${id.length} characters; ids are 36-character UUIDs)`);
+    }
   }
   // Other Fastify client errors (4xx) carry safe messages of their own.
   const status = typeof err?.statusCode === 'number' ? err.statusCode : 500;

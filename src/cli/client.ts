@@ -1,13 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { CodexecError } from '../domain/errors.js';
 import type { ExecutionResponse } from '../api/schemas/executions.js';
 import type { StatusResponse } from '../api/schemas/health.js';
+import { statusView } from '../api/routes/health.js';
 import { executionView } from '../api/views.js';
-import { clampLimits } from '../domain/limits.js';
-import type { QueueStats } from '../queue/job-store.js';
+import { codexecVersion } from '../config/version.js';
+import { submitRun } from '../executions/submit.js';
 import { describeJobDatabase } from '../queue/open.js';
 import { openQueue } from './context.js';
+import { requestText } from './http.js';
 
 export interface Submission {
   language: string;
@@ -32,37 +33,32 @@ export interface CodexecClient {
   languages(): Promise<LanguageInfo[]>;
   submit(s: Submission): Promise<string>;
   execution(id: string): Promise<ExecutionResponse>;
-  stats(): Promise<QueueStats>;
+  /** The queue at a glance, in GET /status's shape whichever way it was read. */
+  status(): Promise<StatusResponse>;
   close(): Promise<void>;
 }
 
 export class HttpClient implements CodexecClient {
-  constructor(private readonly base: string) {}
+  private readonly base: URL;
+  /** `server` is a URL checked by the CODEXEC_URL parser (http:// or https://). */
+  constructor(server: string) {
+    this.base = new URL(server);
+  }
   get where(): string {
-    return this.base;
+    return `server ${this.base.href.replace(/\/$/, '')}`;
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
-    try {
-      res = await fetch(new URL(path, this.base), {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (err) {
-      throw new CodexecError('server_unreachable', 503, `cannot reach ${this.base}: ${(err as Error).cause ?? (err as Error).message}`);
-    }
-    const text = await res.text();
+    const res = await requestText(this.base, method, path, body);
     let json: unknown;
     try {
-      json = JSON.parse(text);
+      json = JSON.parse(res.text);
     } catch {
-      throw new CodexecError('bad_response', 502, `${method} ${path}: HTTP ${res.status}, not JSON`);
+      throw new CodexecError('bad_response', 502, `${method} ${path} answered HTTP ${res.status} with something that is not JSON: is ${this.base.origin} a codexec server?`);
     }
-    if (!res.ok) {
-      const e = (json as { error?: { code?: string; message?: string } }).error;
-      throw new CodexecError(e?.code ?? 'http_error', res.status, e?.message ?? `HTTP ${res.status}`);
+    if (res.status < 200 || res.status >= 300) {
+      const e = (json as { error?: { code?: string; message?: string } } | null)?.error;
+      throw new CodexecError(e?.code ?? 'http_error', res.status, e?.message ?? `${method} ${path} answered HTTP ${res.status}`);
     }
     return json as T;
   }
@@ -86,14 +82,8 @@ export class HttpClient implements CodexecClient {
     return this.call('GET', `/executions/${encodeURIComponent(id)}?wait_ms=1000`);
   }
 
-  async stats(): Promise<QueueStats> {
-    const s = await this.call<StatusResponse>('GET', '/status');
-    return {
-      counts: s.counts,
-      oldestQueuedAgeMs: s.oldest_queued_age_ms,
-      executors: s.executors.map((e) => ({ ...e, startedAt: Date.parse(e.started_at), heartbeatAt: Date.parse(e.heartbeat_at) })),
-      recentFailures: s.recent_failures.map((f) => ({ id: f.execution_id, finishedAt: Date.parse(f.finished_at), failureReason: f.failure_reason })),
-    };
+  status(): Promise<StatusResponse> {
+    return this.call('GET', '/status');
   }
 
   async close(): Promise<void> {}
@@ -125,37 +115,42 @@ export class LocalClient implements CodexecClient {
     return this.q.languages.list().map((l) => ({ id: l.id, name: l.name, version: l.version, available: l.available, extensions: l.extensions }));
   }
 
+  // The one submit path (executions/submit.ts), as the HTTP route takes it: the same limits,
+  // checks and plan; the code is given inline, so there is no session (and no session checks).
   async submit(s: Submission): Promise<string> {
-    const profile = this.q.languages.resolve(s.language);
-    if (Buffer.byteLength(s.sourceCode) > this.config.maxSourceBytes) throw new CodexecError('source_too_large', 413, `source is larger than ${this.config.maxSourceBytes} bytes`);
-    const overrides = { wallTimeMs: s.timeLimitMs, cpuTimeMs: s.timeLimitMs, memoryBytes: s.memoryLimitBytes };
-    clampLimits(profile.limits.default, profile.limits.maximum, overrides);
-    const { execution } = await this.q.jobs.enqueue({
-      id: randomUUID(),
-      sessionId: randomUUID(),
-      language: profile.id,
-      sourceCode: s.sourceCode,
-      stdin: s.stdin,
-      expectedOutput: s.expectedOutput,
-      limitOverrides: Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
-      maxAttempts: this.config.maxAttempts,
-    });
-    this.q.wake.notify();
+    const { execution } = await submitRun(
+      { config: this.config, jobs: this.q.jobs, languages: this.q.languages },
+      {
+        source: { language: s.language, sourceCode: s.sourceCode },
+        stdin: s.stdin,
+        expectedOutput: s.expectedOutput,
+        timeLimitMs: s.timeLimitMs,
+        memoryLimitBytes: s.memoryLimitBytes,
+      },
+    );
     return execution.id;
   }
 
   async execution(id: string): Promise<ExecutionResponse> {
     const rec = await this.q.jobs.get(id);
     if (!rec) throw new CodexecError('execution_not_found', 404, `no execution with id ${JSON.stringify(id)}`);
-    return executionView(rec, this.q.languages);
+    return executionView(rec);
   }
 
-  stats(): Promise<QueueStats> {
-    return this.q.jobs.stats();
+  /** The same view as GET /status, read from the database: no server, so no uptime or isolation to report. */
+  async status(): Promise<StatusResponse> {
+    const now = Date.now();
+    return statusView(await this.q.jobs.stats(now), {
+      version: codexecVersion(),
+      now,
+      staleAfterMs: this.config.leaseMs,
+      uptimeMs: null,
+      isolation: null,
+      database: this.config.databaseUrl.trim() === '' ? 'sqlite' : 'postgres',
+    });
   }
 
   async close(): Promise<void> {
-    this.q.wake.close();
     await this.q.jobs.close();
   }
 }

@@ -1,46 +1,65 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { ConfigError } from '../domain/errors.js';
 import { LanguageRegistry, defaultProfilesDir } from '../languages/registry.js';
-import { openJobStore, openWakeSignal } from '../queue/open.js';
-import type { JobStore } from '../queue/job-store.js';
-import type { WakeSignal } from '../queue/wake.js';
-import { probeIsolation, openSandboxHost, type IsolationReport } from '../sandbox/host.js';
-import { Executor, type ExecutorHooks } from '../worker/executor.js';
-import { InlineRunner, PoolRunner } from '../worker/runners.js';
+import { buildPlan } from '../executions/plan.js';
+import { openJobStore } from '../queue/open.js';
+import type { JobStore, LegacyJob } from '../queue/job-store.js';
+import { probeIsolation, type IsolationReport } from '../sandbox/host.js';
+import { Executor, type ExecutorHooks } from '../executor/executor.js';
+import { openSandboxRunner } from '../executor/open-sandbox.js';
 
-export function profilesDir(config: Config): string {
-  return config.profilesDir ? path.resolve(config.profilesDir) : defaultProfilesDir();
+/**
+ * The profiles directory, checked before anything reads it: a missing CODEXEC_PROFILES_DIR is an
+ * invalid setting named as such, not an ENOENT from deep inside the language registry.
+ */
+export function profilesDir(config: Pick<Config, 'profilesDir'>): string {
+  const dir = config.profilesDir ? path.resolve(config.profilesDir) : defaultProfilesDir();
+  const missing = ['languages', 'seccomp'].filter((sub) => !fs.statSync(path.join(dir, sub), { throwIfNoEntry: false })?.isDirectory());
+  if (missing.length > 0) {
+    const what = fs.existsSync(dir) ? `${dir} has no ${missing.map((m) => `${m}/`).join(' or ')} directory` : `${dir} does not exist`;
+    throw new ConfigError([
+      config.profilesDir
+        ? `CODEXEC_PROFILES_DIR: ${what} (it must hold languages/ and seccomp/; leave it empty for the package's sandbox-profiles/)`
+        : `the package's sandbox profiles are missing: ${what}; reinstall codexec, or set CODEXEC_PROFILES_DIR`,
+    ]);
+  }
+  return dir;
 }
 
-/** The queue, the languages and the wake signal: what every command that touches jobs needs. */
-export async function openQueue(config: Config, opts: { probeVersions?: boolean } = {}): Promise<{ jobs: JobStore; languages: LanguageRegistry; wake: WakeSignal }> {
+/**
+ * A plan for a job queued by a codexec older than plans, from its request's pieces and the
+ * language profile as it is now (the old codexec would have applied it at claim time too).
+ */
+function planLegacyJob(languages: LanguageRegistry, job: LegacyJob) {
+  const profile = languages.find(job.language);
+  if (!profile?.available) return null;
+  return buildPlan(profile, { sourceCode: '', stdin: job.stdin, expectedOutput: job.expectedOutput, testCases: null, overrides: job.limitOverrides });
+}
+
+/** The queue and the languages: what every command that touches jobs needs. */
+export async function openQueue(config: Config, opts: { probeVersions?: boolean } = {}): Promise<{ jobs: JobStore; languages: LanguageRegistry }> {
   // Version probes start every toolchain once (the JVM takes a while): only servers need them.
   const languages = await LanguageRegistry.load(profilesDir(config), config, { probeVersions: opts.probeVersions ?? true });
   const jobs = await openJobStore(config);
-  const wake = await openWakeSignal(config, { unref: true });
-  return { jobs, languages, wake };
+  await jobs.planLegacy((job) => planLegacyJob(languages, job));
+  return { jobs, languages };
 }
 
 /** Probe isolation once, then start an executor with `slots` sandboxes (pool threads or inline). */
 export async function startExecutor(
   config: Config,
-  q: { jobs: JobStore; languages: LanguageRegistry; wake: WakeSignal },
+  q: { jobs: JobStore },
   opts: { slots: number; runner: 'pool' | 'inline'; logger: Logger; hooks?: ExecutorHooks },
 ): Promise<{ executor: Executor; isolation: IsolationReport; close: () => Promise<void> }> {
   const { settings, report } = await probeIsolation(config, profilesDir(config));
   for (const w of report.warnings) opts.logger.warn({ problems: report.problems }, w);
-  // With fork servers an execution is non-blocking I/O for this thread (a request to a small
-  // helper, then its output), so it runs here. Spawning from Node (the exec spawner, and the
-  // unisolated mode) forks the whole process and blocks the calling thread meanwhile: pool threads
-  // keep that off the HTTP event loop.
-  const spawnBlocks = settings.mode === 'insecure' || settings.spawner === 'exec';
-  const runner = opts.runner === 'pool' && spawnBlocks ? new PoolRunner(opts.slots, settings) : new InlineRunner(await openSandboxHost(settings));
+  const sandbox = await openSandboxRunner(settings, { slots: opts.slots, pool: opts.runner === 'pool' });
   const executor = new Executor({
     store: q.jobs,
-    languages: q.languages,
-    runner,
-    wake: q.wake,
+    sandbox,
     logger: opts.logger,
     slots: opts.slots,
     leaseMs: config.leaseMs,
@@ -50,5 +69,5 @@ export async function startExecutor(
     retentionMs: config.retentionMs,
   });
   executor.start();
-  return { executor, isolation: report, close: () => runner.close() };
+  return { executor, isolation: report, close: () => sandbox.close() };
 }

@@ -8,7 +8,7 @@ type Key = keyof typeof CONFIG_SCHEMA;
 /** A CLI flag tied to a config variable: its help names the variable and the default. */
 export function configOption(flags: string, key: Key): Option {
   const spec = CONFIG_SCHEMA[key];
-  return new Option(flags, `${spec.description} [env ${spec.env}, default ${JSON.stringify(spec.default)}]`);
+  return new Option(flags, `${spec.description} [env ${spec.env}; default ${'defaultText' in spec ? spec.defaultText : JSON.stringify(spec.default)}; ${spec.parse.accepts}]`);
 }
 
 /** Flags given on the command line, parsed with the same parsers as the environment. */

@@ -3,8 +3,11 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { CodexecError } from '../domain/errors.js';
 import type { ExecutionResponse } from '../api/schemas/executions.js';
+import { formatSize } from '../config/parsers.js';
 import type { CodexecClient } from './client.js';
 import { formatBytes, summaryLine } from './format.js';
+import { createProgress, type Progress } from './progress.js';
+import { MEMORY_LIMIT_BYTES, TIME_LIMIT_MS, parseMemoryLimit, parseTimeLimit } from './run-flags.js';
 
 const TERMINAL = new Set(['COMPLETED', 'FAILED', 'TIMEOUT']);
 
@@ -36,34 +39,30 @@ export function registerRun(program: Command): void {
     .option('-l, --language <id>', 'language id or alias (see `codexec languages`)')
     .option('--stdin <file>', 'file to feed to the program\'s standard input')
     .option('--expected <file>', 'expected output: prints a verdict (passed / wrong_answer)')
-    .option('--time-limit <ms>', 'wall-clock and CPU time limit in ms (clamped to the language maximum)')
-    .option('--memory-limit <bytes>', 'memory limit in bytes (clamped to the language maximum)')
-    .addOption(new Option('--server <url>', 'codexec server to submit to [env CODEXEC_URL; default: the local database]'))
+    .option('--time-limit <ms>', `wall-clock and CPU time limit in ms, ${TIME_LIMIT_MS.min} to ${TIME_LIMIT_MS.max} (clamped to the language maximum)`)
+    .option('--memory-limit <size>', `memory limit: bytes, or 64k, 512M, 1G; ${formatSize(MEMORY_LIMIT_BYTES.min)} or more (clamped to the language maximum)`)
+    .addOption(new Option('--server <url>', 'codexec server to submit to [env CODEXEC_URL; default: the local database in CODEXEC_DATA_DIR]'))
     .option('--json', 'print the execution object as JSON instead of the output')
     .addHelpText(
       'after',
-      '\nExamples:\n  codexec run hello.py\n  codexec run main.c --stdin input.txt --expected output.txt\n  codexec run solution.js --server http://localhost:8080 --json\n\n' +
-        'Exit status: the program\'s exit code; 124 on a timeout; 1 on other failures or a wrong answer.\n',
+      '\nExamples:\n  codexec run hello.py\n  codexec run main.c --stdin input.txt --expected output.txt\n  codexec run solution.js --server http://localhost:8080 --json\n  codexec run big.py --memory-limit 512M --time-limit 10000\n\n' +
+        'Exit status: the program\'s exit code; 124 on a timeout; 1 on other failures or a wrong answer; 2 on a usage error.\n' +
+        'Ctrl-C (or SIGTERM) stops waiting: see docs/cli.md for what happens to the execution.\n',
     )
     .action(async (file: string, opts: Record<string, string | boolean | undefined>) => {
       const { default: ora } = await import('ora');
       const { loadConfig } = await import('../config/load.js');
-      const { createLogger } = await import('../observability/logger.js');
+      const { createCliLogger } = await import('../observability/logger.js');
       const { HttpClient, LocalClient } = await import('./client.js');
       const { startExecutor } = await import('./context.js');
-      const config = loadConfig(process.env);
-      const server = (opts.server as string | undefined) ?? (config.url || undefined);
+      const { flagOverrides } = await import('./options.js');
+      const config = loadConfig(process.env, flagOverrides({ server: opts.server }, { server: 'url' }));
+      const server = config.url || undefined;
+      const timeLimitMs = parseTimeLimit(opts.timeLimit as string | undefined);
+      const memoryLimitBytes = parseMemoryLimit(opts.memoryLimit as string | undefined);
       const source = readInput(file, 'source file', config.maxSourceBytes);
       const stdin = opts.stdin ? readInput(String(opts.stdin), 'stdin file', config.maxStdinBytes) : '';
       const expected = opts.expected ? readInput(String(opts.expected), 'expected output file', config.maxStdinBytes) : null;
-      const toInt = (v: unknown, flag: string) => {
-        if (v === undefined) return undefined;
-        const n = Number(v);
-        if (!Number.isInteger(n) || n <= 0) throw new CodexecError('invalid_flag', 2, `${flag}: expected a positive whole number, got ${JSON.stringify(v)}`);
-        return n;
-      };
-      const timeLimitMs = toInt(opts.timeLimit, '--time-limit');
-      const memoryLimitBytes = toInt(opts.memoryLimit, '--memory-limit');
 
       let client: CodexecClient;
       let stopExecutor: (() => Promise<void>) | null = null;
@@ -72,7 +71,8 @@ export function registerRun(program: Command): void {
         const local = await LocalClient.open(config);
         client = local;
         // Our own executor on the local database; a running `codexec serve` may take the job first.
-        const logger = createLogger({ logLevel: process.env.CODEXEC_LOG_LEVEL ? config.logLevel : 'warn' });
+        // Its log goes to stderr as readable lines: stdout carries only the program's output.
+        const logger = createCliLogger({ logLevel: process.env.CODEXEC_LOG_LEVEL ? config.logLevel : 'warn' });
         const handle = await startExecutor(config, local.queue, { slots: 1, runner: 'inline', logger });
         stopExecutor = async () => {
           await handle.executor.stop(0);
@@ -88,7 +88,19 @@ export function registerRun(program: Command): void {
           language = match.id;
         }
         const id = await client.submit({ language, sourceCode: source, stdin, expectedOutput: expected, timeLimitMs, memoryLimitBytes });
-        const result = await waitForResult(client, id, !opts.json, ora);
+        const progress = createProgress(id, { show: !opts.json, stream: process.stderr, ora });
+        stopOnSignals(async (signal) => {
+          progress.stop();
+          // Issue 11 (the lead): cancel the execution here, so that it does not run on after we leave.
+          process.stderr.write(
+            stopExecutor
+              ? `codexec: ${signal}: stopped; execution ${id} goes back to the queue (any serve or worker on this database may run it)\n`
+              : `codexec: ${signal}: stopped waiting; execution ${id} goes on at ${server}\n`,
+          );
+          await stopExecutor?.();
+          await client.close();
+        });
+        const result = await waitForResult(client, id, progress);
         if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         else {
           if (result.compile_output && result.failure_reason === 'compile_error') process.stderr.write(result.compile_output);
@@ -104,26 +116,44 @@ export function registerRun(program: Command): void {
     });
 }
 
-/** Poll until terminal, showing QUEUED -> RUNNING with the elapsed time (spinner on a TTY, plain lines otherwise). */
-async function waitForResult(client: CodexecClient, id: string, show: boolean, ora: typeof import('ora').default): Promise<ExecutionResponse> {
+/** Poll until terminal, showing QUEUED -> RUNNING with the elapsed time. */
+async function waitForResult(client: CodexecClient, id: string, progress: Progress): Promise<ExecutionResponse> {
   const started = Date.now();
-  const tty = process.stderr.isTTY === true;
-  const spinner = show && tty ? ora({ stream: process.stderr, text: 'QUEUED' }).start() : null;
-  let last = '';
   let delay = 10;
   for (;;) {
     const e = await client.execution(id);
-    const elapsed = ((Date.now() - started) / 1000).toFixed(1);
-    if (e.status !== last) {
-      if (show && !tty) process.stderr.write(`${e.status} ${id}\n`);
-      last = e.status;
-    }
-    if (spinner) spinner.text = `${e.status} ${elapsed}s  ${id}`;
+    progress.update(e.status, (Date.now() - started) / 1000);
     if (TERMINAL.has(e.status)) {
-      spinner?.stop();
+      progress.stop();
       return e;
     }
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(200, delay * 2);
   }
+}
+
+const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
+/** How long cleanup after Ctrl-C may take before the process exits anyway. */
+const STOP_TIMEOUT_MS = 3000;
+
+/**
+ * SIGINT/SIGTERM while waiting: run `stop` (bounded in time), then exit 128 + the signal number,
+ * as a shell reports a process killed by it. A second signal exits at once.
+ */
+function stopOnSignals(stop: (signal: NodeJS.Signals) => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    const status = 128 + (SIGNAL_NUMBERS[signal] ?? 1);
+    if (stopping) process.exit(status);
+    stopping = true;
+    const timer = setTimeout(() => process.exit(status), STOP_TIMEOUT_MS);
+    stop(signal)
+      .catch(() => {})
+      .finally(() => {
+        clearTimeout(timer);
+        process.exit(status);
+      });
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
 }

@@ -18,6 +18,7 @@ export function registerServe(program: Command): void {
       const { createLogger } = await import('../observability/logger.js');
       const { openQueue, startExecutor } = await import('./context.js');
       const { onShutdownSignals } = await import('./shutdown.js');
+      const { startupFacts, startupLine } = await import('./startup-log.js');
       const config = loadConfig(process.env, flagOverrides(opts, { port: 'port', host: 'host', executors: 'executors' }));
       const logger = createLogger(config);
       const q = await openQueue(config);
@@ -49,12 +50,10 @@ export function registerServe(program: Command): void {
         languages: q.languages,
         logger,
         metrics,
-        wake: () => q.wake.notify(),
-        onJobsChanged: (cb) => q.wake.onWake(cb),
         isolation: () => ({ level: isolation.level, cgroupVersion: isolation.cgroupVersion, warnings: isolation.warnings }),
-        executorsAlive: async () => (await q.jobs.stats()).executors.length,
       });
       await app.listen({ port: config.port, host: config.host });
+      logger.info(startupFacts('serve', config, q.languages, { isolation: isolation.level, cgroupVersion: isolation.cgroupVersion }), startupLine('serve', config, q.languages, isolation.level));
       // Keyv drops an expired session only when it is read: prune the rest hourly, and the
       // executors prune finished executions past the retention period.
       const pruneSessions = () => void sessions.pruneExpired(Date.now()).catch((err) => logger.warn({ err }, 'session prune failed'));
@@ -72,7 +71,6 @@ export function registerServe(program: Command): void {
           await executorHandle.close();
         }
         await app.close();
-        q.wake.close();
         await sessions.close();
         await q.jobs.close();
       });

@@ -12,11 +12,15 @@ export function registerWorker(program: Command): void {
       const { createLogger } = await import('../observability/logger.js');
       const { openQueue, startExecutor } = await import('./context.js');
       const { onShutdownSignals } = await import('./shutdown.js');
+      const { startupFacts, startupLine } = await import('./startup-log.js');
       const config = loadConfig(process.env, flagOverrides(opts, { concurrency: 'workerConcurrency' }));
       const logger = createLogger(config);
       const q = await openQueue(config);
       const handle = await startExecutor(config, q, { slots: config.workerConcurrency, runner: 'pool', logger });
-      logger.info({ executor_id: handle.executor.id, slots: config.workerConcurrency, isolation: handle.isolation.level }, 'worker started');
+      logger.info(
+        { ...startupFacts('worker', config, q.languages, { isolation: handle.isolation.level, cgroupVersion: handle.isolation.cgroupVersion }), executor_id: handle.executor.id, slots: config.workerConcurrency },
+        startupLine('worker', config, q.languages, handle.isolation.level),
+      );
       // Everything else the worker waits on (the wake watch, housekeeping timers, idle pool
       // threads) is unref'd so that `codexec run` can exit; a worker lives until it is told to stop.
       const keepAlive = setInterval(() => {}, 1 << 30);
@@ -25,7 +29,6 @@ export function registerWorker(program: Command): void {
         const r = await handle.executor.stop(config.shutdownGraceMs);
         logger.info(r, 'worker stopped');
         await handle.close();
-        q.wake.close();
         await q.jobs.close();
       });
     });

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/observability/logger.js';
+import { createCliLogger, createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import type { QueueStats } from '../../src/queue/job-store.js';
 import { call, createSession, startHarness } from './harness.js';
@@ -35,6 +35,21 @@ describe('logger', () => {
     for (let i = 1; i <= 7; i++) expect(text).not.toContain(`secret${i}`);
     expect(text).toContain('[redacted]');
     expect(text).toContain('"host":"h"');
+  });
+
+  it('for a person at a terminal: one readable line per entry, redacted like the JSON ones', () => {
+    const chunks: string[] = [];
+    const out = new Writable({
+      write(chunk, _enc, cb) {
+        chunks.push(String(chunk));
+        cb();
+      },
+    });
+    const log = createCliLogger({ logLevel: 'warn' }, out);
+    log.info('hidden');
+    log.warn({ source_code: 'secret' }, 'sandbox warning: seccomp unavailable');
+    log.error('it broke');
+    expect(chunks.join('')).toBe('codexec: warning: sandbox warning: seccomp unavailable\ncodexec: error: it broke\n');
   });
 
   it('respects the level', () => {

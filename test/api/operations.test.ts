@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/api/error-codes.js';
 import { serverOptions } from '../../src/api/index.js';
 import { loadConfig } from '../../src/config/load.js';
+import { statusView } from '../../src/api/routes/health.js';
 import { call, createSession, startHarness, type Harness } from './harness.js';
 
 const ROUTES = [
@@ -158,6 +159,98 @@ describe('OpenAPI, docs, health, metrics', () => {
     const ready = await call(h, 'GET', '/readyz');
     expect(ready.status).toBe(503);
     expect(ready.json.status).toBe('shutting_down');
+  });
+});
+
+describe('GET /status', () => {
+  it('says what runs, and marks executors whose heartbeat is older than a lease as stale', async () => {
+    const h = await startHarness({ config: { executors: 1, leaseMs: 15_000 } });
+    try {
+      const now = Date.now();
+      await h.jobs.heartbeat({ id: 'fresh', hostname: 'a', pid: 1, slots: 2, busy: 1, startedAt: now - 60_000, heartbeatAt: now - 1_000 });
+      await h.jobs.heartbeat({ id: 'stuck', hostname: 'b', pid: 2, slots: 2, busy: 2, startedAt: now - 60_000, heartbeatAt: now - 20_000 });
+      const res = await call(h, 'GET', '/status');
+      expect(res.status).toBe(200);
+      // Serialized through the route's response schema, which drops any field it does not declare.
+      expect(Object.keys(res.json).sort()).toEqual(['counts', 'database', 'executors', 'executors_alive', 'isolation', 'oldest_queued_age_ms', 'recent_failures', 'time', 'uptime_ms', 'version', 'warnings']);
+      expect(res.json).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+\.\d+/), database: 'sqlite', executors_alive: 1, isolation: { level: 'full', cgroup_version: 'v2' } });
+      expect(res.json.uptime_ms).toBeGreaterThanOrEqual(0);
+      expect(Math.abs(Date.parse(res.json.time) - Date.now())).toBeLessThan(60_000);
+      const byId = Object.fromEntries(res.json.executors.map((e: { id: string }) => [e.id, e]));
+      expect(byId.fresh).toMatchObject({ stale: false });
+      expect(byId.stuck).toMatchObject({ stale: true });
+      expect(byId.stuck.heartbeat_age_ms).toBeGreaterThanOrEqual(20_000);
+      expect(res.json.warnings.map((w: { code: string }) => w.code)).toEqual(['stale_executor']);
+      // Readiness counts the same live executors.
+      expect((await call(h, 'GET', '/readyz')).json.checks.executors).toMatchObject({ ok: true, alive: 1 });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('warns when executions are queued and no executor is alive (a stale one does not count)', async () => {
+    const h = await startHarness({ config: { executors: 1 } });
+    try {
+      const s = await createSession(h);
+      expect((await call(h, 'POST', `/code-sessions/${s.session_id}/run`)).status).toBe(202);
+      const now = Date.now();
+      await h.jobs.heartbeat({ id: 'stuck', hostname: 'b', pid: 2, slots: 1, busy: 0, startedAt: now - 60_000, heartbeatAt: now - 30_000 });
+      const res = await call(h, 'GET', '/status');
+      expect(res.json.counts.QUEUED).toBe(1);
+      expect(res.json.executors_alive).toBe(0);
+      const codes = res.json.warnings.map((w: { code: string }) => w.code);
+      expect(codes).toEqual(['no_live_executor', 'stale_executor']);
+      expect(res.json.warnings[0].message).toMatch(/1 execution\(s\) queued and no executor alive/);
+      // /readyz agrees: a server that expects executors is not ready without a live one.
+      expect((await call(h, 'GET', '/readyz')).status).toBe(503);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('separates failures on codexec\'s side from the programs\' own', () => {
+    const now = Date.parse('2026-12-04T12:00:00Z');
+    const reasons = ['internal_error', 'wall_time_limit', 'output_limit', 'runtime_error', 'sandbox_error', 'memory_limit', 'canceled', null];
+    const view = statusView(
+      {
+        counts: { QUEUED: 0, RUNNING: 0, COMPLETED: 3, FAILED: 6, TIMEOUT: 2 },
+        oldestQueuedAgeMs: null,
+        executors: [],
+        recentFailures: reasons.map((r, i) => ({ id: `e${i}`, finishedAt: now - i * 1000, failureReason: r })),
+      },
+      { version: '1.2.3', now, staleAfterMs: 15_000, uptimeMs: null, isolation: null, database: 'postgres' },
+    );
+    expect(view.recent_failures.filter((f) => f.origin === 'platform').map((f) => f.failure_reason)).toEqual(['internal_error', 'sandbox_error']);
+    expect(view.recent_failures.filter((f) => f.origin === 'program')).toHaveLength(6);
+    expect(view.warnings).toEqual([{ code: 'platform_failures', message: expect.stringMatching(/^2 of the last 8 failures were on codexec's side \(internal_error, sandbox_error\)/) }]);
+    // Nothing queued, no executor: nothing to warn about.
+    expect(view.warnings.map((w) => w.code)).not.toContain('no_live_executor');
+  });
+});
+
+describe('long paths', () => {
+  it('a 250-character path answers a short not-found message', async () => {
+    const h = await startHarness();
+    try {
+      const long = 'a'.repeat(250);
+      for (const [url, code] of [
+        [`/code-sessions/${long}`, 'session_not_found'],
+        [`/executions/${long}`, 'execution_not_found'],
+        [`/code-sessions/${long}/run`, 'session_not_found'],
+        [`/${long}`, 'route_not_found'],
+        [`/nowhere/${long}?x=${long}`, 'route_not_found'],
+      ] as const) {
+        const res = await call(h, url.endsWith('/run') ? 'POST' : 'GET', url);
+        expect(res.status, url).toBe(404);
+        expect(res.json.error.code, url).toBe(code);
+        expect(res.json.error.message.length, res.json.error.message).toBeLessThan(100);
+        expect(res.json.error.message).toMatch(/250 characters|a path of \d+ characters/);
+      }
+      const short = await call(h, 'GET', '/nowhere');
+      expect(short.json.error.message).toBe('no route GET /nowhere');
+    } finally {
+      await h.close();
+    }
   });
 });
 

@@ -7,6 +7,10 @@ describe('loadConfig', () => {
   it('has a default for every variable and freezes the result', () => {
     const c = loadConfig({});
     for (const [k, spec] of Object.entries(CONFIG_SCHEMA)) expect((c as Record<string, unknown>)[k]).toEqual(spec.default);
+    // The defaults themselves pass their own parsers (what the documentation's ranges promise).
+    for (const spec of Object.values(CONFIG_SCHEMA)) {
+      if (spec.default !== '') expect((spec.parse as (raw: string) => unknown)(String(spec.default)), spec.env).toEqual(spec.default);
+    }
     expect(Object.isFrozen(c)).toBe(true);
   });
   it('parses values from the environment', () => {
@@ -29,10 +33,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ CODEXEC_PORT: '9000' }, { port: 7000 }).port).toBe(7000);
   });
   it('puts the unit in the name of every numeric limit', () => {
+    // Counts have no unit; everything else numeric is a duration or a size and says which.
+    const COUNT = /(_PORT|_EXECUTORS|_CONCURRENCY|_PROCESSES|_ATTEMPTS|_UID_BASE|_IN_FLIGHT|_DEPTH|_PER_MINUTE|_CASES|_RUNS|_READERS)$/;
     for (const spec of Object.values(CONFIG_SCHEMA)) {
-      if (typeof spec.default === 'number' && !['CODEXEC_PORT', 'CODEXEC_EXECUTORS', 'CODEXEC_WORKER_CONCURRENCY', 'CODEXEC_PROCESSES', 'CODEXEC_MAX_ATTEMPTS', 'CODEXEC_SANDBOX_UID_BASE', 'CODEXEC_SESSION_MAX_IN_FLIGHT', 'CODEXEC_QUEUE_MAX_DEPTH'].includes(spec.env) && !spec.env.includes('PER_MINUTE')) {
-        expect(spec.env, spec.env).toMatch(/_(MS|BYTES)$/);
-      }
+      if (typeof spec.default === 'number' && !COUNT.test(spec.env)) expect(spec.env, spec.env).toMatch(/_(MS|BYTES)$/);
     }
   });
 });

@@ -3,6 +3,7 @@ import type { App, IsolationInfo, RouteContext } from '../context.js';
 import { errors } from '../schemas/common.js';
 import { HealthResponse, ReadyResponse, StatusResponse, type IsolationJson } from '../schemas/health.js';
 import type { QueueStats } from '../../queue/job-store.js';
+import { codexecVersion } from '../../config/version.js';
 
 const TAGS = ['operations'];
 
@@ -16,14 +17,66 @@ function reason(err: unknown): string {
   return typeof code === 'string' ? `unreachable (${code})` : 'unreachable';
 }
 
-/** The queue's stats as the API shows them (snake_case, ISO times). */
-export function statusView(s: QueueStats): StatusResponse {
+/** Failure reasons that mean codexec itself could not run the program; every other one is the program's. */
+export const PLATFORM_FAILURE_REASONS: ReadonlySet<string> = new Set(['internal_error', 'sandbox_error']);
+
+export interface StatusContext {
+  version: string;
+  now: number;
+  /** An executor without a heartbeat for this long is shown stale (one lease: its leases are expiring too). */
+  staleAfterMs: number;
+  uptimeMs: number | null;
+  isolation: IsolationInfo | null;
+  database: 'sqlite' | 'postgres';
+}
+
+/** Executors whose heartbeat is recent: the ones that can take work now. */
+export function liveExecutors(s: Pick<QueueStats, 'executors'>, now: number, staleAfterMs: number): number {
+  return s.executors.filter((e) => now - e.heartbeatAt <= staleAfterMs).length;
+}
+
+const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
+
+/** The queue's stats as GET /status and `codexec status --json` show them, with what needs attention. */
+export function statusView(s: QueueStats, ctx: StatusContext): StatusResponse {
   const iso = (ms: number) => new Date(ms).toISOString();
+  const executors = s.executors.map((e) => {
+    const age = Math.max(0, ctx.now - e.heartbeatAt);
+    return { id: e.id, hostname: e.hostname, pid: e.pid, slots: e.slots, busy: e.busy, started_at: iso(e.startedAt), heartbeat_at: iso(e.heartbeatAt), heartbeat_age_ms: age, stale: age > ctx.staleAfterMs };
+  });
+  const alive = executors.filter((e) => !e.stale).length;
+  const failures = s.recentFailures.map((f) => ({
+    execution_id: f.id,
+    finished_at: iso(f.finishedAt),
+    failure_reason: f.failureReason,
+    origin: f.failureReason !== null && PLATFORM_FAILURE_REASONS.has(f.failureReason) ? ('platform' as const) : ('program' as const),
+  }));
+  const warnings: StatusResponse['warnings'] = [];
+  if (s.counts.QUEUED > 0 && alive === 0) {
+    warnings.push({
+      code: 'no_live_executor',
+      message: `${s.counts.QUEUED} execution(s) queued and no executor alive: nothing will run them until \`codexec serve\` (with executors) or \`codexec worker\` runs on this database`,
+    });
+  }
+  for (const e of executors.filter((x) => x.stale)) {
+    warnings.push({ code: 'stale_executor', message: `executor ${e.id} has sent no heartbeat for ${seconds(e.heartbeat_age_ms)}: stuck or gone; its jobs go back to the queue when their leases expire` });
+  }
+  const platform = failures.filter((f) => f.origin === 'platform').length;
+  if (platform > 0) {
+    warnings.push({ code: 'platform_failures', message: `${platform} of the last ${failures.length} failures were on codexec's side (${[...new Set(failures.filter((f) => f.origin === 'platform').map((f) => f.failure_reason))].join(', ')}): see the logs` });
+  }
   return {
+    version: ctx.version,
+    time: iso(ctx.now),
+    uptime_ms: ctx.uptimeMs,
+    isolation: ctx.isolation ? isolationJson(ctx.isolation) : null,
+    database: ctx.database,
     counts: s.counts,
     oldest_queued_age_ms: s.oldestQueuedAgeMs,
-    executors: s.executors.map((e) => ({ id: e.id, hostname: e.hostname, pid: e.pid, slots: e.slots, busy: e.busy, started_at: iso(e.startedAt), heartbeat_at: iso(e.heartbeatAt) })),
-    recent_failures: s.recentFailures.map((f) => ({ execution_id: f.id, finished_at: iso(f.finishedAt), failure_reason: f.failureReason })),
+    executors_alive: alive,
+    executors,
+    recent_failures: failures,
+    warnings,
   };
 }
 
@@ -48,12 +101,26 @@ export function healthRoutes(app: App, ctx: RouteContext): void {
     {
       schema: {
         tags: TAGS,
-        summary: 'The queue at a glance: counts per state, oldest queued age, executors, recent failures',
-        description: 'What `codexec status --server URL` shows.',
+        summary: 'The queue at a glance: counts per state, oldest queued age, executors, recent failures, warnings',
+        description:
+          'What `codexec status --server URL` shows (and `codexec status --json` prints, in this shape). Executors without a heartbeat ' +
+          'for one lease (CODEXEC_LEASE_MS) are marked stale; failures are split by origin (platform: codexec could not run it; ' +
+          'program: the learner\'s code); warnings name what needs attention (queued work and no live executor, stale executors, ' +
+          'platform failures).',
         response: { 200: StatusResponse, ...errors(500, 503) },
       },
     },
-    async () => statusView(await jobs.stats()),
+    async () => {
+      const now = Date.now();
+      return statusView(await jobs.stats(now), {
+        version: codexecVersion(),
+        now,
+        staleAfterMs: config.leaseMs,
+        uptimeMs: Math.round(process.uptime() * 1000),
+        isolation: ctx.isolation(),
+        database: config.databaseUrl.trim() === '' ? 'sqlite' : 'postgres',
+      });
+    },
   );
 
   app.get(
@@ -74,9 +141,10 @@ export function healthRoutes(app: App, ctx: RouteContext): void {
       let queue: { queued: number; running: number; oldest_queued_age_ms: number | null } | null = null;
       let alive = 0;
       try {
-        const stats = await jobs.stats();
+        const now = Date.now();
+        const stats = await jobs.stats(now);
         queue = { queued: stats.counts.QUEUED, running: stats.counts.RUNNING, oldest_queued_age_ms: stats.oldestQueuedAgeMs };
-        alive = stats.executors.length;
+        alive = liveExecutors(stats, now, config.leaseMs);
       } catch (err) {
         req.log.warn({ err }, 'readiness: job database check failed');
         database.ok = false;

@@ -40,7 +40,23 @@ export const ReadyResponse = Type.Object({
 });
 export type ReadyResponse = Static<typeof ReadyResponse>;
 
+/** Why an execution ended FAILED or TIMEOUT: on our side (the platform), or the program's own doing. */
+export const FailureOrigin = StringEnum(['platform', 'program'] as const, {
+  description: 'platform: codexec could not run it (internal_error, sandbox_error): look at the logs; program: the learner\'s code failed, timed out or was canceled',
+});
+
+export const StatusWarning = Type.Object({
+  code: StringEnum(['no_live_executor', 'stale_executor', 'platform_failures'] as const),
+  message: Type.String(),
+});
+export type StatusWarning = Static<typeof StatusWarning>;
+
 export const StatusResponse = Type.Object({
+  version: Type.String({ description: 'codexec version of the process that answered' }),
+  time: Type.String({ format: 'date-time', description: 'When this status was read' }),
+  uptime_ms: Nullable(Type.Integer({ minimum: 0, description: 'Time since the server started; null when read from the local database by `codexec status`' })),
+  isolation: Nullable(IsolationJson),
+  database: StringEnum(['sqlite', 'postgres'] as const, { description: 'Where the job queue is' }),
   counts: Type.Object({
     QUEUED: Type.Integer({ minimum: 0 }),
     RUNNING: Type.Integer({ minimum: 0 }),
@@ -49,6 +65,7 @@ export const StatusResponse = Type.Object({
     TIMEOUT: Type.Integer({ minimum: 0 }),
   }),
   oldest_queued_age_ms: Nullable(Type.Integer({ minimum: 0 })),
+  executors_alive: Type.Integer({ minimum: 0, description: 'Executors whose last heartbeat is more recent than one lease (CODEXEC_LEASE_MS)' }),
   executors: Type.Array(
     Type.Object({
       id: Type.String(),
@@ -58,12 +75,20 @@ export const StatusResponse = Type.Object({
       busy: Type.Integer({ minimum: 0 }),
       started_at: Type.String({ format: 'date-time' }),
       heartbeat_at: Type.String({ format: 'date-time' }),
+      heartbeat_age_ms: Type.Integer({ minimum: 0 }),
+      stale: Type.Boolean({ description: 'No heartbeat for longer than one lease: stuck or gone (forgotten after three leases)' }),
     }),
-    { description: 'Executors with a recent heartbeat, in every process on this database' },
+    { description: 'Executors that sent a heartbeat within three leases, in every process on this database' },
   ),
   recent_failures: Type.Array(
-    Type.Object({ execution_id: Type.String(), finished_at: Type.String({ format: 'date-time' }), failure_reason: Nullable(Type.String()) }),
+    Type.Object({
+      execution_id: Type.String(),
+      finished_at: Type.String({ format: 'date-time' }),
+      failure_reason: Nullable(Type.String()),
+      origin: FailureOrigin,
+    }),
     { description: 'The last FAILED or TIMEOUT executions, newest first' },
   ),
+  warnings: Type.Array(StatusWarning, { description: 'What an operator should look at now' }),
 });
 export type StatusResponse = Static<typeof StatusResponse>;
