@@ -1,10 +1,12 @@
+import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import rateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit';
+import rateLimit, { type FastifyRateLimitStoreCtor, type RateLimitPluginOptions } from '@fastify/rate-limit';
 import { RateLimitedError } from '../domain/errors.js';
+import type { WindowCounters } from '../sessions/window-counters.js';
 import type { App } from './context.js';
 
 const MINUTE_MS = 60_000;
-// Clients tracked per limited route (least recently seen forgotten first).
+// Clients tracked per limited route (least recently seen forgotten first), in memory.
 const TRACKED_CLIENTS = 10_000;
 
 /**
@@ -19,7 +21,44 @@ export function clientKey(req: FastifyRequest): string {
   return `ip:${req.ip}`;
 }
 
-export async function registerRateLimits(app: App): Promise<void> {
+/**
+ * @fastify/rate-limit's store on counters shared by every API node (PostgreSQL): a limit of N per
+ * minute is N over all the nodes behind the load balancer, not N per node. One counter per route
+ * and client, named by a hash: the database holds neither addresses nor keys. A counter that
+ * cannot be reached fails the request with its error (503 queue_unavailable): the routes it
+ * guards need the same database anyway.
+ */
+function sharedStore(counters: WindowCounters): FastifyRateLimitStoreCtor {
+  // The plugin calls incr(key, callback, timeWindow, max) and child(mergedRouteParams) (its
+  // store/RedisStore.js does the same); its type declarations name fewer arguments.
+  class SharedRateLimitStore {
+    constructor(
+      _options: unknown,
+      private readonly route = '',
+    ) {}
+
+    incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {
+      const counter = createHash('sha256').update(`${this.route}\0${key}`).digest('base64url');
+      const now = Date.now();
+      counters.hit(counter, timeWindow, now).then(
+        (c) => callback(null, { current: c.count, ttl: Math.max(0, c.resetAt - now) }),
+        (err: unknown) => callback(err instanceof Error ? err : new Error(String(err))),
+      );
+    }
+
+    child(routeOptions: { routeInfo: { method?: string | string[]; url?: string } }): SharedRateLimitStore {
+      return new SharedRateLimitStore({}, `${String(routeOptions.routeInfo.method)} ${routeOptions.routeInfo.url}`);
+    }
+  }
+  return SharedRateLimitStore as unknown as FastifyRateLimitStoreCtor;
+}
+
+/**
+ * Per-client limits of the routes that ask for one (perMinute below). `counters`: shared by the
+ * API nodes (the session store's sharedCounters, on PostgreSQL); null: in this process's memory,
+ * exact when it is the only node.
+ */
+export async function registerRateLimits(app: App, counters: WindowCounters | null = null): Promise<void> {
   const options: RateLimitPluginOptions = {
     global: false,
     cache: TRACKED_CLIENTS,
@@ -28,6 +67,7 @@ export async function registerRateLimits(app: App): Promise<void> {
     errorResponseBuilder: (_req, ctx) =>
       new RateLimitedError(`rate limit exceeded: at most ${ctx.max} requests per minute to this endpoint; retry in ${ctx.after}`, Math.ceil(ctx.ttl / 1000)),
   };
+  if (counters) options.store = sharedStore(counters);
   await app.register(rateLimit, options);
 }
 

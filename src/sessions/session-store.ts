@@ -1,31 +1,22 @@
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
-import Keyv from 'keyv';
-import { SqliteKeyvStore } from './sqlite-keyv-store.js';
 import type { Config } from '../config/schema.js';
-import { NotFoundError, RevisionConflictError, SessionClosedError } from '../domain/errors.js';
-import { KeyedMutex } from './keyed-mutex.js';
-import { sessionStatus, type Session, type StoredSession } from './session.js';
+import { CodexecError } from '../domain/errors.js';
+import type { Session } from './session.js';
+import type { WindowCounters } from './window-counters.js';
 
-/** File name of the session database in CODEXEC_DATA_DIR (apart from the job database). */
+// The session store: what every API node reads and writes for live coding sessions. Two
+// implementations with one behaviour (test/sessions/session-store-conformance.ts runs against
+// both): SQLite in serve's data directory (one API node), PostgreSQL for several API nodes behind
+// a load balancer, where any node serves any request of any session.
+
+/** File name of the session database in CODEXEC_DATA_DIR (SQLite only). */
 export const SESSION_DB_FILE_NAME = 'sessions.db';
 
-const TABLE = 'sessions';
-const NAMESPACE = 'session';
-/** Sessions kept in memory: at most this many, holding at most this much source code. */
-const CACHE_ENTRIES = 10_000;
-const CACHE_BYTES = 16 * 1024 * 1024;
-
-export interface SessionStoreOptions {
-  /** SQLite file; ':memory:' for a throwaway store. */
-  file: string;
+export interface SessionLifetimes {
   /** A session with no autosave or run for this long is EXPIRED. */
   idleTtlMs: number;
   /** How long an expired or closed session is kept (readable, with its status) before deletion. */
   retentionMs: number;
-  busyTimeoutMs?: number;
-  /** Refuse to open a file another process has open (default true; see SqliteKeyvStore). */
-  exclusive?: boolean;
 }
 
 export interface AutosavePatch {
@@ -44,203 +35,74 @@ export interface RunDecision<T> {
   accepted: boolean;
 }
 
-// Sessions live in Keyv on SQLite (sqlite-keyv-store.ts: better-sqlite3), in their own file next to the job database: the
-// autosave path is a key-value read-modify-write, and keeping it out of the job database means a
-// burst of autosaves never competes with executors for the queue's write lock.
-//
-// Every write to one session (autosave, close, run) goes through a per-session mutex, so a
-// read-modify-write is never interleaved with another one on the same session: Keyv has no
-// compare-and-set. That makes this process the only writer of sessions.db; `codexec worker`
-// processes never open it, and a second `codexec serve` on the same data directory is refused:
-// the store holds SQLite's lock on the file while it is open (exclusive, the default).
-export class SessionStore {
-  private readonly mutex = new KeyedMutex();
-  // Write-through cache of recently used sessions. This process is the only writer of
-  // sessions.db (see above), so a cached record is always the stored one; an autosave then costs
-  // one SQLite write instead of a read and a write.
-  private readonly cache = new Map<string, StoredSession>();
-  private cacheBytes = 0;
-  private closed = false;
+export interface SessionStore {
+  create(input: { language: string; sourceCode: string }, now?: number): Promise<Session>;
 
-  private constructor(
-    private readonly keyv: Keyv<StoredSession>,
-    private readonly adapter: SqliteKeyvStore,
-    private readonly opts: SessionStoreOptions,
-  ) {}
-
-  static async open(opts: SessionStoreOptions): Promise<SessionStore> {
-    // Opening creates the file and the table: a bad path fails here, at startup.
-    const adapter = new SqliteKeyvStore({ file: opts.file, table: TABLE, busyTimeoutMs: opts.busyTimeoutMs, exclusive: opts.exclusive ?? true });
-    const keyv = new Keyv<StoredSession>({
-      store: adapter,
-      namespace: NAMESPACE,
-      // Plain JSON: Keyv's default serializer rewrites strings that start with ':' and revives
-      // ':base64:' strings as Buffers, which source code must never be subject to.
-      serialize: JSON.stringify,
-      deserialize: JSON.parse,
-      // A failed write must fail the autosave, not be reported as an event and ignored.
-      throwOnErrors: true,
-    });
-    // Errors are thrown to the caller (throwOnErrors); this listener only keeps Keyv from
-    // reporting them a second time.
-    keyv.on('error', () => {});
-    return new SessionStore(keyv, adapter, opts);
-  }
-
-  /** The record's lifetime in the store from its last write: idle time plus retention. */
-  private ttlMs(s: StoredSession): number {
-    return s.closedAt !== null ? this.opts.retentionMs : this.opts.idleTtlMs + this.opts.retentionMs;
-  }
-
-  private view(s: StoredSession, now: number): Session {
-    return { ...s, status: sessionStatus(s, this.opts.idleTtlMs, now) };
-  }
-
-  private async save(s: StoredSession): Promise<void> {
-    try {
-      await this.keyv.set(s.id, s, this.ttlMs(s));
-    } catch (err) {
-      this.forget(s.id); // the stored record is unknown now: read it again next time
-      throw err;
-    }
-    this.remember(s);
-  }
-
-  private remember(s: StoredSession): void {
-    this.forget(s.id); // re-insert: Map order is the LRU order
-    this.cache.set(s.id, s);
-    this.cacheBytes += s.sourceCode.length;
-    while (this.cache.size > CACHE_ENTRIES || this.cacheBytes > CACHE_BYTES) this.forget(this.cache.keys().next().value as string);
-  }
-
-  private forget(id: string): void {
-    const old = this.cache.get(id);
-    if (!old) return;
-    this.cacheBytes -= old.sourceCode.length;
-    this.cache.delete(id);
-  }
-
-  /** The stored record, from the cache when it is there and not past its lifetime. */
-  private async read(id: string, now = Date.now()): Promise<StoredSession | undefined> {
-    const cached = this.cache.get(id);
-    if (cached && Math.max(cached.updatedAt, cached.lastRunAt ?? 0, cached.closedAt ?? 0) + this.ttlMs(cached) > now) return cached;
-    this.forget(id);
-    const s = await this.keyv.get(id);
-    if (s) this.remember(s);
-    return s;
-  }
-
-  private async load(id: string): Promise<StoredSession> {
-    const s = await this.read(id);
-    if (!s) throw new NotFoundError('session', id);
-    return s;
-  }
-
-  async create(input: { language: string; sourceCode: string }, now = Date.now()): Promise<Session> {
-    const s: StoredSession = {
-      id: randomUUID(),
-      language: input.language,
-      sourceCode: input.sourceCode,
-      revision: 0,
-      createdAt: now,
-      updatedAt: now,
-      lastRunAt: null,
-      closedAt: null,
-    };
-    await this.save(s);
-    return this.view(s, now);
-  }
-
-  async get(id: string, now = Date.now()): Promise<Session | null> {
-    const s = await this.read(id, now);
-    return s ? this.view(s, now) : null;
-  }
+  /** The session, with its status; null once it is deleted (idle TTL + retention passed). */
+  get(id: string, now?: number): Promise<Session | null>;
 
   /**
-   * Stores the learner's code: one read and one write. A revision that is not newer than the
-   * stored one (or an If-Match that does not match it) throws RevisionConflictError, so a late
-   * autosave never overwrites newer code.
+   * Stores the learner's code. A revision that is not newer than the stored one (or an If-Match
+   * that does not match it) throws RevisionConflictError, so a late autosave never overwrites
+   * newer code. Autosaves to one session are applied one at a time: those sent through one store
+   * in the order they were called. Throws NotFoundError, or SessionClosedError when not ACTIVE.
    */
-  async autosave(id: string, patch: AutosavePatch, now = Date.now()): Promise<Session> {
-    return this.mutex.run(id, async () => {
-      const s = await this.load(id);
-      const status = sessionStatus(s, this.opts.idleTtlMs, now);
-      if (status !== 'ACTIVE') throw new SessionClosedError(id, status);
-      if (patch.ifMatchRevision !== undefined && patch.ifMatchRevision !== s.revision) throw new RevisionConflictError(s.revision);
-      if (patch.revision !== undefined && patch.revision <= s.revision) throw new RevisionConflictError(s.revision);
-      const next: StoredSession = {
-        ...s,
-        language: patch.language ?? s.language,
-        sourceCode: patch.sourceCode ?? s.sourceCode,
-        revision: patch.revision ?? s.revision + 1,
-        updatedAt: now,
-      };
-      await this.save(next);
-      return this.view(next, now);
-    });
-  }
+  autosave(id: string, patch: AutosavePatch, now?: number): Promise<Session>;
 
   /** Closes a session (idempotent). An expired session becomes CLOSED too. */
-  async closeSession(id: string, now = Date.now()): Promise<Session> {
-    return this.mutex.run(id, async () => {
-      const s = await this.load(id);
-      if (s.closedAt !== null) return this.view(s, now);
-      const next: StoredSession = { ...s, closedAt: now };
-      await this.save(next);
-      return this.view(next, now);
-    });
-  }
+  closeSession(id: string, now?: number): Promise<Session>;
 
   /**
    * Runs `decide` with the session as it is now, while no autosave, close or other run of this
-   * session can interleave: the code it sees is the code the run snapshots. When it accepts a
-   * run, lastRunAt is recorded (cooldowns and expiry read it). Throws NotFoundError, or
-   * SessionClosedError when the session is not ACTIVE.
+   * session can interleave, through this store or any other on the same database: the code it
+   * sees is the code the run snapshots. When it accepts a run, lastRunAt is recorded (cooldowns
+   * and expiry read it). Throws NotFoundError, or SessionClosedError when the session is not
+   * ACTIVE. `decide` must not call this store for the same session (it would wait for itself).
    */
-  async submitRun<T>(id: string, decide: (session: Session) => Promise<RunDecision<T>>, now = Date.now()): Promise<T> {
-    return this.mutex.run(id, async () => {
-      const s = await this.load(id);
-      const session = this.view(s, now);
-      if (session.status !== 'ACTIVE') throw new SessionClosedError(id, session.status);
-      const decision = await decide(session);
-      if (decision.accepted) await this.save({ ...s, lastRunAt: now });
-      return decision.value;
-    });
-  }
+  submitRun<T>(id: string, decide: (session: Session) => Promise<RunDecision<T>>, now?: number): Promise<T>;
 
   /**
-   * Deletes records whose lifetime (idle TTL + retention, or retention after close) has passed.
-   * Keyv only drops an expired key when it is read; this keeps sessions.db from growing without
-   * bound. Meant to be called periodically by the server's maintenance loop.
+   * Deletes records whose lifetime (idle TTL + retention, or retention after close) has passed;
+   * returns how many. Safe to call from several processes at once (each record is deleted once).
    */
-  async pruneExpired(now = Date.now()): Promise<number> {
-    const keys = this.adapter.pruneExpired(now, `${NAMESPACE}:`);
-    for (const key of keys) this.forget(key.slice(NAMESPACE.length + 1));
-    return keys.length;
-  }
+  pruneExpired(now?: number): Promise<number>;
 
   /** Count of stored session records (any status), for status output and tests. */
-  async count(): Promise<number> {
-    return this.adapter.count(`${NAMESPACE}:`);
-  }
+  count(): Promise<number>;
 
-  /** Throws when the database cannot be read (readiness probe). */
-  async ping(): Promise<void> {
-    this.adapter.ping();
-  }
+  /** Throws when the database cannot be reached (readiness probe). */
+  ping(): Promise<void>;
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.keyv.disconnect();
-  }
+  /**
+   * Counters shared by every API node on the same database (rate limits), or null when this
+   * store serves one node only and in-memory counters are exact.
+   */
+  readonly sharedCounters: WindowCounters | null;
+
+  close(): Promise<void>;
 }
 
-/** Opens `${dataDir}/sessions.db` with the configured idle TTL and retention. */
-export function openSessionStore(config: Pick<Config, 'dataDir' | 'sessionIdleTtlMs' | 'retentionMs'>): Promise<SessionStore> {
-  return SessionStore.open({
-    file: path.join(config.dataDir, SESSION_DB_FILE_NAME),
-    idleTtlMs: config.sessionIdleTtlMs,
-    retentionMs: config.retentionMs,
+/** Which store the configuration names: SQLite in the data directory (empty URL) or PostgreSQL. */
+function isPostgres(databaseUrl: string): boolean {
+  const url = databaseUrl.trim();
+  if (url === '') return false;
+  if (/^postgres(ql)?:\/\//i.test(url)) return true;
+  throw new CodexecError('unsupported_database', 500, 'CODEXEC_DATABASE_URL must be empty (SQLite in CODEXEC_DATA_DIR) or a postgres:// URL', {
+    details: { scheme: url.split(':')[0] },
   });
+}
+
+/**
+ * Opens the session store of this configuration: `${dataDir}/sessions.db` by default, the
+ * `sessions` table of CODEXEC_DATABASE_URL when it is a postgres:// URL (migrated on open).
+ */
+export async function openSessionStore(config: Pick<Config, 'dataDir' | 'sessionIdleTtlMs' | 'retentionMs'> & Partial<Pick<Config, 'databaseUrl'>>): Promise<SessionStore> {
+  const lifetimes = { idleTtlMs: config.sessionIdleTtlMs, retentionMs: config.retentionMs };
+  if (isPostgres(config.databaseUrl ?? '')) {
+    // Loaded only here, so that a SQLite install never loads the PostgreSQL client.
+    const { PostgresSessionStore } = await import('./postgres/postgres-session-store.js');
+    return PostgresSessionStore.open((config.databaseUrl ?? '').trim(), lifetimes);
+  }
+  const { SqliteSessionStore } = await import('./sqlite-session-store.js');
+  return SqliteSessionStore.open({ file: path.join(config.dataDir, SESSION_DB_FILE_NAME), ...lifetimes });
 }

@@ -1,0 +1,112 @@
+import type pg from 'pg';
+import { CodexecError } from '../../domain/errors.js';
+import { ADVISORY_KEY_MIGRATIONS, ADVISORY_NAMESPACE } from '../../queue/postgres/sql.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+// Numbered migrations of the session tables, in the same database (and schema) as the job
+// queue. A migration is never edited once written: a change is a new entry at the end. Applied
+// versions are recorded in `session_schema_migrations`, apart from the job store's
+// `schema_migrations`, so that each store knows exactly its own versions (each refuses a
+// database that a newer codexec migrated).
+//
+// `migrate` applies the missing ones in one transaction after taking the same transaction-scoped
+// advisory lock as the job store's migrations: processes starting at once on several hosts apply
+// them once, one after the other, and the job and session migrations never run concurrently.
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'sessions',
+    // Times are epoch ms in BIGINT; source_code is BYTEA holding UTF-8, because a TEXT value
+    // cannot contain a NUL character, which a learner's code may. The status is not stored:
+    // CLOSED is closed_at, EXPIRED is derived from the last activity (see sql.ts).
+    sql: `
+CREATE TABLE sessions (
+  id           TEXT    PRIMARY KEY CHECK (length(id) > 0),
+  language     TEXT    NOT NULL CHECK (length(language) > 0),
+  source_code  BYTEA   NOT NULL,
+  -- Starts at 0; +1 per accepted autosave, or the client's own (strictly increasing) revision.
+  revision     BIGINT  NOT NULL CHECK (revision >= 0),
+  created_at   BIGINT  NOT NULL,
+  updated_at   BIGINT  NOT NULL, -- last accepted autosave (or creation)
+  last_run_at  BIGINT,
+  closed_at    BIGINT,
+  -- When the record may be deleted: its last write plus the idle TTL and retention (retention
+  -- only, once closed). Readers treat a record past it as gone; pruning deletes it.
+  expires_at   BIGINT  NOT NULL,
+  -- The hour expires_at falls in, which the pruner's index holds instead of expires_at: every
+  -- autosave moves expires_at, but this at most once an hour, so an autosave changes no indexed
+  -- column and PostgreSQL updates the row in place, in free space kept on its page (a HOT
+  -- update: no new index entries, half the WAL of an update that moves the index).
+  expires_hour BIGINT  GENERATED ALWAYS AS (expires_at / 3600000) STORED
+) WITH (fillfactor = 70);
+
+-- The pruner's scan (SessionPruneBatch), oldest first.
+CREATE INDEX sessions_expires_hour ON sessions (expires_hour);
+`,
+  },
+  {
+    version: 2,
+    name: 'rate-limit windows',
+    // UNLOGGED: no WAL, so a hit commits without waiting for a disk flush. PostgreSQL empties the
+    // table after a crash (not after a clean restart) and standbys do not have it: rate-limit
+    // windows then start again from zero, which only lets a client in a little early.
+    sql: `
+CREATE UNLOGGED TABLE rate_limit_windows (
+  key             TEXT    PRIMARY KEY,
+  hits            BIGINT  NOT NULL CHECK (hits >= 1),
+  window_ends_at  BIGINT  NOT NULL
+);
+
+-- The pruner's scan (RateLimitPruneBatch).
+CREATE INDEX rate_limit_windows_ends ON rate_limit_windows (window_ends_at);
+`,
+  },
+];
+
+const LOCK_MIGRATIONS = `SELECT pg_advisory_xact_lock(${ADVISORY_NAMESPACE}, ${ADVISORY_KEY_MIGRATIONS})`;
+
+/** Applies the migrations the database lacks on `client`; returns the versions applied now. */
+export async function migrate(client: pg.ClientBase, migrations: readonly Migration[] = MIGRATIONS, now = Date.now()): Promise<number[]> {
+  await client.query('BEGIN');
+  try {
+    // The lock comes first: CREATE TABLE IF NOT EXISTS is not safe against a concurrent twin.
+    await client.query(LOCK_MIGRATIONS);
+    await client.query(`CREATE TABLE IF NOT EXISTS session_schema_migrations (
+      version     INTEGER PRIMARY KEY,
+      name        TEXT    NOT NULL,
+      applied_at  BIGINT  NOT NULL
+    )`);
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM session_schema_migrations');
+    const applied = new Set(rows.map((r) => r.version));
+    refuseNewerSchema(applied, migrations);
+    const done: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (applied.has(m.version)) continue;
+      await client.query(m.sql);
+      await client.query('INSERT INTO session_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, now]);
+      done.push(m.version);
+    }
+    await client.query('COMMIT');
+    return done;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined); // the caller discards a broken connection
+    throw err;
+  }
+}
+
+function refuseNewerSchema(applied: Set<number>, migrations: readonly Migration[]): void {
+  const newest = Math.max(0, ...applied);
+  const known = Math.max(0, ...migrations.map((m) => m.version));
+  if (newest > known) {
+    // A newer codexec migrated these tables; running old code on them could break their invariants.
+    throw new CodexecError('unsupported_database', 500, `the session tables have schema version ${newest} but this codexec knows only up to ${known}; upgrade codexec`, {
+      details: { schemaVersion: newest, knownVersion: known },
+    });
+  }
+}

@@ -1,0 +1,295 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { CodexecError, NotFoundError, RevisionConflictError, SessionClosedError } from '../../domain/errors.js';
+import { rethrowUnavailable } from '../../queue/postgres/connection-errors.js';
+import { PG_TYPES } from '../../queue/postgres/rows.js';
+import { KeyedMutex } from '../keyed-mutex.js';
+import { sessionStatus, type Session, type StoredSession } from '../session.js';
+import type { AutosavePatch, RunDecision, SessionLifetimes, SessionStore } from '../session-store.js';
+import { AutosaveBatcher } from './autosave-batcher.js';
+import { migrate } from './migrations.js';
+import { PostgresWindowCounters } from './postgres-window-counters.js';
+import { bindValues, STATEMENTS, type RunStatement } from './sql.js';
+
+export interface PostgresSessionStoreOptions {
+  /** Connections for autosaves, reads, closes and rate-limit counters. Default 6. */
+  poolSize?: number;
+  /** Connections that hold a session's row lock while a run is decided. Default 3. */
+  runPoolSize?: number;
+  /**
+   * Group autosaves that arrive together into one statement (default true). false: one
+   * statement per autosave, the path a batch falls back to; the tests and the benchmark use it.
+   */
+  batchAutosaves?: boolean;
+}
+
+// The main pool: two autosave batches and two rate-limit statements at a time, the rest for
+// reads, creates, closes and autosaves sent alone.
+const DEFAULT_POOL_SIZE = 6;
+// Group commit of autosaves (autosave-batcher.ts). Measured with 100 concurrent callers on the
+// 2-core benchmark machine while busy (load 4-5; autosaves/s, 2-4 runs each): 1 batch in flight
+// 6.1-7.8k, 2: 6.3-10.8k, 3: 5.5-7.1k, 4: 7.2-7.6k, 6: 6.6-7.3k, 10: 4.9-6.7k. Fewer, bigger
+// batches cost less per autosave on two cores; with one, the database idles while it travels.
+const AUTOSAVE_BATCHES_IN_FLIGHT = 2;
+const MAX_AUTOSAVE_BATCH = 100;
+const CONNECT_TIMEOUT_MS = 10_000;
+// A run's transaction is idle on the server while its caller enqueues the job (milliseconds, or
+// up to the job store's connect timeout in an outage). A node that vanishes without closing its
+// socket (a partition, a frozen VM) would hold the session's row lock until TCP gives up, hours
+// later; the server ends such a transaction after this long instead.
+const RUN_IDLE_IN_TRANSACTION_MS = 30_000;
+const PRUNE_BATCH = 500;
+// A refused autosave or close is explained by reading the row; when the row read says it would
+// have applied (another node changed the session in between), it is tried again, this often.
+const MAX_ATTEMPTS = 5;
+
+interface SessionRow {
+  id: string;
+  language: string;
+  source_code: Buffer | null; // null only from SessionAutosave, when the caller sent the code
+  revision: number;
+  created_at: number;
+  updated_at: number;
+  last_run_at: number | null;
+  closed_at: number | null;
+  expires_at: number;
+}
+
+/** `sourceCode`: the code the caller wrote, when the statement did not return it (SessionAutosave). */
+function rowToStored(row: SessionRow, sourceCode?: string): StoredSession {
+  return {
+    id: row.id,
+    language: row.language,
+    sourceCode: row.source_code !== null ? row.source_code.toString('utf8') : known(sourceCode),
+    revision: row.revision,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    lastRunAt: row.last_run_at,
+    closedAt: row.closed_at,
+  };
+}
+
+function known(sourceCode: string | undefined): string {
+  if (sourceCode === undefined) throw new Error('SessionAutosave returned no code although none was sent');
+  return sourceCode;
+}
+
+/** A pool whose connections can break at any time without taking the process with them. */
+function openPool(config: pg.PoolConfig): pg.Pool {
+  const pool = new pg.Pool({ connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, ...config });
+  // An idle connection that breaks is removed from the pool, which emits 'error'. A connection
+  // checked out for a run's transaction has no pool listener while it is out, and pg emits
+  // 'error' on the client itself: each client gets its own listener for its whole life. The
+  // query in progress (or the next one) fails and reports the error to its caller.
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  return pool;
+}
+
+// Sessions in the PostgreSQL database of the job queue, shared by every API node: a session
+// created through one node is autosaved, run, listed and closed through any other.
+//
+// - An autosave is a compare-and-set (sql.ts): the UPDATE's WHERE is the whole decision, so two
+//   nodes can never both apply a write to the same stored revision. Autosaves that arrive
+//   together go in one statement and one commit (autosave-batcher.ts); one that a batch did not
+//   apply (refused, or its row locked by a run) is sent again alone, which waits for the lock,
+//   and a refusal costs one more statement that reads why. A close is one compare-and-set too.
+// - A run takes the session's row lock (SELECT ... FOR UPDATE) in a transaction on a connection of
+//   the run pool, and keeps it while `decide` runs, so autosaves, closes and runs of the session
+//   from every node wait. `decide` enqueues through the job store's own pool, whose statements
+//   never touch the sessions table; this store never takes the job store's advisory locks. So a
+//   run's wait-for chain cannot come back to the lock it holds: no deadlock. The run pool is apart
+//   from the main one, so runs holding locks never starve autosaves of connections (and `decide`
+//   could even read sessions). A lost connection ends the transaction on the server, which
+//   releases the lock; RUN_IDLE_IN_TRANSACTION_MS bounds a node that vanished silently.
+// - In this process, operations on one session also go through a KeyedMutex: its autosaves are
+//   applied in the order they were called, and one session never holds more than one connection.
+// - No cache. Every read is a statement: another node may have written the session a moment
+//   ago, and a cache here could only be kept right by asking the database anyway. The autosave
+//   needs no read at all (the UPDATE's WHERE decides and RETURNING gives the result).
+export class PostgresSessionStore implements SessionStore {
+  readonly sharedCounters: PostgresWindowCounters;
+  private readonly mutex = new KeyedMutex();
+  private readonly run: RunStatement;
+  private readonly batcher: AutosaveBatcher<SessionRow> | null;
+  private closed = false;
+
+  /** Connects to `url`, migrates the session tables (the first schema of its search_path). */
+  static async open(url: string, lifetimes: SessionLifetimes, opts: PostgresSessionStoreOptions = {}): Promise<PostgresSessionStore> {
+    const pool = openPool({ connectionString: url, max: opts.poolSize ?? DEFAULT_POOL_SIZE });
+    const runPool = openPool({ connectionString: url, max: opts.runPoolSize ?? 3, idle_in_transaction_session_timeout: RUN_IDLE_IN_TRANSACTION_MS });
+    try {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await migrate(client);
+      } catch (err) {
+        broken = err instanceof Error ? err : new Error(String(err));
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+      return new PostgresSessionStore(pool, runPool, lifetimes, opts);
+    } catch (err) {
+      await Promise.all([pool.end(), runPool.end()]).catch(() => undefined);
+      if (err instanceof CodexecError) throw err;
+      throw new CodexecError('database_unavailable', 500, `cannot open the session tables in the PostgreSQL database at ${where(url)}: ${(err as Error).message}`, {
+        details: { at: where(url) },
+        cause: err,
+      });
+    }
+  }
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly runPool: pg.Pool,
+    private readonly lifetimes: SessionLifetimes,
+    opts: PostgresSessionStoreOptions,
+  ) {
+    this.run = runner(pool);
+    this.sharedCounters = new PostgresWindowCounters(this.run);
+    this.batcher = opts.batchAutosaves === false ? null : new AutosaveBatcher(this.run, lifetimes, AUTOSAVE_BATCHES_IN_FLIGHT, MAX_AUTOSAVE_BATCH);
+  }
+
+  private view(s: StoredSession, now: number): Session {
+    return { ...s, status: sessionStatus(s, this.lifetimes.idleTtlMs, now) };
+  }
+
+  private params(id: string, now: number): { id: string; now: number; idleTtlMs: number; retentionMs: number } {
+    return { id, now, idleTtlMs: this.lifetimes.idleTtlMs, retentionMs: this.lifetimes.retentionMs };
+  }
+
+  private async read(id: string, now: number): Promise<StoredSession | null> {
+    const row = (await this.run<SessionRow>('SessionGet', this.params(id, now))).rows[0];
+    return row ? rowToStored(row) : null;
+  }
+
+  async create(input: { language: string; sourceCode: string }, now = Date.now()): Promise<Session> {
+    const params = { ...this.params(randomUUID(), now), language: input.language, sourceCode: Buffer.from(input.sourceCode, 'utf8') };
+    const row = (await this.run<SessionRow>('SessionInsert', params)).rows[0];
+    return this.view(rowToStored(row), now);
+  }
+
+  async get(id: string, now = Date.now()): Promise<Session | null> {
+    const s = await this.read(id, now);
+    return s ? this.view(s, now) : null;
+  }
+
+  async autosave(id: string, patch: AutosavePatch, now = Date.now()): Promise<Session> {
+    const params = {
+      ...this.params(id, now),
+      language: patch.language ?? null,
+      sourceCode: patch.sourceCode === undefined ? null : Buffer.from(patch.sourceCode, 'utf8'),
+      revision: patch.revision ?? null,
+      ifMatchRevision: patch.ifMatchRevision ?? null,
+    };
+    return this.mutex.run(id, async () => {
+      if (this.batcher) {
+        const batched = await this.batcher.submit(params);
+        if (batched) return this.view(rowToStored(batched, patch.sourceCode), now);
+      }
+      return this.untilDecided('autosave', async () => {
+        const row = (await this.run<SessionRow>('SessionAutosave', params)).rows[0];
+        if (row) return this.view(rowToStored(row, patch.sourceCode), now);
+        // Refused: say why, from the row as it is now.
+        const s = await this.read(id, now);
+        if (!s) throw new NotFoundError('session', id);
+        const status = sessionStatus(s, this.lifetimes.idleTtlMs, now);
+        if (status !== 'ACTIVE') throw new SessionClosedError(id, status);
+        if (patch.ifMatchRevision !== undefined && patch.ifMatchRevision !== s.revision) throw new RevisionConflictError(s.revision);
+        if (patch.revision !== undefined && patch.revision <= s.revision) throw new RevisionConflictError(s.revision);
+        return null; // it would apply now: another writer changed the session in between
+      });
+    });
+  }
+
+  async closeSession(id: string, now = Date.now()): Promise<Session> {
+    return this.mutex.run(id, () =>
+      this.untilDecided('close', async () => {
+        const row = (await this.run<SessionRow>('SessionClose', this.params(id, now))).rows[0];
+        if (row) return this.view(rowToStored(row), now);
+        const s = await this.read(id, now);
+        if (!s) throw new NotFoundError('session', id);
+        return s.closedAt !== null ? this.view(s, now) : null;
+      }),
+    );
+  }
+
+  // Runs `attempt` until it decides (a value or an error); null means "try again".
+  private async untilDecided<T>(what: string, attempt: () => Promise<T | null>): Promise<T> {
+    for (let i = 0; i < MAX_ATTEMPTS; i++) {
+      const out = await attempt();
+      if (out !== null) return out;
+    }
+    throw new Error(`session ${what}: refused ${MAX_ATTEMPTS} times although the session allowed it each time it was read`);
+  }
+
+  async submitRun<T>(id: string, decide: (session: Session) => Promise<RunDecision<T>>, now = Date.now()): Promise<T> {
+    return this.mutex.run(id, async () => {
+      const client = await this.runPool.connect().catch(rethrowUnavailable);
+      const run = runner(client);
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const row = (await run<SessionRow>('SessionLockForRun', this.params(id, now))).rows[0];
+        if (!row) throw new NotFoundError('session', id);
+        const session = this.view(rowToStored(row), now);
+        if (session.status !== 'ACTIVE') throw new SessionClosedError(id, session.status);
+        const decision = await decide(session);
+        if (decision.accepted) await run('SessionRecordRun', this.params(id, now));
+        await client.query('COMMIT');
+        return decision.value;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackErr) {
+          broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+        }
+        rethrowUnavailable(err); // BEGIN or COMMIT on a lost connection; statements are mapped already
+      } finally {
+        client.release(broken);
+      }
+    });
+  }
+
+  async pruneExpired(now = Date.now()): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = (await this.run('SessionPruneBatch', { now, batch: PRUNE_BATCH })).rowCount ?? 0;
+      total += n;
+      if (n < PRUNE_BATCH) return total;
+    }
+  }
+
+  async count(): Promise<number> {
+    return (await this.run<{ n: number }>('SessionCount', {})).rows[0].n;
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('the session store is closed');
+    await this.run('SessionPing', {});
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([this.pool.end(), this.runPool.end()]);
+  }
+}
+
+function runner(conn: pg.Pool | pg.PoolClient): RunStatement {
+  return (name, params) => {
+    const statement = STATEMENTS[name];
+    return conn.query({ name: statement.name, text: statement.text, values: bindValues(statement, params), types: PG_TYPES }).catch(rethrowUnavailable);
+  };
+}
+
+/** host:port/database of a URL, for messages: never its user or password. */
+function where(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
+  } catch {
+    return 'CODEXEC_DATABASE_URL';
+  }
+}
