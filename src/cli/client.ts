@@ -5,7 +5,9 @@ import type { StatusResponse } from '../api/schemas/health.js';
 import { statusView } from '../api/routes/health.js';
 import { executionView } from '../api/views.js';
 import { codexecVersion } from '../config/version.js';
+import { cancelExecution } from '../executions/cancel.js';
 import { submitRun } from '../executions/submit.js';
+import type { ComparisonMode } from '../domain/plan.js';
 import { describeJobDatabase } from '../queue/open.js';
 import { openQueue } from './context.js';
 import { requestText } from './http.js';
@@ -15,6 +17,8 @@ export interface Submission {
   sourceCode: string;
   stdin: string;
   expectedOutput: string | null;
+  testCases?: { name: string; stdin: string; expectedOutput: string }[];
+  comparison?: ComparisonMode;
   timeLimitMs?: number;
   memoryLimitBytes?: number;
 }
@@ -33,6 +37,8 @@ export interface CodexecClient {
   languages(): Promise<LanguageInfo[]>;
   submit(s: Submission): Promise<string>;
   execution(id: string): Promise<ExecutionResponse>;
+  /** Cancels an execution (a finished one is left as it is); the execution as it is then. */
+  cancel(id: string): Promise<ExecutionResponse | null>;
   /** The queue at a glance, in GET /status's shape whichever way it was read. */
   status(): Promise<StatusResponse>;
   close(): Promise<void>;
@@ -69,7 +75,10 @@ export class HttpClient implements CodexecClient {
 
   async submit(s: Submission): Promise<string> {
     const session = await this.call<{ session_id: string }>('POST', '/code-sessions', { language: s.language, source_code: s.sourceCode });
-    const body: Record<string, unknown> = { stdin: s.stdin };
+    const body: Record<string, unknown> = {};
+    if (s.testCases) body.test_cases = s.testCases.map((c) => ({ name: c.name, stdin: c.stdin, expected_output: c.expectedOutput }));
+    else body.stdin = s.stdin;
+    if (s.comparison) body.comparison = s.comparison;
     if (s.expectedOutput !== null) body.expected_output = s.expectedOutput;
     if (s.timeLimitMs) body.time_limit_ms = s.timeLimitMs;
     if (s.memoryLimitBytes) body.memory_limit_bytes = s.memoryLimitBytes;
@@ -80,6 +89,15 @@ export class HttpClient implements CodexecClient {
   /** Long polling: the server answers as soon as the execution is terminal, or after a second. */
   execution(id: string): Promise<ExecutionResponse> {
     return this.call('GET', `/executions/${encodeURIComponent(id)}?wait_ms=1000`);
+  }
+
+  async cancel(id: string): Promise<ExecutionResponse | null> {
+    try {
+      return await this.call<ExecutionResponse>('POST', `/executions/${encodeURIComponent(id)}/cancel`);
+    } catch (err) {
+      if (err instanceof CodexecError && err.code === 'execution_finished') return null;
+      throw err;
+    }
   }
 
   status(): Promise<StatusResponse> {
@@ -122,8 +140,8 @@ export class LocalClient implements CodexecClient {
       { config: this.config, jobs: this.q.jobs, languages: this.q.languages },
       {
         source: { language: s.language, sourceCode: s.sourceCode },
-        stdin: s.stdin,
-        expectedOutput: s.expectedOutput,
+        ...(s.testCases ? { testCases: s.testCases } : { stdin: s.stdin, expectedOutput: s.expectedOutput }),
+        comparison: s.comparison,
         timeLimitMs: s.timeLimitMs,
         memoryLimitBytes: s.memoryLimitBytes,
       },
@@ -135,6 +153,15 @@ export class LocalClient implements CodexecClient {
     const rec = await this.q.jobs.get(id);
     if (!rec) throw new CodexecError('execution_not_found', 404, `no execution with id ${JSON.stringify(id)}`);
     return executionView(rec);
+  }
+
+  async cancel(id: string): Promise<ExecutionResponse | null> {
+    try {
+      return executionView((await cancelExecution(this.q.jobs, id)).execution);
+    } catch (err) {
+      if (err instanceof CodexecError && err.code === 'execution_finished') return null;
+      throw err;
+    }
   }
 
   /** The same view as GET /status, read from the database: no server, so no uptime or isolation to report. */

@@ -4,7 +4,8 @@ import { Option, type Command } from 'commander';
 import { CodexecError } from '../domain/errors.js';
 import type { ExecutionResponse } from '../api/schemas/executions.js';
 import { formatSize } from '../config/parsers.js';
-import type { CodexecClient } from './client.js';
+import type { CodexecClient, Submission } from './client.js';
+import { casesTable, readTestDir } from './test-dir.js';
 import { formatBytes, summaryLine } from './format.js';
 import { createProgress, type Progress } from './progress.js';
 import { MEMORY_LIMIT_BYTES, TIME_LIMIT_MS, parseMemoryLimit, parseTimeLimit } from './run-flags.js';
@@ -39,15 +40,17 @@ export function registerRun(program: Command): void {
     .option('-l, --language <id>', 'language id or alias (see `codexec languages`)')
     .option('--stdin <file>', 'file to feed to the program\'s standard input')
     .option('--expected <file>', 'expected output: prints a verdict (passed / wrong_answer)')
+    .option('--tests <dir>', 'test cases: NAME.in (input, optional) and NAME.out (expected output) pairs; prints a table, exits 1 unless every case passes')
+    .addOption(new Option('--comparison <mode>', 'how output is compared with the expected output').choices(['trailing_whitespace', 'exact', 'tokens']))
     .option('--time-limit <ms>', `wall-clock and CPU time limit in ms, ${TIME_LIMIT_MS.min} to ${TIME_LIMIT_MS.max} (clamped to the language maximum)`)
     .option('--memory-limit <size>', `memory limit: bytes, or 64k, 512M, 1G; ${formatSize(MEMORY_LIMIT_BYTES.min)} or more (clamped to the language maximum)`)
     .addOption(new Option('--server <url>', 'codexec server to submit to [env CODEXEC_URL; default: the local database in CODEXEC_DATA_DIR]'))
     .option('--json', 'print the execution object as JSON instead of the output')
     .addHelpText(
       'after',
-      '\nExamples:\n  codexec run hello.py\n  codexec run main.c --stdin input.txt --expected output.txt\n  codexec run solution.js --server http://localhost:8080 --json\n  codexec run big.py --memory-limit 512M --time-limit 10000\n\n' +
+      '\nExamples:\n  codexec run hello.py\n  codexec run main.c --stdin input.txt --expected output.txt\n  codexec run solution.py --tests cases/\n  codexec run solution.js --server http://localhost:8080 --json\n  codexec run big.py --memory-limit 512M --time-limit 10000\n\n' +
         'Exit status: the program\'s exit code; 124 on a timeout; 1 on other failures or a wrong answer; 2 on a usage error.\n' +
-        'Ctrl-C (or SIGTERM) stops waiting: see docs/cli.md for what happens to the execution.\n',
+        'Ctrl-C (or SIGTERM) cancels the execution and exits 130 (143).\n',
     )
     .action(async (file: string, opts: Record<string, string | boolean | undefined>) => {
       const { default: ora } = await import('ora');
@@ -63,6 +66,10 @@ export function registerRun(program: Command): void {
       const source = readInput(file, 'source file', config.maxSourceBytes);
       const stdin = opts.stdin ? readInput(String(opts.stdin), 'stdin file', config.maxStdinBytes) : '';
       const expected = opts.expected ? readInput(String(opts.expected), 'expected output file', config.maxStdinBytes) : null;
+      if (opts.tests && (opts.stdin || opts.expected)) throw new CodexecError('invalid_flag', 2, '--tests: give the input and expected output as case files, not with --stdin/--expected');
+      const testCases = opts.tests
+        ? readTestDir(String(opts.tests), { maxCases: config.maxTestCases, maxInputBytes: config.maxStdinBytes, maxOutputBytes: config.outputBytes })
+        : undefined;
 
       let client: CodexecClient;
       let stopExecutor: (() => Promise<void>) | null = null;
@@ -87,22 +94,30 @@ export function registerRun(program: Command): void {
           if (!match) throw new CodexecError('unknown_extension', 2, `cannot tell the language of ${file} from "${ext}": pass --language (see \`codexec languages\`)`);
           language = match.id;
         }
-        const id = await client.submit({ language, sourceCode: source, stdin, expectedOutput: expected, timeLimitMs, memoryLimitBytes });
+        const comparison = opts.comparison as Submission['comparison'];
+        const id = await client.submit({ language, sourceCode: source, stdin, expectedOutput: expected, testCases, comparison, timeLimitMs, memoryLimitBytes });
         const progress = createProgress(id, { show: !opts.json, stream: process.stderr, ora });
         stopOnSignals(async (signal) => {
           progress.stop();
-          // Issue 11 (the lead): cancel the execution here, so that it does not run on after we leave.
-          process.stderr.write(
-            stopExecutor
-              ? `codexec: ${signal}: stopped; execution ${id} goes back to the queue (any serve or worker on this database may run it)\n`
-              : `codexec: ${signal}: stopped waiting; execution ${id} goes on at ${server}\n`,
-          );
+          // Ctrl-C cancels the run, wherever it is: a queued one ends at once, a running one has its
+          // process tree killed by the executor running it (ours, or a server's).
+          const canceled = await client.cancel(id).catch((err: Error) => {
+            process.stderr.write(`codexec: ${signal}: could not cancel execution ${id}: ${err.message}\n`);
+            return undefined;
+          });
+          if (canceled !== undefined) {
+            process.stderr.write(canceled === null ? `codexec: ${signal}: execution ${id} had already finished\n` : `codexec: ${signal}: execution ${id} canceled\n`);
+          }
           await stopExecutor?.();
           await client.close();
         });
         const result = await waitForResult(client, id, progress);
         if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-        else {
+        else if (testCases) {
+          if (result.compile_output && result.failure_reason === 'compile_error') process.stderr.write(result.compile_output);
+          if (result.test_cases) process.stdout.write(casesTable(result));
+          process.stderr.write(`${summaryLine(result)}\n`);
+        } else {
           if (result.compile_output && result.failure_reason === 'compile_error') process.stderr.write(result.compile_output);
           process.stdout.write(result.stdout);
           process.stderr.write(result.stderr);

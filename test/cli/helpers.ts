@@ -39,8 +39,9 @@ export const freePort = closedPort;
  * signals are under test, not the server): python is the only language; an execution stays
  * RUNNING for `runningMs` (forever when null), then COMPLETES with "Hello World".
  */
-export async function fakeServer(runningMs: number | null): Promise<{ url: string; close(): Promise<void> }> {
+export async function fakeServer(runningMs: number | null): Promise<{ url: string; canceled(): number; close(): Promise<void> }> {
   let started = 0;
+  let canceled = 0;
   const execution = (status: string) => ({
     execution_id: '00000000-0000-4000-8000-000000000001',
     session_id: '00000000-0000-4000-8000-000000000002',
@@ -72,6 +73,10 @@ export async function fakeServer(runningMs: number | null): Promise<{ url: strin
         started = Date.now();
         return send(202, { execution_id: '00000000-0000-4000-8000-000000000001', status: 'QUEUED' });
       }
+      if (req.method === 'POST' && req.url?.endsWith('/cancel')) {
+        canceled += 1;
+        return send(202, execution('RUNNING'));
+      }
       if (req.url?.startsWith('/executions/')) {
         const done = runningMs !== null && Date.now() - started >= runningMs;
         // Like the real long poll: an answer within a short wait.
@@ -84,6 +89,8 @@ export async function fakeServer(runningMs: number | null): Promise<{ url: strin
   const { port } = server.address() as net.AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    /** How many POST /executions/{id}/cancel it received. */
+    canceled: () => canceled,
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();

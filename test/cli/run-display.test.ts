@@ -82,7 +82,7 @@ describe.skipIf(!hasScript)('in a terminal (script)', () => {
       process.kill(pid!, 'SIGTERM');
       const r = await child;
       expect(r.timedOut).toBe(false);
-      expect(r.stdout).toMatch(/SIGTERM: stopped waiting; execution 0{8}-\S+ goes on at http:\/\/127\.0\.0\.1/);
+      expect(r.stdout).toMatch(/SIGTERM: execution 0{8}-\S+ canceled/);
       expect(r.exitCode).toBe(143);
     } finally {
       await server.close();
@@ -92,7 +92,7 @@ describe.skipIf(!hasScript)('in a terminal (script)', () => {
 
 describe('signals without a terminal', () => {
   for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-    it(`${signal}: stops waiting, says so, exits ${status}`, async () => {
+    it(`${signal}: cancels the execution on the server, says so, exits ${status}`, async () => {
       const server = await fakeServer(null);
       try {
         const child = codexec(['run', 'hello.py', '--server', server.url], { cwd: dir, env, timeout: 30_000 });
@@ -103,7 +103,8 @@ describe('signals without a terminal', () => {
         child.kill(signal);
         const r = await child;
         expect(r.timedOut).toBe(false);
-        expect(r.stderr).toContain(`codexec: ${signal}: stopped waiting`);
+        expect(r.stderr).toMatch(new RegExp(`codexec: ${signal}: execution 0{8}-\\S+ canceled`));
+        expect(server.canceled()).toBe(1);
         expect(r.exitCode).toBe(status);
       } finally {
         await server.close();
