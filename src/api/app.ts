@@ -6,9 +6,15 @@ import swaggerUi from '@fastify/swagger-ui';
 import { MalformedBodyError, NotFoundError, ShuttingDownError } from '../domain/errors.js';
 import { createLogger } from '../observability/logger.js';
 import type { App, AppControl, AppDeps, RouteContext } from './context.js';
+import { judge0Api, pistonApi } from './compat/index.js';
 import { ExecutionWaiter } from './execution-waiter.js';
-import { makeErrorHandler, sendError, toCodexecError } from './error-handler.js';
+import { makeErrorHandler, sendError, shortPath, toCodexecError } from './error-handler.js';
 import { registerRateLimits } from './rate-limits.js';
+import { LiveHub } from '../live/hub.js';
+import { registerLiveMetrics } from '../live/metrics.js';
+import { liveFormat } from './live-format.js';
+import { batchRoutes } from './routes/batch.js';
+import { eventRoutes } from './routes/events.js';
 import { executionRoutes } from './routes/executions.js';
 import { healthRoutes } from './routes/health.js';
 import { languageRoutes } from './routes/languages.js';
@@ -123,12 +129,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   const state = { shuttingDown: false };
-  const waiter = new ExecutionWaiter(deps.onJobsChanged);
+  const waiter = new ExecutionWaiter(deps.jobs.events);
+  const live = new LiveHub(deps.jobs, liveFormat, {
+    heartbeatMs: config.eventsHeartbeatMs,
+    readerBufferBytes: config.eventsReaderBufferBytes,
+    maxReaders: config.eventsMaxReaders,
+    onError: (err) => app.log.warn({ err }, 'live output: a read failed; retrying'),
+  });
+  registerLiveMetrics(deps.metrics.registry, live);
   const control: AppControl = {
     beginShutdown: () => {
       state.shuttingDown = true;
-      // Long-polling requests are answered now with what they would have got so far.
+      // Long-polling requests are answered now with what they would have got so far, and event
+      // streams end (their clients reconnect, to another instance, with Last-Event-ID).
       waiter.close();
+      live.close();
     },
     get shuttingDown() {
       return state.shuttingDown;
@@ -138,19 +153,26 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   app.setValidatorCompiler(typeBoxValidatorCompiler);
   app.setErrorHandler(makeErrorHandler(config.maxBodyBytes));
-  app.setNotFoundHandler((req, reply) => sendError(reply, new NotFoundError('route', `${req.method} ${req.url.slice(0, 200)}`)));
+  app.setNotFoundHandler((req, reply) => sendError(reply, new NotFoundError('route', `${req.method} ${shortPath(req.url)}`)));
   registerJsonParser(app);
   registerLifecycleHooks(app, deps, state);
   deps.metrics.bindQueueStats(() => deps.jobs.stats());
 
   await registerOpenApi(app);
-  await registerRateLimits(app);
+  await registerRateLimits(app, deps.sessions.sharedCounters);
 
-  const ctx: RouteContext = { ...deps, control, waiter };
+  // Before the server waits for its connections to end: event streams would otherwise hold it open.
+  app.addHook('preClose', async () => live.close());
+
+  const ctx: RouteContext = { ...deps, control, waiter, live };
   sessionRoutes(app, ctx);
   runRoutes(app, ctx);
+  batchRoutes(app, ctx);
   executionRoutes(app, ctx);
+  eventRoutes(app, ctx);
   languageRoutes(app, ctx);
   healthRoutes(app, ctx);
+  if (config.compat.includes('judge0')) await app.register(judge0Api(ctx), { prefix: '/judge0' });
+  if (config.compat.includes('piston')) await app.register(pistonApi(ctx), { prefix: '/api/v2' });
   return app;
 }

@@ -7,6 +7,7 @@ import type { JobStore } from '../queue/job-store.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import type { TypeBoxTypeProvider } from './validation.js';
 import type { ExecutionWaiter } from './execution-waiter.js';
+import type { LiveHub } from '../live/hub.js';
 
 /** What the sandbox can guarantee on this host (from the isolation probe at startup). */
 export interface IsolationInfo {
@@ -48,4 +49,6 @@ export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Fasti
 export interface RouteContext extends AppDeps {
   control: AppControl;
   waiter: ExecutionWaiter;
+  /** The live-output streams of this process (GET /executions/{id}/events). */
+  live: LiveHub;
 }

@@ -30,7 +30,7 @@ export function autosaveView(s: Session): AutosaveResponse {
   return { session_id: s.id, status: s.status, language: s.language, revision: s.revision, updated_at: iso(s.updatedAt) };
 }
 
-function caseView(c: CaseResult) {
+export function caseView(c: CaseResult) {
   return {
     name: c.name,
     hidden: c.hidden,

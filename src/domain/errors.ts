@@ -188,3 +188,66 @@ export class InvalidTextError extends CodexecError {
     });
   }
 }
+
+/** A field of a compatible API (Judge0, Piston) that codexec cannot honour: refused, never ignored. */
+export class UnsupportedFieldError extends CodexecError {
+  constructor(field: string, message: string) {
+    super('unsupported_field', 422, `${field}: ${message}`, { details: { field } });
+  }
+}
+
+/** A compatible API asked for a limit above the language's maximum (codexec's own API clamps instead). */
+export class LimitAboveMaximumError extends CodexecError {
+  constructor(field: string, maximum: number, unit: string) {
+    super('limit_above_maximum', 422, `${field}: must be at most ${maximum} (${unit}), the language's maximum here`, { details: { field, maximum } });
+  }
+}
+
+/** A field sent base64- or hex-encoded that does not decode, or does not decode to UTF-8 text. */
+export class InvalidEncodingError extends CodexecError {
+  constructor(field: string, encoding: string, problem: string) {
+    super('invalid_encoding', 400, `${field}: ${problem} (${encoding})`, { details: { field, encoding } });
+  }
+}
+
+/** A synchronous compatible API (Piston) waited as long as it may; the run was canceled. */
+export class ResultWaitTimeoutError extends CodexecError {
+  constructor(waitedMs: number) {
+    super('result_wait_timeout', 504, `the run did not finish within ${Math.round(waitedMs / 1000)} s (its limits plus time in the queue); it was canceled`, {
+      details: { waited_ms: waitedMs },
+    });
+  }
+}
+
+/** A run's callback_url is not an http(s) URL codexec can call. */
+export class InvalidCallbackUrlError extends CodexecError {
+  constructor(reason: string) {
+    super('invalid_callback_url', 400, `callback_url: ${reason}`);
+  }
+}
+
+/** A run's callback_url names an address webhooks may not reach (loopback, private, metadata...). */
+export class CallbackUrlRefusedError extends CodexecError {
+  constructor(address: string, range: string) {
+    super('callback_url_refused', 422, `callback_url: ${address} is ${range}; webhooks may not reach it unless CODEXEC_WEBHOOK_ALLOW allows it`, {
+      details: { address, range },
+    });
+  }
+}
+
+/** A run asked for a webhook but this server has no CODEXEC_WEBHOOK_SECRET to sign one with. */
+export class WebhooksDisabledError extends CodexecError {
+  constructor() {
+    super('webhooks_disabled', 422, 'callback_url needs webhooks, which are off on this server (CODEXEC_WEBHOOK_SECRET is not set)');
+  }
+}
+
+/** This API process serves as many event streams as it may (CODEXEC_EVENTS_MAX_READERS). */
+export class TooManyEventStreamsError extends CodexecError {
+  constructor(limit: number) {
+    super('too_many_event_streams', 503, `this server already serves ${limit} event streams; retry later or poll GET /executions/{id}`, {
+      retryAfterSeconds: 5,
+      details: { limit },
+    });
+  }
+}

@@ -68,6 +68,10 @@ export interface ExecutionRecord {
   finishedAt: number | null;
   /** Set when a cancel was asked for while it ran; its executor stops it. */
   cancelRequestedAt: number | null;
+  /** Where its result is POSTed when it finishes (a signed webhook), or null. */
+  callbackUrl: string | null;
+  /** Someone follows its live output until then (GET /executions/{id}/events); its executor records output while it does. */
+  watchedUntil: number | null;
   result: ExecutionResult | null;
   errors: AttemptError[];
 }

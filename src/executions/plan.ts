@@ -15,6 +15,10 @@ export interface PlanInput {
   testCases: TestCase[] | null;
   comparison?: ComparisonMode;
   overrides: LimitOverrides;
+  /** May only lower the profile's compile limits. */
+  compileOverrides?: LimitOverrides;
+  /** Appended to the run command as they are (no placeholder is filled in them). */
+  args?: string[];
 }
 
 /** The file the source is saved as and the class to run (Java names them; others use the profile's). */
@@ -26,15 +30,15 @@ export function entryPointOf(profile: LanguageProfile, sourceCode: string): Entr
 export function buildPlan(profile: LanguageProfile, input: PlanInput): ExecutionPlan {
   const runLimits = clampLimits(profile.limits.default, profile.limits.maximum, input.overrides);
   const entry = entryPointOf(profile, input.sourceCode);
-  const compile = profile.compile
-    ? { argv: fillPlaceholders(profile.compile.argv, { limits: profile.compile.limits, ...entry }), limits: { ...profile.compile.limits } }
-    : null;
+  const compileLimits = profile.compile ? clampLimits(profile.compile.limits, profile.compile.limits, input.compileOverrides) : null;
+  const compile =
+    profile.compile && compileLimits ? { argv: fillPlaceholders(profile.compile.argv, { limits: compileLimits, ...entry }), limits: compileLimits } : null;
   return {
     version: PLAN_VERSION,
     language: { id: profile.id, name: profile.name, version: profile.version, profileDigest: profile.digest },
     sourceFile: entry.sourceFile,
     compile,
-    run: { argv: fillPlaceholders(profile.run.argv, { limits: runLimits, ...entry }), limits: runLimits },
+    run: { argv: [...fillPlaceholders(profile.run.argv, { limits: runLimits, ...entry }), ...(input.args ?? [])], limits: runLimits },
     env: { ...profile.env },
     binds: [...profile.binds],
     seccomp: { name: profile.seccomp, digest: profile.seccompDigest },

@@ -20,6 +20,13 @@ export interface RunRequestIdentity {
   comparison: string;
   timeLimitMs: number | null;
   memoryLimitBytes: number | null;
+  // Set only by the compatible APIs; absent fields leave the hash of other runs as it was.
+  wallTimeMs?: number;
+  cpuTimeMs?: number;
+  compileLimits?: { wallTimeMs?: number; cpuTimeMs?: number; memoryBytes?: number };
+  args?: string[];
+  /** Left out when the run has none. */
+  callbackUrl?: string;
 }
 
 /** sha256 of the canonical JSON of a run request (defaults filled in, so {} and {"stdin": ""} agree). */

@@ -9,6 +9,7 @@ import type { LanguageProfile } from '../languages/profile.js';
 import type { LanguageRegistry } from '../languages/registry.js';
 import type { JobStore } from '../queue/job-store.js';
 import type { Session } from '../sessions/session.js';
+import { checkCallbackUrl } from '../webhooks/callback-url.js';
 import { buildPlan } from './plan.js';
 import { runRequestHash } from './request-hash.js';
 
@@ -28,7 +29,16 @@ export interface SessionRuns {
 export interface SubmitDeps {
   config: Pick<
     Config,
-    'maxSourceBytes' | 'maxStdinBytes' | 'outputBytes' | 'maxTestCases' | 'maxAttempts' | 'sessionMaxInFlight' | 'queueMaxDepth' | 'runCooldownMs'
+    | 'maxSourceBytes'
+    | 'maxStdinBytes'
+    | 'outputBytes'
+    | 'maxTestCases'
+    | 'maxAttempts'
+    | 'sessionMaxInFlight'
+    | 'queueMaxDepth'
+    | 'runCooldownMs'
+    | 'webhookSecret'
+    | 'webhookAllow'
   >;
   jobs: JobStore;
   languages: Pick<LanguageRegistry, 'resolve'>;
@@ -53,8 +63,17 @@ export interface RunSubmission {
   testCases?: TestCaseInput[] | null;
   comparison?: ComparisonMode;
   timeLimitMs?: number;
+  /** The run's wall-clock and CPU limits apart (Judge0's wall_time_limit / cpu_time_limit); each wins over timeLimitMs. */
+  wallTimeMs?: number;
+  cpuTimeMs?: number;
   memoryLimitBytes?: number;
+  /** Lower the compile phase's limits (Piston's compile_timeout, ...); never above the profile's. */
+  compileLimits?: LimitOverrides;
+  /** Arguments after the program's own command (Piston's args, Judge0's command_line_arguments). */
+  args?: string[];
   idempotencyKey?: string | null;
+  /** POST the result here when it finishes (a signed webhook; webhooks/callback-url.ts checks it). */
+  callbackUrl?: string | null;
   /** The owner's quota of executions in flight (API keys), when it has one. */
   maxInFlightPerOwner?: number;
 }
@@ -69,6 +88,26 @@ export interface Submitted {
 // original run is at most one cooldown old, so it is among the session's newest executions.
 const REPLAY_LOOKBACK = 100;
 const CASE_NAME = /^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,63}$/;
+// A run phase's argv is at most 64 words (sandbox/spec.ts): the profile's command takes the rest.
+const MAX_ARGS = 32;
+const MAX_ARGS_BYTES = 8192;
+
+/** Program arguments reach the launcher as its own command line (sandbox/launcher-args.ts). */
+function checkArgs(args: string[] | undefined): void {
+  if (!args) return;
+  if (args.length > MAX_ARGS) throw new InvalidRequestError(`at most ${MAX_ARGS} program arguments; got ${args.length}`, { limit: MAX_ARGS });
+  let bytes = 0;
+  for (const [i, arg] of args.entries()) {
+    // The launcher reads a phase's argv as NUL-terminated words up to the word "--end"
+    // (native/args.c): a NUL or an "--end" from a client would make the words after it launcher
+    // options (--no-seccomp, --uid). The sandbox spec refuses empty words.
+    if (arg === '' || arg.includes('\0')) throw new InvalidRequestError(`args[${i}]: a program argument cannot be empty or hold a NUL character`);
+    if (arg === '--end') throw new InvalidRequestError(`args[${i}]: "--end" is reserved and cannot be a program argument`);
+    assertFaithfulText(arg, `args[${i}]`);
+    bytes += Buffer.byteLength(arg, 'utf8');
+  }
+  if (bytes > MAX_ARGS_BYTES) throw new InvalidRequestError(`the program arguments take ${bytes} bytes: at most ${MAX_ARGS_BYTES}`, { limit_bytes: MAX_ARGS_BYTES });
+}
 
 /** Checks a run's input against the limits; returns its test cases with names and defaults filled. */
 export function checkRunInput(config: SubmitDeps['config'], s: RunSubmission): TestCase[] | null {
@@ -76,6 +115,7 @@ export function checkRunInput(config: SubmitDeps['config'], s: RunSubmission): T
   assertMaxBytes(s.expectedOutput, config.outputBytes, 'expected_output_too_large');
   assertFaithfulText(s.stdin, 'stdin');
   assertFaithfulText(s.expectedOutput, 'expected_output');
+  checkArgs(s.args);
   if (!s.testCases) return null;
   if (s.stdin !== undefined || (s.expectedOutput !== undefined && s.expectedOutput !== null)) {
     throw new InvalidRequestError('give either test_cases or stdin/expected_output, not both');
@@ -101,12 +141,14 @@ export function checkRunInput(config: SubmitDeps['config'], s: RunSubmission): T
 function overridesOf(s: RunSubmission): LimitOverrides {
   const o: LimitOverrides = {};
   if (s.timeLimitMs !== undefined) o.wallTimeMs = o.cpuTimeMs = s.timeLimitMs;
+  if (s.wallTimeMs !== undefined) o.wallTimeMs = s.wallTimeMs;
+  if (s.cpuTimeMs !== undefined) o.cpuTimeMs = s.cpuTimeMs;
   if (s.memoryLimitBytes !== undefined) o.memoryBytes = s.memoryLimitBytes;
   return o;
 }
 
 /** Plan and hash of a run of `sourceCode` in `profile`. */
-function prepare(deps: SubmitDeps, profile: LanguageProfile, sourceCode: string, s: RunSubmission, testCases: TestCase[] | null) {
+function prepare(deps: SubmitDeps, profile: LanguageProfile, sourceCode: string, s: RunSubmission, testCases: TestCase[] | null, callbackUrl: string | null) {
   assertMaxBytes(sourceCode, deps.config.maxSourceBytes, 'source_too_large');
   assertFaithfulText(sourceCode, 'source_code');
   const plan = buildPlan(profile, {
@@ -116,6 +158,8 @@ function prepare(deps: SubmitDeps, profile: LanguageProfile, sourceCode: string,
     testCases,
     comparison: s.comparison,
     overrides: overridesOf(s),
+    compileOverrides: s.compileLimits,
+    args: s.args,
   });
   const requestHash = runRequestHash({
     language: profile.id,
@@ -126,13 +170,19 @@ function prepare(deps: SubmitDeps, profile: LanguageProfile, sourceCode: string,
     comparison: plan.comparison,
     timeLimitMs: s.timeLimitMs ?? null,
     memoryLimitBytes: s.memoryLimitBytes ?? null,
+    wallTimeMs: s.wallTimeMs,
+    cpuTimeMs: s.cpuTimeMs,
+    compileLimits: s.compileLimits,
+    args: s.args,
+    // Absent (not null) without one: the hash of a run without a callback is what it always was.
+    callbackUrl: callbackUrl ?? undefined,
   });
   return { plan, requestHash };
 }
 
-async function enqueue(deps: SubmitDeps, s: RunSubmission, sessionId: string | null, sourceCode: string, plan: ExecutionPlan, requestHash: string, now: number) {
+async function enqueue(deps: SubmitDeps, s: RunSubmission, sessionId: string | null, sourceCode: string, plan: ExecutionPlan, requestHash: string, now: number, callbackUrl: string | null) {
   return deps.jobs.enqueue(
-    { id: randomUUID(), sessionId, owner: s.owner ?? null, sourceCode, plan, maxAttempts: deps.config.maxAttempts },
+    { id: randomUUID(), sessionId, owner: s.owner ?? null, sourceCode, plan, maxAttempts: deps.config.maxAttempts, callbackUrl },
     {
       idempotencyKey: s.idempotencyKey ?? null,
       requestHash,
@@ -147,16 +197,17 @@ async function enqueue(deps: SubmitDeps, s: RunSubmission, sessionId: string | n
 /** Submits one run; see the comment at the top of this file. */
 export async function submitRun(deps: SubmitDeps, s: RunSubmission, now = Date.now()): Promise<Submitted> {
   const testCases = checkRunInput(deps.config, s);
+  const callbackUrl = s.callbackUrl ? checkCallbackUrl(s.callbackUrl, deps.config) : null;
   if ('sourceCode' in s.source) {
-    const { plan, requestHash } = prepare(deps, deps.languages.resolve(s.source.language), s.source.sourceCode, s, testCases);
-    return enqueue(deps, s, null, s.source.sourceCode, plan, requestHash, now);
+    const { plan, requestHash } = prepare(deps, deps.languages.resolve(s.source.language), s.source.sourceCode, s, testCases, callbackUrl);
+    return enqueue(deps, s, null, s.source.sourceCode, plan, requestHash, now, callbackUrl);
   }
   const sessionId = s.source.sessionId;
   if (!deps.sessions) throw new Error('submitRun: a session run needs the session store');
   return deps.sessions.submitRun(
     sessionId,
     async (session) => {
-      const { plan, requestHash } = prepare(deps, deps.languages.resolve(session.language), session.sourceCode, s, testCases);
+      const { plan, requestHash } = prepare(deps, deps.languages.resolve(session.language), session.sourceCode, s, testCases, callbackUrl);
       const waitMs = session.lastRunAt === null ? 0 : session.lastRunAt + deps.config.runCooldownMs - now;
       if (waitMs > 0) {
         // A retry of the run that started the cooldown is answered, not refused.
@@ -164,7 +215,7 @@ export async function submitRun(deps: SubmitDeps, s: RunSubmission, now = Date.n
         if (replay) return { value: { execution: replay, created: false }, accepted: false };
         throw new RateLimitedError(`this session ran less than ${deps.config.runCooldownMs} ms ago; retry in ${waitMs} ms`, waitMs / 1000, 'run_cooldown');
       }
-      const result = await enqueue(deps, s, sessionId, session.sourceCode, plan, requestHash, now);
+      const result = await enqueue(deps, s, sessionId, session.sourceCode, plan, requestHash, now, callbackUrl);
       return { value: result, accepted: result.created };
     },
     now,

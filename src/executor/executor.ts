@@ -8,7 +8,9 @@ import { backoffMs } from '../queue/backoff.js';
 import { coalescing } from '../queue/coalescing.js';
 import type { JobStore, TerminalStatus } from '../queue/job-store.js';
 import { runPlan } from './run-plan.js';
-import type { SandboxRequest, SandboxRunner } from './sandbox-port.js';
+import { EarlyWatches } from '../live/early-watches.js';
+import { LiveRecorder } from '../live/recorder.js';
+import type { SandboxRunner } from './sandbox-port.js';
 
 /** Lifecycle events, for metrics (the API process registers them). */
 export interface ExecutorHooks {
@@ -30,8 +32,8 @@ export interface ExecutorOptions {
   hooks?: ExecutorHooks;
   heartbeatMs?: number;
   retentionMs?: number;
-  /** Live output of a job's run phase (issue 17's event stream), when something listens. */
-  output?: (executionId: string) => SandboxRequest['onOutput'];
+  /** Record what watched runs print, for GET /executions/{id}/events on any process (default true). */
+  liveOutput?: boolean;
 }
 
 type StopReason = 'cancel' | 'shutdown' | 'lost';
@@ -42,6 +44,8 @@ interface Running {
   done: Promise<void>;
   /** Until when our lease surely holds (the last successful renewal + the lease). */
   leaseUntil: number;
+  /** Its live output, written while someone watches it. */
+  live: LiveRecorder | null;
 }
 
 // How often a result that could not be written (the database is away) is written again, while
@@ -60,6 +64,7 @@ export class Executor {
   private readonly startedAt = Date.now();
   private timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void)[] = [];
+  private readonly earlyWatches = new EarlyWatches();
 
   constructor(private readonly o: ExecutorOptions) {}
 
@@ -70,8 +75,9 @@ export class Executor {
       events.onAvailable(() => this.fill()),
       events.onEvent((e) => {
         if (e.kind === 'cancel') this.stopJob(e.id, 'cancel');
+        else if (e.kind === 'watch') this.watchJob(e.id);
       }),
-      events.onResync(() => void this.checkCancels()),
+      events.onResync(() => void this.checkCancels().then(() => this.checkWatches())),
     );
     const every = (ms: number, fn: () => Promise<unknown>) => {
       const t = setInterval(() => void fn().catch((err) => this.o.logger.error({ err }, 'executor housekeeping failed')), ms);
@@ -124,10 +130,42 @@ export class Executor {
     }
   }
 
+  /** Someone started watching job `id`: its run's output is written from now on (and what it printed so far). */
+  private watchJob(id: string): void {
+    const r = this.running.get(id);
+    if (r) r.live?.watch();
+    else this.earlyWatches.add(id);
+  }
+
+  /** After missed events: running jobs that someone watches meanwhile start recording. */
+  private async checkWatches(): Promise<void> {
+    const unwatched = [...this.running.values()].filter((r) => r.live).map((r) => r.job.id);
+    try {
+      for (const id of await this.o.store.output.watched(unwatched)) this.watchJob(id);
+    } catch (err) {
+      this.o.logger.warn({ err }, 'could not check for watched executions; the next resync tries again');
+    }
+  }
+
+  private liveRecorder(job: ExecutionRecord, log: Logger): LiveRecorder | null {
+    const early = this.earlyWatches.take(job.id);
+    if (this.o.liveOutput === false || !job.plan) return null;
+    return new LiveRecorder({
+      log: this.o.store.output,
+      executionId: job.id,
+      attempt: job.attempt,
+      owner: this.id,
+      stdoutBytes: job.plan.run.limits.stdoutBytes,
+      stderrBytes: job.plan.run.limits.stderrBytes,
+      watched: early || (job.watchedUntil ?? 0) > Date.now(),
+      onError: (err) => log.warn({ err }, 'could not record live output; watchers get the result when it is stored'),
+    });
+  }
+
   private startJob(job: ExecutionRecord): void {
     const log = this.o.logger.child({ execution_id: job.id, session_id: job.sessionId, executor_id: this.id, attempt: job.attempt });
     log.info({ status: 'RUNNING', queue_wait_ms: (job.startedAt ?? Date.now()) - job.queuedAt }, 'execution RUNNING');
-    const entry: Running = { job, abort: new AbortController(), done: Promise.resolve(), leaseUntil: Date.now() + this.o.leaseMs };
+    const entry: Running = { job, abort: new AbortController(), done: Promise.resolve(), leaseUntil: Date.now() + this.o.leaseMs, live: this.liveRecorder(job, log) };
     const renew = setInterval(() => this.renew(entry, log), Math.max(250, Math.floor(this.o.leaseMs / 3)));
     renew.unref();
     // execute() records the outcome; if even that fails (the store stays unreachable past the
@@ -171,15 +209,18 @@ export class Executor {
       outcome = await runPlan(job as ExecutionRecord & { plan: ExecutionPlan }, this.o.sandbox, {
         signal: abort.signal,
         warnings: this.o.resultWarnings ?? [],
-        onOutput: this.o.output?.(job.id),
+        progress: entry.live ?? undefined,
       });
     } catch (err) {
       if (abort.signal.aborted) outcome = { kind: 'aborted' as const };
       else {
+        await entry.live?.close();
         await this.transientFailure(job, 'internal_error', (err as Error).message ?? String(err), log);
         return;
       }
     }
+    // Watchers get every output event before the result (the last flush commits before it).
+    await entry.live?.close();
     if (outcome.kind === 'aborted') {
       if (abort.signal.reason === 'cancel') {
         const ok = await this.writeWhileLeased(entry, () => this.o.store.finishCanceled(job.id, this.id), log);

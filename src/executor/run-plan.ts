@@ -18,10 +18,17 @@ export type PlanOutcome =
   /** Aborted (cancel, shutdown, lost lease): the caller decides what it means. */
   | { kind: 'aborted' };
 
+/** What a run tells its watchers while it runs (live/recorder.ts records it). Hidden cases' output never reaches it. */
+export interface PlanProgress {
+  output(stream: 'stdout' | 'stderr', chunk: Buffer, caseIndex: number | null): void;
+  caseStarted(index: number, name: string, hidden: boolean): void;
+  caseFinished(index: number, result: CaseResult): void;
+}
+
 export interface RunPlanOptions {
   signal: AbortSignal;
   warnings: string[];
-  onOutput?: SandboxRequest['onOutput'];
+  progress?: PlanProgress;
 }
 
 function transient(r: SandboxResult): PlanOutcome {
@@ -34,7 +41,9 @@ export async function runPlan(job: ExecutionRecord & { plan: ExecutionPlan }, sa
   const base = { plan, signal: o.signal };
 
   if (!plan.testCases) {
-    const r = await sandbox.run({ ...base, executionId: job.id, files: [source], phases: plan.compile ? ['compile', 'run'] : ['run'], stdin: plan.stdin, onOutput: o.onOutput });
+    const progress = o.progress;
+    const onOutput: SandboxRequest['onOutput'] = progress ? (stream, chunk) => progress.output(stream, chunk, null) : undefined;
+    const r = await sandbox.run({ ...base, executionId: job.id, files: [source], phases: plan.compile ? ['compile', 'run'] : ['run'], stdin: plan.stdin, onOutput });
     if (o.signal.aborted) return { kind: 'aborted' };
     if (r.kind === 'sandbox_error') return transient(r);
     r.warnings.push(...o.warnings);
@@ -62,13 +71,19 @@ export async function runPlan(job: ExecutionRecord & { plan: ExecutionPlan }, sa
 
   const cases: CaseResult[] = [];
   let outputNotUtf8 = false;
+  const progress = o.progress;
   for (const [i, tc] of plan.testCases.entries()) {
-    const r = await sandbox.run({ ...base, executionId: `${job.id}-t${i + 1}`, files, phases: ['run'], stdin: tc.stdin });
+    progress?.caseStarted(i, tc.name, tc.hidden);
+    // A hidden case's output is never passed on: only its verdict is ever shown.
+    const onOutput: SandboxRequest['onOutput'] = progress && !tc.hidden ? (stream, chunk) => progress.output(stream, chunk, i) : undefined;
+    const r = await sandbox.run({ ...base, executionId: `${job.id}-t${i + 1}`, files, phases: ['run'], stdin: tc.stdin, onOutput });
     if (o.signal.aborted) return { kind: 'aborted' };
     if (r.kind === 'sandbox_error') return transient(r);
     seccompDigest = r.seccompDigest;
     if (!tc.hidden) outputNotUtf8 ||= r.outputNotUtf8;
-    cases.push(caseResult(tc, r, plan.run.limits, plan.comparison));
+    const result = caseResult(tc, r, plan.run.limits, plan.comparison);
+    progress?.caseFinished(i, result);
+    cases.push(result);
   }
   const stored = casesResult(cases, compile, [...o.warnings], outputNotUtf8);
   return { kind: 'result', status: stored.status, result: { ...stored.result, seccompDigest } };

@@ -6,7 +6,9 @@
 // PostgreSQL LISTENs to NOTIFY. A transport that may have missed events says "resync": then
 // whoever waits re-reads what it waits for.
 
-export const JOB_EVENT_KINDS = ['available', 'started', 'finished', 'cancel'] as const;
+// output / watch / webhook: a watched run flushed output; someone started following a job (its
+// executor starts recording output); a finished job's webhook waits for delivery (migration 3).
+export const JOB_EVENT_KINDS = ['available', 'started', 'finished', 'cancel', 'output', 'watch', 'webhook'] as const;
 export type JobEventKind = (typeof JOB_EVENT_KINDS)[number];
 
 export interface JobEvent {

@@ -2,6 +2,8 @@ import type { AttemptError, ExecutionRecord, ExecutionResult } from '../domain/e
 import type { ExecutionPlan } from '../domain/plan.js';
 import type { ExecutionStatus } from '../domain/states.js';
 import type { QueueEvents } from './events.js';
+import type { OutputLog } from './output-log.js';
+import type { WebhookOutbox } from './webhook-outbox.js';
 
 // The job queue behind one interface. One implementation (core/job-queue.ts) holds every rule;
 // it runs named statements through a driver per database (sqlite/, postgres/).
@@ -15,6 +17,8 @@ export interface NewExecution {
   sourceCode: string;
   plan: ExecutionPlan;
   maxAttempts: number;
+  /** Where the result is POSTed when it finishes (checked by the submit path), or null. */
+  callbackUrl?: string | null;
 }
 
 export interface EnqueueOptions {
@@ -77,6 +81,10 @@ export interface ExecutorInfo {
 export interface JobStore {
   /** Status changes of jobs, from this process and every other one sharing the database. */
   readonly events: QueueEvents;
+  /** What watched runs print while they run (GET /executions/{id}/events). */
+  readonly output: OutputLog;
+  /** Webhooks of finished executions, waiting for delivery or delivered. */
+  readonly webhooks: WebhookOutbox;
 
   enqueue(input: NewExecution, opts?: EnqueueOptions): Promise<EnqueueResult>;
   get(id: string): Promise<ExecutionRecord | null>;

@@ -7,6 +7,8 @@
 // Status changes announce themselves: the schema of each dialect has triggers that publish an
 // event (available / started / finished / cancel, with the job's id) for every change, so no
 // statement can forget to, and that refuse any change of status the state machine does not allow.
+// Since migration 3 they also announce a watched run's output ("output"), a new watcher
+// ("watch") and a webhook to deliver ("webhook").
 
 export const STATEMENT_NAMES = [
   // ---- locks (PostgreSQL: transaction-scoped advisory locks; SQLite: no-ops, its write
@@ -43,6 +45,19 @@ export const STATEMENT_NAMES = [
   'ExecutionSetPlan', // @id, @plan: a legacy row gets its plan
   'ExecutionPruneBatch', // @before, @batch: delete terminal rows finished before @before
   'EventPruneBefore', // @before: drop published events older than this (SQLite's event table)
+
+  // ---- live output (sqlite/output-sql.ts, postgres/output-sql.ts): what a watched run prints
+  'ExecutionWatch', // @id, @until: someone follows a QUEUED/RUNNING job until @until (never shortened); fires "watch"
+  'ExecutionListWatched', // @ids (JSON array text), @now: those RUNNING with watched_until > @now
+  'OutputInsert', // @executionId, @attempt, @owner, @events (JSON array text), @now: one flush, if the lease is still ours; fires "output"
+  'OutputListAfter', // @executionId, @after, @limit: rows with seq > @after, in seq order
+  'OutputExistsForAttempt', // @executionId, @attempt: n = 1 when that attempt recorded any output
+
+  // ---- webhooks (sqlite/webhook-sql.ts, postgres/webhook-sql.ts): the outbox that a terminal
+  //      status change of a job with a callback URL fills (a trigger, in the same transaction)
+  'WebhookClaimNext', // @owner, @now, @leaseUntil: the oldest due pending delivery, attempt_count + 1, leased until @leaseUntil
+  'WebhookRecord', // @seq, @owner, @attemptCount, @state, @nextAttemptAt, @attempts (JSON), @now: the claim's outcome, if still ours
+  'WebhookGetByExecution', // @executionId
 
   // ---- stats
   'StatsCountByStatus',

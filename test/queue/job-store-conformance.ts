@@ -51,6 +51,8 @@ export function jobStoreConformance(name: string, makeHarness: () => Promise<Sto
         plan,
         language: 'python',
         cancelRequestedAt: null,
+        callbackUrl: null,
+        watchedUntil: null,
         status: 'QUEUED',
         attempt: 0,
         idempotencyKey: null,

@@ -26,7 +26,7 @@ describePostgres('PostgreSQL claim race', () => {
   });
   beforeEach(async () => {
     store = await openPostgresQueue(schema.url, { poolSize: 10 });
-    await withClient(schema.url, (c) => c.query('TRUNCATE executions'));
+    await withClient(schema.url, (c) => c.query('TRUNCATE executions CASCADE'));
     ids = [];
     for (let i = 0; i < JOBS; i++) ids.push((await store.enqueue(newExecution({ sessionId: `s${i}` }))).execution.id);
   });

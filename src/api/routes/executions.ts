@@ -3,7 +3,8 @@ import { cancelExecution } from '../../executions/cancel.js';
 import type { App, RouteContext } from '../context.js';
 import { executionView } from '../views.js';
 import { ExecutionIdParams, errors } from '../schemas/common.js';
-import { ExecutionGetQuery, ExecutionResponse } from '../schemas/executions.js';
+import { ExecutionGetQuery, ExecutionResponse, ExecutionWithWebhookResponse } from '../schemas/executions.js';
+import { webhookView } from '../webhook-view.js';
 
 // Extra socket time beyond a long poll's wait, for the answer to be written.
 const LONG_POLL_MARGIN_MS = 5000;
@@ -20,10 +21,11 @@ export function executionRoutes(app: App, ctx: RouteContext): void {
         description:
           'status is QUEUED, RUNNING, COMPLETED (exited 0, or every test case ran), FAILED (exited non-zero, was killed, was canceled, or ' +
           'could not run: see failure_reason) or TIMEOUT (passed its time limit). While QUEUED or RUNNING, stdout and stderr are empty and ' +
-          'result fields are null. With wait_ms, the answer waits (long polling) until the execution is terminal or wait_ms has passed.',
+          'result fields are null. With wait_ms, the answer waits (long polling) until the execution is terminal or wait_ms has passed. ' +
+          '`webhook` shows the deliveries of a run with callback_url (null without one).',
         params: ExecutionIdParams,
         querystring: ExecutionGetQuery,
-        response: { 200: ExecutionResponse, ...errors(400, 404, 500, 503) },
+        response: { 200: ExecutionWithWebhookResponse, ...errors(400, 404, 500, 503) },
       },
     },
     async (req) => {
@@ -35,7 +37,8 @@ export function executionRoutes(app: App, ctx: RouteContext): void {
       if (waitMs > 0 && typeof socket?.setTimeout === 'function') socket.setTimeout(Math.max(app.server.timeout ?? 0, waitMs + LONG_POLL_MARGIN_MS));
       const execution = await waiter.wait(id, waitMs, () => jobs.get(id));
       if (!execution) throw new NotFoundError('execution', req.params.execution_id);
-      return executionView(execution);
+      const webhook = execution.callbackUrl === null ? null : webhookView(execution.callbackUrl, await jobs.webhooks.get(id));
+      return { ...executionView(execution), webhook };
     },
   );
 

@@ -50,6 +50,7 @@ export function runRoutes(app: App, ctx: RouteContext): void {
           timeLimitMs: body.time_limit_ms,
           memoryLimitBytes: body.memory_limit_bytes,
           idempotencyKey: req.headers['idempotency-key'] ?? null,
+          callbackUrl: body.callback_url ?? null,
         },
       );
 

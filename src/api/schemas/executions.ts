@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CASE_STATUSES, FAILURE_REASONS } from '../../domain/execution.js';
 import { COMPARISON_MODES } from '../../domain/plan.js';
+import { WEBHOOK_STATES } from '../../queue/webhook-outbox.js';
 import { ExecutionStatus, Nullable, NullableTimestamp, StringEnum, Timestamp, Uuid } from './common.js';
 import { LimitsJson } from './languages.js';
 
@@ -40,6 +41,17 @@ export const RunBody = Type.Object(
     comparison: Type.Optional(
       Type.Union(COMPARISON_MODES.map((m) => Type.Literal(m)), {
         description: 'How output is compared with expected output: exact; trailing_whitespace (default: \\r\\n is \\n, trailing spaces and blank lines ignored); tokens (whitespace-separated tokens)',
+      }),
+    ),
+    callback_url: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 2048,
+        description:
+          'When it finishes, the result (the JSON of GET /executions/{id}, as {"type": "execution.finished", "execution": ...}) is POSTed here, ' +
+          'signed (X-Codexec-Signature: v1=hex HMAC-SHA256 of "<X-Codexec-Timestamp>.<body>" with CODEXEC_WEBHOOK_SECRET), retried with ' +
+          'backoff until a 2xx; each attempt is shown in GET /executions/{id} `webhook`. http(s) only; loopback, private, link-local, ' +
+          'unique-local, multicast and cloud-metadata addresses are refused unless CODEXEC_WEBHOOK_ALLOW allows them',
       }),
     ),
   },
@@ -141,6 +153,32 @@ export const ExecutionResponse = Type.Object({
   timestamps: ExecutionTimestamps,
 });
 export type ExecutionResponse = Static<typeof ExecutionResponse>;
+
+export const WebhookJson = Type.Object(
+  {
+    url: Type.String(),
+    state: StringEnum(WEBHOOK_STATES, { description: 'pending (the run has not finished, or a retry is due), delivered (a 2xx answer), failed (no attempt left, or a refused address)' }),
+    attempts: Type.Array(
+      Type.Object({
+        attempt: Type.Integer({ minimum: 1 }),
+        at: Timestamp,
+        status_code: NullableInt('The receiver\'s HTTP status; null when none came'),
+        error: Nullable(Type.String({ description: 'Why it did not count as delivered' })),
+        duration_ms: NullableInt('How long the attempt took'),
+      }),
+    ),
+    next_attempt_at: NullableTimestamp,
+  },
+  { description: 'The webhook of a run with callback_url' },
+);
+export type WebhookJson = Static<typeof WebhookJson>;
+
+/** GET /executions/{id}: the execution, and its webhook's deliveries. */
+export const ExecutionWithWebhookResponse = Type.Object({
+  ...ExecutionResponse.properties,
+  webhook: Nullable(WebhookJson),
+});
+export type ExecutionWithWebhookResponse = Static<typeof ExecutionWithWebhookResponse>;
 
 export const ExecutionSummary = Type.Object({
   execution_id: Uuid,

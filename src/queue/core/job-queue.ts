@@ -18,6 +18,10 @@ import type {
   QueueStats,
   TerminalStatus,
 } from '../job-store.js';
+import type { OutputLog } from '../output-log.js';
+import type { WebhookOutbox } from '../webhook-outbox.js';
+import { QueueOutputLog, type BodyRunner } from './output-log.js';
+import { QueueWebhookOutbox } from './webhook-outbox.js';
 import { canceledResult, checkReplay, decideFailure, idempotencyScope, leaseExpiredMessage } from './rules.js';
 
 export interface JobQueueOptions {
@@ -49,6 +53,8 @@ export const EVENT_RETENTION_MS = 10 * 60_000;
 // (status, lease owner), so a body that lost a race changes nothing.
 export class JobQueue implements JobStore {
   readonly events: QueueEvents;
+  readonly output: OutputLog;
+  readonly webhooks: WebhookOutbox;
   private readonly executorStaleMs: number;
   private readonly retryBaseMs: number;
   private closed = false;
@@ -60,6 +66,9 @@ export class JobQueue implements JobStore {
     this.executorStaleMs = opts.executorStaleMs ?? DEFAULT_EXECUTOR_STALE_MS;
     this.retryBaseMs = opts.retryBaseMs ?? DEFAULT_RETRY_BASE_MS;
     this.events = createQueueEvents(driver.events, { unref: opts.unrefEvents ?? true, pollMs: opts.eventsPollMs });
+    const run: BodyRunner = (body, mode, wrote) => this.run(body, mode, wrote);
+    this.output = new QueueOutputLog(run);
+    this.webhooks = new QueueWebhookOutbox(run);
   }
 
   get dialect(): 'sqlite' | 'postgres' {
@@ -127,6 +136,7 @@ export class JobQueue implements JobStore {
         maxAttempts: input.maxAttempts,
         idempotencyKey: key,
         requestHash,
+        callbackUrl: input.callbackUrl ?? null,
         now,
       });
       return { execution: self.driver.toRecord(rows[0]!), created: true };

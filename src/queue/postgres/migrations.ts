@@ -168,6 +168,76 @@ CREATE TRIGGER executions_notify_update AFTER UPDATE OF status, cancel_requested
   FOR EACH ROW EXECUTE FUNCTION codexec_notify_job();
 `,
   },
+  {
+    version: 3,
+    name: 'live output, watches, webhook outbox',
+    // The same change as the SQLite store's migration 3 (read its comment). Events go out as
+    // NOTIFY on the jobs channel like the others: "output:<id>" for each flush of a watched run's
+    // output, "watch:<id>" when someone starts or keeps following a job, "webhook:<id>" when a
+    // finished job's delivery is written. `events` and `attempts` are json (not jsonb) for the
+    // reason given in migration 1: a program's output may hold a NUL.
+    sql: `
+ALTER TABLE executions
+  ADD COLUMN callback_url TEXT CHECK (callback_url IS NULL OR length(callback_url) BETWEEN 1 AND 2048),
+  ADD COLUMN watched_until BIGINT;
+
+CREATE TABLE execution_output (
+  seq           BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  execution_id  TEXT    NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+  attempt       INTEGER NOT NULL CHECK (attempt >= 1),
+  events        JSON    NOT NULL CHECK (json_typeof(events) = 'array'),
+  at            BIGINT  NOT NULL
+);
+CREATE INDEX execution_output_by_execution ON execution_output (execution_id, seq);
+
+CREATE TABLE webhook_deliveries (
+  seq              BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  execution_id     TEXT    NOT NULL UNIQUE REFERENCES executions (id) ON DELETE CASCADE,
+  url              TEXT    NOT NULL,
+  state            TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+  attempt_count    INTEGER NOT NULL DEFAULT 0 CHECK (attempt_count >= 0),
+  attempts         JSON    NOT NULL DEFAULT '[]' CHECK (json_typeof(attempts) = 'array'),
+  next_attempt_at  BIGINT,
+  lease_owner      TEXT,
+  created_at       BIGINT  NOT NULL,
+  finished_at      BIGINT,
+  CHECK ((next_attempt_at IS NOT NULL) = (state = 'pending')),
+  CHECK ((finished_at IS NOT NULL) = (state <> 'pending')),
+  CHECK (lease_owner IS NULL OR state = 'pending')
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, seq) WHERE state = 'pending';
+
+CREATE FUNCTION codexec_notify_output() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('${JOBS_CHANNEL}', 'output:' || NEW.execution_id);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER execution_output_notify AFTER INSERT ON execution_output
+  FOR EACH ROW EXECUTE FUNCTION codexec_notify_output();
+
+CREATE FUNCTION codexec_notify_watch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('${JOBS_CHANNEL}', 'watch:' || NEW.id);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER executions_notify_watch AFTER UPDATE OF watched_until ON executions
+  FOR EACH ROW WHEN (NEW.watched_until IS NOT NULL AND NEW.status IN ('QUEUED', 'RUNNING'))
+  EXECUTE FUNCTION codexec_notify_watch();
+
+-- The outbox row is written in the transaction of the terminal status change itself.
+CREATE FUNCTION codexec_webhook_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO webhook_deliveries (execution_id, url, next_attempt_at, created_at)
+  VALUES (NEW.id, NEW.callback_url, NEW.finished_at, NEW.finished_at)
+  ON CONFLICT (execution_id) DO NOTHING;
+  PERFORM pg_notify('${JOBS_CHANNEL}', 'webhook:' || NEW.id);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER executions_webhook_outbox AFTER UPDATE OF status ON executions
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status AND NEW.status IN ${TERMINAL_SQL} AND NEW.callback_url IS NOT NULL)
+  EXECUTE FUNCTION codexec_webhook_outbox();
+`,
+  },
 ];
 
 /**

@@ -28,6 +28,8 @@ export interface ExecutionRow {
   started_at: number | null;
   finished_at: number | null;
   cancel_requested_at: number | null;
+  callback_url: string | null;
+  watched_until: number | null;
   result: ExecutionResult | null;
   failure_reason: string | null;
   errors: AttemptError[];
@@ -72,6 +74,8 @@ export function rowToRecord(raw: Record<string, unknown>): ExecutionRecord {
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     cancelRequestedAt: row.cancel_requested_at,
+    callbackUrl: row.callback_url ?? null,
+    watchedUntil: row.watched_until ?? null,
     result: row.result,
     errors: row.errors,
   };

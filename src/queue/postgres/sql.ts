@@ -1,4 +1,6 @@
 import type { DialectSql } from '../statements.js';
+import { OUTPUT_SQL } from './output-sql.js';
+import { WEBHOOK_SQL } from './webhook-sql.js';
 
 // Every SQL statement of the job queue on PostgreSQL, named as in ../statements.ts (which says
 // what each does), bound by @name (compiled to $1, $2, ... below) and prepared once per
@@ -27,7 +29,7 @@ export const ADVISORY_SCOPE_NAMESPACE = 0x63647869;
 /** Serialises migrations of processes starting at once (see migrations.ts). */
 export const LOCK_MIGRATIONS = `SELECT pg_advisory_xact_lock(${ADVISORY_NAMESPACE}, ${ADVISORY_KEY_MIGRATIONS})`;
 
-export const SQL = {
+const QUEUE_SQL = {
   // Transaction-scoped: released at COMMIT or ROLLBACK, also when the connection is lost.
   LockIdempotencyScope: `SELECT pg_advisory_xact_lock(${ADVISORY_SCOPE_NAMESPACE}, hashtext(@scope))`,
   LockSession: `SELECT pg_advisory_xact_lock(${ADVISORY_SESSION_NAMESPACE}, hashtext(@sessionId))`,
@@ -35,9 +37,9 @@ export const SQL = {
   LockQueueDepth: `SELECT pg_advisory_xact_lock(${ADVISORY_NAMESPACE}, ${ADVISORY_KEY_QUEUE_DEPTH})`,
 
   ExecutionInsert: `
-    INSERT INTO executions (id, session_id, owner, idempotency_scope, language, source_code, plan,
+    INSERT INTO executions (id, session_id, owner, idempotency_scope, language, source_code, plan, callback_url,
                             status, attempt, max_attempts, idempotency_key, request_hash, run_after, queued_at)
-    VALUES (@id, @sessionId, @owner, @scope, @language, @sourceCode, @plan,
+    VALUES (@id, @sessionId, @owner, @scope, @language, @sourceCode, @plan, @callbackUrl,
             'QUEUED', 0, @maxAttempts, @idempotencyKey, @requestHash, @now, @now)
     RETURNING *`,
 
@@ -224,7 +226,10 @@ export const SQL = {
   ExecutorListAlive: `
     SELECT id, hostname, pid, slots, busy, started_at AS "startedAt", heartbeat_at AS "heartbeatAt"
     FROM executors WHERE heartbeat_at >= @staleBefore ORDER BY id`,
-} as const satisfies DialectSql;
+} as const satisfies Partial<DialectSql>;
+
+/** Every statement of the dialect: the queue's own, live output's and the webhook outbox's. */
+export const SQL = { ...QUEUE_SQL, ...OUTPUT_SQL, ...WEBHOOK_SQL } as const satisfies DialectSql;
 
 // Appends one error (JSON text) to a json array. The columns are `json`, not `jsonb`, because
 // jsonb cannot hold "\u0000", which a program's output or an error message may contain; json has

@@ -201,6 +201,114 @@ BEGIN
 END;
 `,
   },
+  {
+    version: 3,
+    name: 'live output, watches, webhook outbox',
+    // Issue 17. An execution may carry a callback URL, and may be watched (someone follows
+    // GET /executions/{id}/events until watched_until; its executor then records what the run
+    // prints in execution_output, which every process tails through job_events). A terminal
+    // status change of an execution with a callback URL writes its webhook delivery in the same
+    // transaction (a trigger), so no finished run can lose its webhook, whichever statement ended it.
+    //
+    // job_events takes three more kinds (output, watch, webhook). SQLite cannot change a CHECK in
+    // place: the table is rebuilt with its rows and its AUTOINCREMENT sequence (a running
+    // process's cursor must never pass a new event), and the triggers that write it are dropped
+    // first and made again (a rename refuses to run while a trigger names a missing table).
+    sql: `
+ALTER TABLE executions ADD COLUMN callback_url TEXT CHECK (callback_url IS NULL OR length(callback_url) BETWEEN 1 AND 2048);
+ALTER TABLE executions ADD COLUMN watched_until INTEGER;
+
+DROP TRIGGER executions_event_insert;
+DROP TRIGGER executions_event_status;
+DROP TRIGGER executions_event_cancel;
+
+CREATE TABLE job_events_v3 (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind          TEXT    NOT NULL CHECK (kind IN ('available', 'started', 'finished', 'cancel', 'output', 'watch', 'webhook')),
+  execution_id  TEXT    NOT NULL,
+  at            INTEGER NOT NULL
+);
+INSERT INTO job_events_v3 (seq, kind, execution_id, at) SELECT seq, kind, execution_id, at FROM job_events;
+DELETE FROM sqlite_sequence WHERE name = 'job_events_v3';
+INSERT INTO sqlite_sequence (name, seq) SELECT 'job_events_v3', seq FROM sqlite_sequence WHERE name = 'job_events';
+DROP TABLE job_events;
+ALTER TABLE job_events_v3 RENAME TO job_events;
+CREATE INDEX job_events_at ON job_events (at);
+
+CREATE TRIGGER executions_event_insert AFTER INSERT ON executions
+BEGIN
+  INSERT INTO job_events (kind, execution_id, at) VALUES ('available', NEW.id, NEW.queued_at);
+END;
+
+CREATE TRIGGER executions_event_status AFTER UPDATE OF status ON executions
+WHEN OLD.status <> NEW.status
+BEGIN
+  INSERT INTO job_events (kind, execution_id, at)
+  VALUES (CASE NEW.status WHEN 'QUEUED' THEN 'available' WHEN 'RUNNING' THEN 'started' ELSE 'finished' END,
+          NEW.id, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+END;
+
+CREATE TRIGGER executions_event_cancel AFTER UPDATE OF cancel_requested_at ON executions
+WHEN OLD.cancel_requested_at IS NULL AND NEW.cancel_requested_at IS NOT NULL AND NEW.status = 'RUNNING'
+BEGIN
+  INSERT INTO job_events (kind, execution_id, at) VALUES ('cancel', NEW.id, NEW.cancel_requested_at);
+END;
+
+CREATE TRIGGER executions_event_watch AFTER UPDATE OF watched_until ON executions
+WHEN NEW.watched_until IS NOT NULL AND NEW.status IN ('QUEUED', 'RUNNING')
+BEGIN
+  INSERT INTO job_events (kind, execution_id, at) VALUES ('watch', NEW.id, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+END;
+
+-- What a watched run printed, one row per flush of its executor: a JSON array of events (output
+-- text, test case started / finished). Deleted with its execution.
+CREATE TABLE execution_output (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+  execution_id  TEXT    NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+  attempt       INTEGER NOT NULL CHECK (attempt >= 1),
+  events        TEXT    NOT NULL CHECK (json_valid(events) AND json_type(events) = 'array'),
+  at            INTEGER NOT NULL
+);
+CREATE INDEX execution_output_by_execution ON execution_output (execution_id, seq);
+
+CREATE TRIGGER execution_output_event AFTER INSERT ON execution_output
+BEGIN
+  INSERT INTO job_events (kind, execution_id, at) VALUES ('output', NEW.execution_id, NEW.at);
+END;
+
+-- The webhook outbox: one delivery per finished execution that has a callback URL. A pending
+-- delivery is claimed like a job: the claim moves next_attempt_at past its lease, so a process
+-- that dies while delivering leaves it to be claimed again.
+CREATE TABLE webhook_deliveries (
+  seq              INTEGER PRIMARY KEY,
+  execution_id     TEXT    NOT NULL UNIQUE REFERENCES executions (id) ON DELETE CASCADE,
+  url              TEXT    NOT NULL,
+  state            TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+  attempt_count    INTEGER NOT NULL DEFAULT 0 CHECK (attempt_count >= 0),
+  attempts         TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(attempts) AND json_type(attempts) = 'array'),
+  next_attempt_at  INTEGER,
+  lease_owner      TEXT,
+  created_at       INTEGER NOT NULL,
+  finished_at      INTEGER,
+  -- Pending exactly while it has a next attempt; finished exactly when delivered or failed.
+  CHECK ((next_attempt_at IS NOT NULL) = (state = 'pending')),
+  CHECK ((finished_at IS NOT NULL) = (state <> 'pending')),
+  CHECK (lease_owner IS NULL OR state = 'pending')
+);
+-- Ordered like the claim (WebhookClaimNext).
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, seq) WHERE state = 'pending';
+
+-- In the transaction of the terminal status change itself. OR IGNORE: an execution ends once
+-- (the transitions trigger), so a second row could only come from a bug, never worth a failed finish.
+CREATE TRIGGER executions_webhook_outbox AFTER UPDATE OF status ON executions
+WHEN OLD.status <> NEW.status AND NEW.status IN ${TERMINAL_SQL} AND NEW.callback_url IS NOT NULL
+BEGIN
+  INSERT OR IGNORE INTO webhook_deliveries (execution_id, url, next_attempt_at, created_at)
+  VALUES (NEW.id, NEW.callback_url, NEW.finished_at, NEW.finished_at);
+  INSERT INTO job_events (kind, execution_id, at) VALUES ('webhook', NEW.id, NEW.finished_at);
+END;
+`,
+  },
 ];
 
 /** Applies the migrations the database lacks; returns the versions applied now. */

@@ -1,4 +1,6 @@
 import type { DialectSql } from '../statements.js';
+import { OUTPUT_SQL } from './output-sql.js';
+import { WEBHOOK_SQL } from './webhook-sql.js';
 
 // Every SQL statement of the job queue on SQLite, named as in ../statements.ts (which says what
 // each does) and bound by @name. The schema, its invariants and the event triggers are in
@@ -8,16 +10,16 @@ import type { DialectSql } from '../statements.js';
 
 const NO_LOCK = `SELECT 1`;
 
-export const SQL = {
+const QUEUE_SQL = {
   LockIdempotencyScope: NO_LOCK,
   LockSession: NO_LOCK,
   LockOwner: NO_LOCK,
   LockQueueDepth: NO_LOCK,
 
   ExecutionInsert: `
-    INSERT INTO executions (id, session_id, owner, idempotency_scope, language, source_code, plan,
+    INSERT INTO executions (id, session_id, owner, idempotency_scope, language, source_code, plan, callback_url,
                             status, attempt, max_attempts, idempotency_key, request_hash, run_after, queued_at)
-    VALUES (@id, @sessionId, @owner, @scope, @language, @sourceCode, @plan,
+    VALUES (@id, @sessionId, @owner, @scope, @language, @sourceCode, @plan, @callbackUrl,
             'QUEUED', 0, @maxAttempts, @idempotencyKey, @requestHash, @now, @now)
     RETURNING *`,
 
@@ -169,7 +171,10 @@ export const SQL = {
   ExecutorListAlive: `
     SELECT id, hostname, pid, slots, busy, started_at AS startedAt, heartbeat_at AS heartbeatAt
     FROM executors WHERE heartbeat_at >= @staleBefore ORDER BY id`,
-} as const satisfies DialectSql;
+} as const satisfies Partial<DialectSql>;
+
+/** Every statement of the dialect: the queue's own, live output's and the webhook outbox's. */
+export const SQL = { ...QUEUE_SQL, ...OUTPUT_SQL, ...WEBHOOK_SQL } as const satisfies DialectSql;
 
 /** Reads events after a cursor (events.ts); not a queue statement. */
 export const EVENTS_AFTER = `SELECT seq, kind, execution_id AS id FROM job_events WHERE seq > @cursor ORDER BY seq LIMIT @limit`;
