@@ -18,6 +18,7 @@ export function registerServe(program: Command): void {
       const { createLogger } = await import('../observability/logger.js');
       const { openQueue, startExecutor } = await import('./context.js');
       const { onShutdownSignals } = await import('./shutdown.js');
+      const { WebhookDispatcher } = await import('../webhooks/dispatcher.js');
       const { startupFacts, startupLine } = await import('./startup-log.js');
       const config = loadConfig(process.env, flagOverrides(opts, { port: 'port', host: 'host', executors: 'executors' }));
       const logger = createLogger(config);
@@ -53,9 +54,12 @@ export function registerServe(program: Command): void {
         isolation: () => ({ level: isolation.level, cgroupVersion: isolation.cgroupVersion, warnings: isolation.warnings }),
       });
       await app.listen({ port: config.port, host: config.host });
+      // Webhooks of finished runs (any node may send them: each delivery is claimed like a job).
+      const webhooks = config.webhookSecret ? new WebhookDispatcher({ store: q.jobs, config, logger }) : null;
+      webhooks?.start();
       logger.info(startupFacts('serve', config, q.languages, { isolation: isolation.level, cgroupVersion: isolation.cgroupVersion }), startupLine('serve', config, q.languages, isolation.level));
-      // Keyv drops an expired session only when it is read: prune the rest hourly, and the
-      // executors prune finished executions past the retention period.
+      // Expired sessions read as gone; their records are deleted hourly (on PostgreSQL any node may
+      // prune, each record once), and the executors prune finished executions past the retention.
       const pruneSessions = () => void sessions.pruneExpired(Date.now()).catch((err) => logger.warn({ err }, 'session prune failed'));
       pruneSessions();
       const pruneTimer = setInterval(pruneSessions, 3600_000);
@@ -70,6 +74,7 @@ export function registerServe(program: Command): void {
           logger.info(r, 'executor stopped');
           await executorHandle.close();
         }
+        await webhooks?.stop(5000);
         await app.close();
         await sessions.close();
         await q.jobs.close();

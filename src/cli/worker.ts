@@ -17,6 +17,10 @@ export function registerWorker(program: Command): void {
       const logger = createLogger(config);
       const q = await openQueue(config);
       const handle = await startExecutor(config, q, { slots: config.workerConcurrency, runner: 'pool', logger });
+      // Workers send webhooks too, so a stack without an API node running still delivers them.
+      const { WebhookDispatcher } = await import('../webhooks/dispatcher.js');
+      const webhooks = config.webhookSecret ? new WebhookDispatcher({ store: q.jobs, config, logger }) : null;
+      webhooks?.start();
       logger.info(
         { ...startupFacts('worker', config, q.languages, { isolation: handle.isolation.level, cgroupVersion: handle.isolation.cgroupVersion }), executor_id: handle.executor.id, slots: config.workerConcurrency },
         startupLine('worker', config, q.languages, handle.isolation.level),
@@ -29,6 +33,7 @@ export function registerWorker(program: Command): void {
         const r = await handle.executor.stop(config.shutdownGraceMs);
         logger.info(r, 'worker stopped');
         await handle.close();
+        await webhooks?.stop(5000);
         await q.jobs.close();
       });
     });
