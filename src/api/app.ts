@@ -9,7 +9,7 @@ import type { App, AppControl, AppDeps, RouteContext } from './context.js';
 import { judge0Api, pistonApi } from './compat/index.js';
 import { ExecutionWaiter } from './execution-waiter.js';
 import { makeErrorHandler, sendError, shortPath, toCodexecError } from './error-handler.js';
-import { registerRateLimits } from './rate-limits.js';
+import { createRunLimiter, registerRateLimits } from './rate-limits.js';
 import { LiveHub } from '../live/hub.js';
 import { registerLiveMetrics } from '../live/metrics.js';
 import { liveFormat } from './live-format.js';
@@ -164,7 +164,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // Before the server waits for its connections to end: event streams would otherwise hold it open.
   app.addHook('preClose', async () => live.close());
 
-  const ctx: RouteContext = { ...deps, control, waiter, live };
+  const ctx: RouteContext = { ...deps, control, waiter, live, runLimit: createRunLimiter(app, config.rateLimitRunsPerMinute) };
   sessionRoutes(app, ctx);
   runRoutes(app, ctx);
   batchRoutes(app, ctx);

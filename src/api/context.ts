@@ -7,6 +7,7 @@ import type { JobStore } from '../queue/job-store.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import type { TypeBoxTypeProvider } from './validation.js';
 import type { ExecutionWaiter } from './execution-waiter.js';
+import type { RunLimiter } from './rate-limits.js';
 import type { LiveHub } from '../live/hub.js';
 
 /** What the sandbox can guarantee on this host (from the isolation probe at startup). */
@@ -51,4 +52,6 @@ export interface RouteContext extends AppDeps {
   waiter: ExecutionWaiter;
   /** The live-output streams of this process (GET /executions/{id}/events). */
   live: LiveHub;
+  /** The client's one budget of runs per minute, shared by every route that submits runs. */
+  runLimit: RunLimiter;
 }

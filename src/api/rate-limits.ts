@@ -75,3 +75,24 @@ export async function registerRateLimits(app: App, counters: WindowCounters | nu
 export function perMinute(perMinute: number): { rateLimit?: { max: number; timeWindow: number } } {
   return perMinute > 0 ? { rateLimit: { max: perMinute, timeWindow: MINUTE_MS } } : {};
 }
+
+/** Counts runs against a client's CODEXEC_RATE_LIMIT_RUNS_PER_MINUTE, whatever route submits them. */
+export type RunLimiter = (req: FastifyRequest, runs?: number) => Promise<void>;
+
+/**
+ * One budget of runs per client for every route that submits runs (a run, a batch item, a Judge0
+ * or Piston submission): a client cannot get twice the limit by using two routes. In the same
+ * store as the routes' own limits (shared by the API nodes on PostgreSQL).
+ */
+export function createRunLimiter(app: App, perMinute: number): RunLimiter {
+  if (perMinute <= 0) return async () => {};
+  const hit = app.createRateLimit({ max: perMinute, timeWindow: MINUTE_MS, keyGenerator: (req) => `runs:${clientKey(req)}` });
+  return async (req, runs = 1) => {
+    for (let i = 0; i < runs; i++) {
+      const r = await hit(req);
+      if (!r.isAllowed && r.isExceeded) {
+        throw new RateLimitedError(`rate limit exceeded: at most ${perMinute} runs per minute (runs, batches and compatible APIs together)`, Math.max(1, Math.ceil((r.ttl ?? 1000) / 1000)));
+      }
+    }
+  };
+}

@@ -72,6 +72,15 @@ describe('POST /executions/batch', () => {
     expect((await call(h, 'POST', '/executions/batch', { runs: [run] }, { 'x-api-key': 'other' })).json.accepted).toBe(1);
   });
 
+  it('single runs and batch items draw on one budget: a client cannot double its limit by using both routes', async () => {
+    h = await startHarness({ config: { rateLimitRunsPerMinute: 3, sessionMaxInFlight: 100 } });
+    const s = await createSession(h);
+    for (let i = 0; i < 2; i++) expect((await call(h, 'POST', `/code-sessions/${s.session_id}/run`, {})).status).toBe(202);
+    const batch = await call(h, 'POST', '/executions/batch', { runs: [{ language: 'python', source_code: 'print(1)' }, { language: 'python', source_code: 'print(2)' }] });
+    expect(batch.json.results.map((r: { status: number }) => r.status)).toEqual([202, 429]);
+    expect((await call(h, 'POST', `/code-sessions/${s.session_id}/run`, {})).status).toBe(429);
+  });
+
   it('queue_full for the runs past the queue depth, with the others accepted', async () => {
     h = await startHarness({ config: { queueMaxDepth: 2, rateLimitRunsPerMinute: 0 } });
     const run = { language: 'python', source_code: 'print(1)' };

@@ -32,30 +32,17 @@ export function waitBoundMs(plan: ExecutionPlan | null): number {
 }
 
 export class CompatRuns {
-  private readonly limit: ((req: FastifyRequest) => Promise<{ isAllowed: boolean; isExceeded?: boolean; ttl?: number }>) | null;
-
-  /** `api` names the client's run counter: each compatible API has its own, like each route. */
+  /** `api` names the compatible API in logs and messages. */
   constructor(
     private readonly app: App,
     private readonly ctx: RouteContext,
     private readonly api: 'judge0' | 'piston',
-  ) {
-    const max = ctx.config.rateLimitRunsPerMinute;
-    // One counter per client for every route of the API that submits (a Judge0 batch of 20 is 20
-    // runs), in @fastify/rate-limit's store like the routes' own limits.
-    this.limit = max > 0 ? app.createRateLimit({ max, timeWindow: 60_000, keyGenerator: (req) => `${api}:${clientKey(req)}` }) : null;
-  }
+  ) {}
 
   /** Counts `runs` runs against the client's limit; 429 rate_limited past it. */
   async charge(req: FastifyRequest, runs: number): Promise<void> {
-    if (!this.limit) return;
-    for (let i = 0; i < runs; i++) {
-      const r = await this.limit(req);
-      if (!r.isAllowed && r.isExceeded) {
-        const max = this.ctx.config.rateLimitRunsPerMinute;
-        throw new RateLimitedError(`rate limit exceeded: at most ${max} runs per minute through the ${this.api} API`, Math.ceil((r.ttl ?? 1000) / 1000));
-      }
-    }
+    // The client's one budget of runs, shared with codexec's own routes.
+    await this.ctx.runLimit(req, runs);
   }
 
   /** Submits one run (already charged) through the one submit path. */

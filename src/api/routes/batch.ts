@@ -33,17 +33,8 @@ function submissionOf(run: BatchRun, key: string | null): RunSubmission {
 
 export function batchRoutes(app: App, ctx: RouteContext): void {
   const { config, sessions, languages, jobs, metrics } = ctx;
-  // One hit per run (the plugin's limiter for a single run route counts one per request).
-  const hit =
-    config.rateLimitRunsPerMinute > 0 ? app.createRateLimit({ max: config.rateLimitRunsPerMinute, timeWindow: MINUTE_MS }) : null;
-
-  async function rateLimit(req: FastifyRequest): Promise<void> {
-    if (!hit) return;
-    const r = await hit(req);
-    if (!r.isAllowed && r.isExceeded) {
-      throw new RateLimitedError(`rate limit exceeded: at most ${r.max} runs per minute, batches included`, Math.max(1, r.ttlInSeconds));
-    }
-  }
+  // Each run counts against the client's one budget of runs (ctx.runLimit), batches included.
+  const rateLimit = (req: FastifyRequest) => ctx.runLimit(req);
 
   app.post(
     '/executions/batch',

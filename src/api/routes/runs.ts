@@ -2,7 +2,6 @@ import { NotFoundError } from '../../domain/errors.js';
 import { submitRun } from '../../executions/submit.js';
 import type { App, RouteContext } from '../context.js';
 import { executionSummaryView } from '../views.js';
-import { perMinute } from '../rate-limits.js';
 import { SessionIdParams, errors } from '../schemas/common.js';
 import { ExecutionListQuery, ExecutionListResponse, RunBody, RunHeaders, RunResponse } from '../schemas/executions.js';
 
@@ -14,7 +13,6 @@ export function runRoutes(app: App, ctx: RouteContext): void {
   app.post(
     '/code-sessions/:session_id/run',
     {
-      config: perMinute(config.rateLimitRunsPerMinute),
       // The body is optional: no body, or an empty one, is a run with no input and default limits.
       preValidation: async (req) => {
         if (req.body === undefined) req.body = {};
@@ -38,6 +36,7 @@ export function runRoutes(app: App, ctx: RouteContext): void {
     async (req, reply) => {
       const sessionId = req.params.session_id.toLowerCase();
       const { body } = req;
+      await ctx.runLimit(req);
       // The one submit path (executions/submit.ts): this route only translates HTTP to it and back.
       const { execution, created } = await submitRun(
         { config, jobs, languages, sessions },
