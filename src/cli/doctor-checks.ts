@@ -5,8 +5,9 @@ import { LanguageRegistry } from '../languages/registry.js';
 import { defaultLauncherPath, openSandboxHost, probeIsolation } from '../sandbox/host.js';
 import { detectCgroups, describeCgroups } from '../sandbox/cgroups/index.js';
 import { hostSeccompArch } from '../sandbox/seccomp/index.js';
-import { runInSandbox } from '../sandbox/run.js';
-import { clampLimits } from '../domain/limits.js';
+import { runSandbox } from '../sandbox/run.js';
+import type { IsolationReport } from '../sandbox/host.js';
+import { buildPlan } from '../executions/plan.js';
 import { profilesDir } from './context.js';
 
 export interface Check {
@@ -39,6 +40,30 @@ export function corePatternCheck(pattern: string): Check {
 async function namespaceCheck(flag: string, name: string): Promise<Check> {
   const r = await execa('unshare', [flag, '--fork', '/bin/true'], { reject: false, extendEnv: false, env: { PATH: '/usr/bin:/bin' } });
   return { name: `namespace: ${name}`, ok: r.exitCode === 0, detail: r.exitCode === 0 ? 'can create' : (r.stderr || 'unshare failed').trim(), hint: 'run as root (or with CAP_SYS_ADMIN); in a container: see README "Docker" for the privileges the worker needs' };
+}
+
+/**
+ * Huge pages and disk I/O: executions must not take the host's hugetlb pool (charged to no memory
+ * limit) or its disks' bandwidth. Warnings, not failures: seccomp denies huge pages either way,
+ * and a host without a throttleable disk (overlay, network storage) still isolates.
+ */
+export function resourceChecks(report: Pick<IsolationReport, 'hugetlb' | 'io'>): Check[] {
+  return [
+    {
+      name: 'hugetlb',
+      ok: report.hugetlb.limitedByCgroup,
+      warning: !report.hugetlb.limitedByCgroup || undefined,
+      detail: report.hugetlb.detail,
+      hint: report.hugetlb.limitedByCgroup ? undefined : 'enable the hugetlb controller for codexec\'s cgroup (v2: systemd Delegate=yes; v1: mount it at /sys/fs/cgroup/hugetlb)',
+    },
+    {
+      name: 'disk I/O',
+      ok: report.io.devices.length > 0,
+      warning: report.io.devices.length === 0 || undefined,
+      detail: report.io.detail,
+      hint: report.io.devices.length > 0 ? undefined : 'enable the io (v2) or blkio (v1) controller for codexec\'s cgroup; the binds (/usr, /lib) must be on a block device',
+    },
+  ];
 }
 
 export async function runDoctor(): Promise<Check[]> {
@@ -82,21 +107,22 @@ export async function runDoctor(): Promise<Check[]> {
 
   // The real thing: one sandboxed run of the first available language.
   try {
-    const { settings } = await probeIsolation({ ...config, insecureAllowUnisolated: false }, profilesDir(config));
+    const { settings, report } = await probeIsolation({ ...config, insecureAllowUnisolated: false }, profilesDir(config));
+    checks.push(...resourceChecks(report));
     const host = await openSandboxHost(settings);
     const lang = reg.list().find((l) => l.available && l.id === 'python') ?? reg.list().find((l) => l.available);
     if (lang) try {
-      const out = await runInSandbox(host, {
+      const plan = buildPlan(lang, { sourceCode: lang.template, stdin: '', expectedOutput: null, testCases: null, overrides: {} });
+      const out = await runSandbox(host, {
         executionId: `doctor-${process.pid}`,
-        profile: lang,
-        sourceCode: lang.template,
+        plan,
+        files: [{ path: plan.sourceFile, content: Buffer.from(lang.template, 'utf8'), executable: false }],
+        phases: plan.compile ? ['compile', 'run'] : ['run'],
         stdin: '',
-        runLimits: clampLimits(lang.limits.default, lang.limits.maximum),
-        compileLimits: lang.compile?.limits ?? null,
       });
       checks.push({ name: 'sandbox smoke test', ok: out.kind === 'completed', detail: out.kind === 'completed' ? `${lang.id} template ran isolated in ${out.executionTimeMs} ms` : `${out.kind}: ${out.message ?? out.stderr.slice(0, 200)}` });
     } finally {
-      host.close?.();
+      await host.close();
     }
   } catch (err) {
     checks.push({ name: 'sandbox smoke test', ok: false, detail: (err as Error).message });

@@ -1,16 +1,26 @@
 import { execa } from 'execa';
-import type { SandboxProcess, StreamChunkHandler } from './process.js';
+import { encodeFrame, FRAME, FRAME_HEADER_BYTES, MAX_FRAME_BYTES, MAX_REQUEST_BYTES, REQUEST } from './protocol.js';
 
-// The worker's end of the launcher's fork server (`codexec-launcher --server`, native/launcher.c):
+// The worker's end of the launcher's fork server (`codexec-launcher --server`, native/server.c):
 // one long-lived static process per executor slot that clones each execution's init straight into
 // fresh namespaces. Spawning from Node forks the whole Node process (every page of it
 // write-protected, the API thread included); this spawns once per slot instead of once per run.
 //
-// Messages both ways are u8 type, u32 length (little endian), payload; see the launcher's comment.
+// The frames both ways are described in native/PROTOCOL.md (constants: protocol.ts).
 
-const HEADER = 5;
-/** Bytes buffered from the server before a frame is complete; the server sends at most 64 KiB of data per frame. */
-const MAX_FRAME = 1 << 20;
+/** Data init's descriptor `fd` gave (stdout, stderr, status, compile output, export). */
+export type StreamChunkHandler = (fd: number, chunk: Buffer) => void;
+
+export interface SandboxProcess {
+  /** Resolves when a fork server has taken the request (the pool may queue it until one is free). */
+  started: Promise<void>;
+  /** Settles when init has ended and its output is drained: its exit code, or null when killed. */
+  done: Promise<number | null>;
+  /** Kill the whole execution (every process of it dies with init). */
+  kill(): void;
+}
+
+const DATA_FRAMES: readonly string[] = [FRAME.stdout, FRAME.stderr, FRAME.status, FRAME.compileOutput, FRAME.export];
 
 export class ForkServerError extends Error {
   readonly code = 'fork_server_failed';
@@ -29,8 +39,9 @@ export class ForkServer {
   private running: Running | null = null;
   private dead: Error | null = null;
 
-  constructor(launcherPath: string) {
-    this.child = spawnServer(launcherPath);
+  /** `cgroupProcs`: the servers' group (cgroup.procs per hierarchy), joined before it serves. */
+  constructor(launcherPath: string, cgroupProcs: string[] = []) {
+    this.child = spawnServer(launcherPath, cgroupProcs);
     this.setRef(false);
     this.child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
     this.child.stdin.on('error', () => {});
@@ -48,15 +59,18 @@ export class ForkServer {
     const parts: Buffer[] = [u32(launcherArgs.length)];
     for (const a of launcherArgs) parts.push(Buffer.from(`${a}\0`, 'utf8'));
     parts.push(u32(input.length), input, u32(stdin.length), stdin);
+    const request = Buffer.concat(parts);
+    if (request.length > MAX_REQUEST_BYTES) throw new ForkServerError(`the request takes ${request.length} bytes: the fork server accepts at most ${MAX_REQUEST_BYTES}`);
     const done = new Promise<number | null>((resolve, reject) => {
       this.running = { onChunk, resolve, reject };
     });
     this.setRef(true);
-    this.send('R', Buffer.concat(parts));
+    this.child.stdin.write(encodeFrame(REQUEST.run, request));
     return {
+      started: Promise.resolve(),
       done,
       kill: () => {
-        if (this.running && !this.dead) this.send('K', Buffer.alloc(0));
+        if (this.running && !this.dead) this.child.stdin.write(encodeFrame(REQUEST.kill, Buffer.alloc(0)));
       },
     };
   }
@@ -79,22 +93,15 @@ export class ForkServer {
     }
   }
 
-  private send(type: 'R' | 'K', payload: Buffer): void {
-    const head = Buffer.alloc(HEADER);
-    head.write(type, 0, 'latin1');
-    head.writeUInt32LE(payload.length, 1);
-    this.child.stdin.write(payload.length ? Buffer.concat([head, payload]) : head);
-  }
-
   private onData(chunk: Buffer): void {
     this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    while (this.pending.length >= HEADER) {
+    while (this.pending.length >= FRAME_HEADER_BYTES) {
       const len = this.pending.readUInt32LE(1);
-      if (len > MAX_FRAME) return this.fail(new ForkServerError(`malformed frame from the fork server (${len} bytes)`), true);
-      if (this.pending.length < HEADER + len) break;
+      if (len > MAX_FRAME_BYTES) return this.fail(new ForkServerError(`malformed frame from the fork server (${len} bytes)`), true);
+      if (this.pending.length < FRAME_HEADER_BYTES + len) break;
       const type = String.fromCharCode(this.pending[0]!);
-      const data = this.pending.subarray(HEADER, HEADER + len);
-      this.pending = this.pending.subarray(HEADER + len);
+      const data = this.pending.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + len);
+      this.pending = this.pending.subarray(FRAME_HEADER_BYTES + len);
       this.onFrame(type, data);
     }
   }
@@ -102,15 +109,14 @@ export class ForkServer {
   private onFrame(type: string, data: Buffer): void {
     const run = this.running;
     if (!run) return this.fail(new ForkServerError(`unexpected frame ${JSON.stringify(type)} from an idle fork server`), true);
-    if (type === 'X') {
+    if (type === FRAME.exit) {
       this.running = null;
       this.setRef(false);
       const code = data.length === 4 ? data.readInt32LE(0) : -1;
       run.resolve(code >= 0 ? code : null);
       return;
     }
-    const fd = Number(type);
-    if (fd === 1 || fd === 2 || fd === 4 || fd === 5) run.onChunk(fd, Buffer.from(data));
+    if (DATA_FRAMES.includes(type)) run.onChunk(Number(type), Buffer.from(data));
     else this.fail(new ForkServerError(`unknown frame ${JSON.stringify(type)} from the fork server`), true);
   }
 
@@ -124,42 +130,9 @@ export class ForkServer {
   }
 }
 
-/** Fork servers for one sandbox host: one per execution running at the same time, started on demand. */
-export class ForkServerPool {
-  private readonly idle: ForkServer[] = [];
-  private readonly all = new Set<ForkServer>();
-  private closed = false;
-
-  constructor(private readonly launcherPath: string) {}
-
-  start(launcherArgs: string[], input: Buffer, stdin: Buffer, onChunk: StreamChunkHandler): SandboxProcess {
-    if (this.closed) throw new ForkServerError('the sandbox host is closed');
-    let server = this.idle.pop();
-    while (server && !server.alive) server = this.idle.pop();
-    if (!server) {
-      server = new ForkServer(this.launcherPath);
-      this.all.add(server);
-    }
-    const s = server;
-    const proc = s.start(launcherArgs, input, stdin, onChunk);
-    const release = () => {
-      if (s.alive && !this.closed) this.idle.push(s);
-      else this.all.delete(s);
-    };
-    proc.done.then(release, release);
-    return proc;
-  }
-
-  close(): void {
-    this.closed = true;
-    for (const s of this.all) s.close();
-    this.all.clear();
-    this.idle.length = 0;
-  }
-}
-
-function spawnServer(launcherPath: string) {
-  return execa(launcherPath, ['--server', '--parent', String(process.pid)], {
+function spawnServer(launcherPath: string, cgroupProcs: string[]) {
+  const args = ['--server', '--parent', String(process.pid), ...cgroupProcs.flatMap((p) => ['--cgroup', p])];
+  return execa(launcherPath, args, {
     stdio: ['pipe', 'pipe', 'ignore'],
     extendEnv: false,
     env: {},

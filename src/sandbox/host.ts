@@ -1,45 +1,44 @@
-import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
 import { IsolationUnavailableError } from '../domain/errors.js';
-import type { Limits } from '../domain/limits.js';
-import { detectCgroups, createExecutionGroup, sweepLeftovers, type CgroupHost } from './cgroups/index.js';
-import { loadSeccompProfile, hostSeccompArch } from './seccomp/index.js';
-import type { SandboxHost } from './run.js';
-import { ForkServerPool } from './fork-server.js';
-import { runUnisolated, INSECURE_WARNING } from './unisolated.js';
+import { blockDevicesOf, capWorkerDir, detectCgroups, openServersGroup, sweepLeftovers, throttleableDevices, type CgroupHost, type SlotCapacity } from './cgroups/index.js';
+import { IsolatedHost } from './isolated-host.js';
+import type { SandboxHost } from './request.js';
+import { hostSeccompArch, loadAllSeccompProfiles } from './seccomp/index.js';
+import type { SandboxHostSettings } from './settings.js';
+import { BASE_BINDS } from './spec.js';
+import { INSECURE_WARNING, UnisolatedHost } from './unisolated-host.js';
 
 export { INSECURE_WARNING };
+export type { SandboxHostSettings };
+
+// Startup: decide once whether this host can isolate executions (probeIsolation), then open a
+// SandboxHost from what was decided (openSandboxHost): the isolated host, or, only when the
+// operator allowed it explicitly, the development host that isolates nothing.
 
 /** The launcher binary built by `npm install` (scripts/build-launcher.mjs). */
 export function defaultLauncherPath(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'codexec-launcher');
 }
 
-/** Executions run as uids of [CODEXEC_SANDBOX_UID_BASE, +UID_RANGE). */
-const UID_RANGE = 65536;
-
-const UNSHARE_CANDIDATES = ['/usr/bin/unshare', '/bin/unshare', '/usr/local/bin/unshare'];
+/**
+ * Largest limits one execution may have when the caller does not say: the languages' built-in
+ * maxima (languages/registry.ts). The worker directory is capped at slots x these.
+ */
+export const DEFAULT_MEMORY_BYTES_PER_SLOT = 1024 * 1024 * 1024;
+export const DEFAULT_PROCESSES_PER_SLOT = 256;
 
 export interface IsolationReport {
   level: 'full' | 'insecure';
   cgroupVersion: string;
   problems: string[];
   warnings: string[];
-}
-
-/** Plain data (it crosses into pool threads) from which each thread opens its SandboxHost. */
-export interface SandboxHostSettings {
-  mode: 'isolated' | 'insecure';
-  unsharePath: string;
-  launcherPath: string;
-  uidBase: number;
-  profilesDir: string;
-  cgroupParent: string;
-  cpuQuotaPercent: number;
-  spawner: 'server' | 'exec';
+  /** How huge pages are kept from executions here, for `codexec doctor`. */
+  hugetlb: { limitedByCgroup: boolean; detail: string };
+  /** How disk I/O of executions is throttled here. */
+  io: { devices: string[]; detail: string };
 }
 
 function isExecutable(p: string): boolean {
@@ -53,76 +52,90 @@ function isExecutable(p: string): boolean {
 
 /**
  * Decide, once at startup, whether this host can isolate executions. Refuses (throws) when it
- * cannot, unless the operator explicitly allowed unisolated runs.
+ * cannot, unless the operator explicitly allowed unisolated runs. Every seccomp profile is
+ * validated and compiled here: a broken one stops the start, naming its file. `capacity` is what
+ * this process runs at once (default: the larger of CODEXEC_EXECUTORS and
+ * CODEXEC_WORKER_CONCURRENCY slots at the languages' maximum limits).
  */
-export async function probeIsolation(config: Config, profilesDir: string): Promise<{ settings: SandboxHostSettings; report: IsolationReport }> {
+export async function probeIsolation(
+  config: Config,
+  profilesDir: string,
+  opts: { capacity?: Partial<SlotCapacity> } = {},
+): Promise<{ settings: SandboxHostSettings; report: IsolationReport }> {
   const problems: string[] = [];
   if (process.platform !== 'linux') problems.push('not Linux');
   if (typeof process.geteuid === 'function' && process.geteuid() !== 0) problems.push('not root: namespaces, cgroups and the uid drop need root (or a delegated cgroup and CAP_SYS_ADMIN)');
-  const unsharePath = UNSHARE_CANDIDATES.find(isExecutable) ?? '';
-  if (!unsharePath && config.sandboxSpawner === 'exec') problems.push('util-linux unshare not found (CODEXEC_SANDBOX_SPAWNER=exec needs it)');
   const launcherPath = defaultLauncherPath();
   if (!isExecutable(launcherPath)) problems.push(`sandbox launcher not built (${launcherPath}): run npm install with a C compiler present`);
-  let cgroupVersion = 'none';
-  let cgroupParent = config.cgroupParent;
+  let archOk = true;
   try {
     hostSeccompArch();
   } catch (err) {
+    archOk = false;
     problems.push((err as Error).message);
   }
+  if (archOk) await loadAllSeccompProfiles(profilesDir);
+  const capacity: SlotCapacity = {
+    slots: Math.max(1, config.executors, config.workerConcurrency),
+    memoryBytesPerSlot: DEFAULT_MEMORY_BYTES_PER_SLOT,
+    processesPerSlot: DEFAULT_PROCESSES_PER_SLOT,
+    ...opts.capacity,
+  };
+  let cgroupVersion = 'none';
+  let cgroupParent = config.cgroupParent;
+  let ioDevices: string[] = [];
+  let cg: CgroupHost | null = null;
   if (problems.length === 0) {
-    const cg: CgroupHost = detectCgroups({ parent: config.cgroupParent || undefined });
+    cg = detectCgroups({ parent: config.cgroupParent || undefined });
     cgroupVersion = String(cg.version);
     if (cg.problems.length > 0) problems.push(...cg.problems.map((p) => `cgroups: ${p}`));
     else {
       cgroupParent = cg.parent;
       await sweepLeftovers(cg);
+      capWorkerDir(cg, capacity);
+      ioDevices = probeIoDevices(cg, capacity.slots);
     }
   }
   const mode = problems.length === 0 ? 'isolated' : 'insecure';
   if (mode === 'insecure' && !config.insecureAllowUnisolated) throw new IsolationUnavailableError(problems);
   return {
-    settings: { mode, unsharePath, launcherPath, uidBase: config.sandboxUidBase, profilesDir, cgroupParent, cpuQuotaPercent: 100, spawner: config.sandboxSpawner === 'exec' ? 'exec' : 'server' },
-    report: { level: mode === 'isolated' ? 'full' : 'insecure', cgroupVersion, problems, warnings: mode === 'insecure' ? [INSECURE_WARNING] : [] },
+    settings: { mode, launcherPath, uidBase: config.sandboxUidBase, profilesDir, cgroupParent, capacity, ioDevices, sandbox: {} },
+    report: {
+      level: mode === 'isolated' ? 'full' : 'insecure',
+      cgroupVersion,
+      problems,
+      warnings: mode === 'insecure' ? [INSECURE_WARNING] : [],
+      hugetlb: describeHugetlb(cg),
+      io: describeIo(cg, ioDevices),
+    },
   };
 }
 
-/**
- * uids for executions: from a random start in [base, base + 65536), the next one each time, so
- * that executions of one host never share a uid while fewer than 65,536 of them run; processes
- * start apart at random.
- */
-function uidAllocator(base: number): () => number {
-  let cursor = randomInt(0, UID_RANGE);
-  return () => {
-    cursor = (cursor + 1) % UID_RANGE;
-    return base + cursor;
-  };
+/** The whole disks under the base binds that execution groups can throttle here (tried on the servers' group). */
+function probeIoDevices(cg: CgroupHost, slots: number): string[] {
+  const controller = cg.version === 2 ? 'io' : 'blkio';
+  const hierarchy = cg.hierarchies.find((h) => h.controllers.includes(controller));
+  if (!hierarchy || cg.version === 'none') return [];
+  const servers = openServersGroup(cg, slots);
+  const dir = servers.dirs[cg.hierarchies.indexOf(hierarchy)]!;
+  return throttleableDevices(cg.version, dir, blockDevicesOf(BASE_BINDS));
 }
 
-/** A SandboxHost for this thread from settings probed at startup. */
+function describeHugetlb(cg: CgroupHost | null): IsolationReport['hugetlb'] {
+  const seccomp = 'MAP_HUGETLB, MFD_HUGETLB and SHM_HUGETLB are denied by the default seccomp profile';
+  if (cg && cg.hugetlbFiles.length > 0) return { limitedByCgroup: true, detail: `limited to 0 in every execution group (${cg.hugetlbFiles.length} limit files); ${seccomp}` };
+  return { limitedByCgroup: false, detail: `no hugetlb controller for the execution groups: ${seccomp} only` };
+}
+
+function describeIo(cg: CgroupHost | null, devices: string[]): IsolationReport['io'] {
+  if (devices.length > 0) return { devices, detail: `disk reads and writes of each execution throttled on ${devices.join(', ')} (${cg?.version === 2 ? 'io.max' : 'blkio.throttle'})` };
+  const controller = cg?.version === 2 ? 'io' : 'blkio';
+  if (!cg || !cg.controllers.includes(controller)) return { devices, detail: `no ${controller} controller for the execution groups: disk I/O is not throttled` };
+  return { devices, detail: 'no throttleable block device under the binds (overlay, btrfs or network filesystem?): disk I/O is not throttled' };
+}
+
+/** A SandboxHost from settings probed at startup. */
 export async function openSandboxHost(settings: SandboxHostSettings): Promise<SandboxHost> {
-  const seccompFilter = async (name: string) => (await loadSeccompProfile(settings.profilesDir, name)).filter;
-  if (settings.mode === 'insecure') {
-    return {
-      unsharePath: '',
-      launcherPath: '',
-      nextUid: uidAllocator(settings.uidBase),
-      createGroup: () => ({ procsPaths: [], stats: () => ({ cpuTimeMs: null, memoryPeakKb: null, oomKilled: false }), kill() {}, remove() {} }),
-      seccompFilter,
-      unisolated: runUnisolated,
-    };
-  }
-  const cg = detectCgroups({ parent: settings.cgroupParent });
-  const forkServers = settings.spawner === 'server' ? new ForkServerPool(settings.launcherPath) : undefined;
-  return {
-    unsharePath: settings.unsharePath,
-    launcherPath: settings.launcherPath,
-    nextUid: uidAllocator(settings.uidBase),
-    forkServers,
-    close: () => forkServers?.close(),
-    createGroup: (name: string, limits: Limits) =>
-      createExecutionGroup(cg, name, { memoryBytes: limits.memoryBytes, processes: limits.processes, cpuQuotaPercent: settings.cpuQuotaPercent }),
-    seccompFilter,
-  };
+  if (settings.mode === 'insecure') return new UnisolatedHost();
+  return new IsolatedHost(settings);
 }

@@ -1,10 +1,12 @@
-// Parses the launcher's status lines (see native/launcher.c):
+// Parses the launcher's status lines (native/PROTOCOL.md, "Status lines"):
 //   ready
 //   phase NAME exit CODE wall_us N cpu_us N
 //   phase NAME signal SIG wall_us N cpu_us N
 //   phase NAME timeout wall_us N
 //   phase NAME setup_error STEP ERRNO
 //   setup_error STEP ERRNO
+//   export files N bytes N
+//   export_error REASON
 export type PhaseReport =
   | { phase: string; kind: 'exit'; code: number; wallUs: number; cpuUs: number }
   | { phase: string; kind: 'signal'; signal: number; wallUs: number; cpuUs: number }
@@ -15,13 +17,17 @@ export interface LauncherStatus {
   ready: boolean;
   phases: PhaseReport[];
   setupError: { step: string; errno: number } | null;
+  /** The working directory's export (--export-fd): what was sent, or why nothing was. */
+  export: { files: number; bytes: number } | { error: string } | null;
 }
 
 export function parseLauncherStatus(text: string): LauncherStatus {
-  const out: LauncherStatus = { ready: false, phases: [], setupError: null };
+  const out: LauncherStatus = { ready: false, phases: [], setupError: null, export: null };
   for (const line of text.split('\n')) {
     const w = line.trim().split(/\s+/);
     if (w[0] === 'ready') out.ready = true;
+    else if (w[0] === 'export' && w[1] === 'files') out.export = { files: Number(w[2]), bytes: Number(w[4]) };
+    else if (w[0] === 'export_error') out.export = { error: w[1] ?? 'unknown' };
     else if (w[0] === 'setup_error') out.setupError ??= { step: w[1] ?? 'unknown', errno: Number(w[2] ?? 0) };
     else if (w[0] === 'phase' && w.length >= 3) {
       const phase = w[1];

@@ -1,7 +1,6 @@
 import os from 'node:os';
-import type { Limits } from '../domain/limits.js';
 import type { RunOutcome } from '../domain/execution.js';
-import type { LauncherStatus, PhaseReport } from './status.js';
+import type { LauncherStatus, PhaseReport } from './launcher-status.js';
 
 export interface GroupStats {
   cpuTimeMs: number | null;
@@ -9,18 +8,24 @@ export interface GroupStats {
   oomKilled: boolean;
 }
 
+type Text = { text: string; notUtf8: boolean; truncated: boolean };
+
 export interface OutcomeInput {
   status: LauncherStatus;
-  runLimits: Limits;
+  /** The run phase's limits (its outcome is judged against them). */
+  runLimits: { wallTimeMs: number; cpuTimeMs: number };
   /** Set when the worker killed the execution; the first reason wins. */
   killedFor: 'output_limit' | 'wall_timeout' | null;
-  run: { stats: GroupStats | null; stdout: { text: string; notUtf8: boolean; truncated: boolean }; stderr: { text: string; notUtf8: boolean; truncated: boolean } };
-  compile: { stats: GroupStats | null; output: { text: string; notUtf8: boolean; truncated: boolean } } | null;
-  /** Launcher exit code when the process ended; null when killed. */
+  /** null: the request ran no run phase (compile only). */
+  run: { stats: GroupStats | null; stdout: Text; stderr: Text } | null;
+  /** null: the request ran no compile phase. */
+  compile: { stats: GroupStats | null; output: Text } | null;
+  /** init's exit code when it ended; null when killed. */
   launcherExitCode: number | null;
-  launcherStderr: string;
   warnings: string[];
 }
+
+const NO_TEXT: Text = { text: '', notUtf8: false, truncated: false };
 
 const SIGXCPU = os.constants.signals.SIGXCPU;
 const SIGKILL = os.constants.signals.SIGKILL;
@@ -34,7 +39,8 @@ const ms = (us: number) => Math.round(us / 1000);
 
 /** One outcome for one execution: sandbox failure, compile failure, or how the program ended. */
 export function classifyOutcome(input: OutcomeInput): RunOutcome {
-  const { status, run } = input;
+  const { status } = input;
+  const run = input.run ?? { stats: input.compile?.stats ?? null, stdout: NO_TEXT, stderr: NO_TEXT };
   const base: RunOutcome = {
     kind: 'completed',
     exitCode: null,
@@ -68,6 +74,7 @@ export function classifyOutcome(input: OutcomeInput): RunOutcome {
   if (input.compile) {
     if (!compileReport) {
       if (input.killedFor === 'wall_timeout') return { ...base, kind: 'wall_timeout', message: 'compilation did not finish in time' };
+      if (input.killedFor === 'output_limit') return { ...base, kind: 'output_limit', message: 'the compiler wrote too much output' };
       return sandboxError('compile', launcherGone(input));
     }
     if (!base.compile!.ok) {
@@ -82,6 +89,7 @@ export function classifyOutcome(input: OutcomeInput): RunOutcome {
       return { ...base, kind: 'compile_error', exitCode: base.compile!.exitCode, message: why };
     }
   }
+  if (!input.run) return base;
 
   const report = status.phases.find((p) => p.phase === 'run');
   if (input.killedFor === 'output_limit') return { ...base, kind: 'output_limit', executionTimeMs: report && 'wallUs' in report ? ms(report.wallUs) : 0 };
@@ -107,6 +115,5 @@ export function classifyOutcome(input: OutcomeInput): RunOutcome {
 }
 
 function launcherGone(input: OutcomeInput): string {
-  const err = input.launcherStderr.trim().slice(0, 500);
-  return `the launcher ended without a report (exit ${input.launcherExitCode ?? 'killed'})${err ? `: ${err}` : ''}`;
+  return `the launcher ended without a report (exit ${input.launcherExitCode ?? 'killed'})`;
 }

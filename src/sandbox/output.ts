@@ -1,6 +1,8 @@
 // Collects one output stream of an untrusted program: keeps at most `limitBytes`, counts the rest,
 // and tells the caller when the program floods far past the limit (so it can be killed instead of
 // being drained until its time runs out).
+const EMPTY = Buffer.alloc(0);
+
 export class CappedOutput {
   private readonly chunks: Buffer[] = [];
   private kept = 0;
@@ -12,15 +14,23 @@ export class CappedOutput {
     private readonly onFlood: () => void,
   ) {}
 
-  push(chunk: Buffer): void {
+  /** Counts `chunk` and keeps what fits; returns the part kept (empty once the limit is reached). */
+  push(chunk: Buffer): Buffer {
     this.totalBytes += chunk.length;
+    let part = EMPTY;
     if (this.kept < this.limitBytes) {
       const room = this.limitBytes - this.kept;
-      const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
-      this.chunks.push(Buffer.from(part));
+      part = Buffer.from(chunk.length > room ? chunk.subarray(0, room) : chunk);
+      this.chunks.push(part);
       this.kept += part.length;
     }
     if (this.totalBytes > this.floodBytes) this.onFlood();
+    return part;
+  }
+
+  /** The kept bytes as they came. */
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
   }
 
   get truncated(): boolean {

@@ -16,7 +16,7 @@ export class InlineRunner implements JobRunner {
     return runInSandbox(this.host, { ...task, signal });
   }
   async close(): Promise<void> {
-    this.host.close?.();
+    await this.host.close();
   }
 }
 

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { classifyOutcome, type OutcomeInput } from '../../src/sandbox/outcome.js';
-import { parseLauncherStatus } from '../../src/sandbox/status.js';
+import { parseLauncherStatus } from '../../src/sandbox/launcher-status.js';
 import type { Limits } from '../../src/domain/limits.js';
 
 const limits: Limits = { wallTimeMs: 2000, cpuTimeMs: 1000, memoryBytes: 64 << 20, processes: 16, stdoutBytes: 1024, stderrBytes: 1024, fileSizeBytes: 1 << 20, tmpfsBytes: 1 << 20, openFiles: 32 };
@@ -13,7 +13,6 @@ const input = (status: string, over: Partial<OutcomeInput> = {}): OutcomeInput =
   run: { stats: { cpuTimeMs: 5, memoryPeakKb: 1000, oomKilled: false }, stdout: text('hi\n'), stderr: text() },
   compile: null,
   launcherExitCode: 0,
-  launcherStderr: '',
   warnings: [],
   ...over,
 });
@@ -88,5 +87,22 @@ describe('classifyOutcome', () => {
     expect(o.kind).toBe('completed');
     expect(o.compile?.timeMs).toBe(300);
     expect(o.executionTimeMs).toBe(5);
+  });
+  it('a compile-only sandbox is completed with the compiler\'s stats, or a compile error', () => {
+    const stats = { cpuTimeMs: 120, memoryPeakKb: 9000, oomKilled: false };
+    const ok = classifyOutcome(input('ready\nphase compile exit 0 wall_us 300000 cpu_us 1', { run: null, compile: { stats, output: text('warning: x') } }));
+    expect([ok.kind, ok.compile?.ok, ok.cpuTimeMs, ok.stdout]).toEqual(['completed', true, 120, '']);
+    const bad = classifyOutcome(input('ready\nphase compile exit 1 wall_us 1 cpu_us 1', { run: null, compile: { stats, output: text() } }));
+    expect(bad.kind).toBe('compile_error');
+    const flood = classifyOutcome(input('ready', { run: null, compile: { stats, output: text() }, killedFor: 'output_limit', launcherExitCode: null }));
+    expect(flood.kind).toBe('output_limit');
+  });
+});
+
+describe('parseLauncherStatus: the export', () => {
+  it('reads what was exported, or why nothing was', () => {
+    expect(parseLauncherStatus('ready\nexport files 3 bytes 1024\n').export).toEqual({ files: 3, bytes: 1024 });
+    expect(parseLauncherStatus('export_error files\n').export).toEqual({ error: 'files' });
+    expect(parseLauncherStatus('ready\n').export).toBeNull();
   });
 });

@@ -313,7 +313,9 @@ describe('profile validation', () => {
             { names: ['read'], action: 'SCMP_ACT_ALLOW', args: [{ index: 7, op: 'SCMP_CMP_EQ', value: 1 }] },
             { names: ['write'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, op: 'SCMP_CMP_APPROX', value: 2 ** 60 }] },
             { names: ['mount'], action: 'SCMP_ACT_ALLOW', includes: { caps: ['CAP_SYS_ADMIN'] } },
-            { names: [], action: 'SCMP_ACT_ERRNO', errnoRet: 0 },
+            { names: [], action: 'SCMP_ACT_ERRNO' },
+            { names: ['setuid'], action: 'SCMP_ACT_ERRNO', errnoRet: 0 },
+            { names: ['read', 'no_such_call'], action: 'SCMP_ACT_ALLOW', errnoRet: 3 },
           ],
         },
         '/profiles/seccomp/bad.json',
@@ -332,13 +334,16 @@ describe('profile validation', () => {
     expect(problems).toMatch(/^syscalls\[1\]\.args\[0\]\.value: .*string/m);
     expect(problems).toMatch(/^syscalls\[2\]\.includes: conditional rules are not supported/m);
     expect(problems).toMatch(/^syscalls\[3\]\.names:/m);
-    expect(problems).toMatch(/^syscalls\[3\]\.errnoRet:/m);
+    // errno 0 skips a call and reports success: only for advice calls, never for setuid
+    expect(problems).toMatch(/^syscalls\[4\]\.errnoRet: 0 .*only for advice calls/m);
+    expect(problems).toMatch(/^syscalls\[5\]\.names: not a system call on any supported architecture: no_such_call/m);
+    expect(problems).toMatch(/^syscalls\[5\]\.errnoRet: only SCMP_ACT_ERRNO/m);
   });
 
   it('skips names unknown on the architecture with a warning, as Docker does', () => {
-    const p = profile({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read', 'arch_prctl', 'no_such_call'], action: 'SCMP_ACT_ALLOW' }] });
+    const p = profile({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read', 'arch_prctl'], action: 'SCMP_ACT_ALLOW' }] });
     const report = compileSeccompWithReport(p, 'aarch64');
-    expect(report.warnings.join('\n')).toMatch(/not system calls on aarch64, skipped: arch_prctl, no_such_call/);
+    expect(report.warnings.join('\n')).toMatch(/not system calls on aarch64, skipped: arch_prctl/);
     expect(call(report.filter, 'aarch64', 'read')).toBe(RET_ALLOW);
   });
 

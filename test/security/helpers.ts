@@ -10,7 +10,9 @@ import { LanguageRegistry, defaultProfilesDir } from '../../src/languages/regist
 import type { LanguageProfile } from '../../src/languages/profile.js';
 import { detectCgroups, releaseWorkerDir } from '../../src/sandbox/cgroups/index.js';
 import { openSandboxHost, probeIsolation, type SandboxHostSettings } from '../../src/sandbox/host.js';
-import { runInSandbox, type SandboxHost } from '../../src/sandbox/run.js';
+import { runInSandbox, runSandbox, type SandboxFile, type SandboxHost, type SandboxRequest, type SandboxResult } from '../../src/sandbox/run.js';
+import { PLAN_VERSION, type ExecutionPlan } from '../../src/domain/plan.js';
+import { fillPlaceholders } from '../../src/languages/placeholders.js';
 
 // Shared by every attack file: one real sandbox host per test file (the cgroup worker directory
 // is per process), programs run exactly as the executor runs them (profile from the registry,
@@ -21,7 +23,7 @@ export const IS_ROOT = typeof process.geteuid === 'function' && process.geteuid(
 export const SKIP_MESSAGE = 'the attack suite needs root (namespaces, cgroups and the uid drop): skipped';
 if (!IS_ROOT) console.warn(`test/security: ${SKIP_MESSAGE}`);
 
-export type Lang = 'python' | 'javascript';
+export type Lang = 'python' | 'javascript' | 'c';
 
 export interface SecurityEnv {
   host: SandboxHost;
@@ -46,7 +48,7 @@ export async function openSecurityEnv(): Promise<SecurityEnv> {
     registry,
     slow: slowFactor(),
     async close() {
-      host.close?.();
+      await host.close();
       // The worker directory this process made under the cgroup parent goes too: the host is left as it was.
       await releaseWorkerDir(detectCgroups({ parent: settings.cgroupParent }));
     },
@@ -191,4 +193,33 @@ export async function waitFor(check: () => boolean, ms: number): Promise<boolean
     if (Date.now() > end) return false;
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The plan the executor would store for `lang` (limits clamped from the profile's defaults, as runProgram does). */
+export function planOf(env: SecurityEnv, lang: Lang, opts: { limits?: Partial<Limits>; runArgv?: string[] } = {}): ExecutionPlan {
+  const profile = profileOf(env, lang);
+  const limits = { ...clampLimits(profile.limits.default, profile.limits.maximum), ...opts.limits };
+  const compileLimits = profile.compile ? { ...profile.compile.limits, tmpfsBytes: limits.tmpfsBytes } : null;
+  const fill = (argv: string[], l: Limits) => fillPlaceholders(argv, { limits: l, sourceFile: profile.sourceFile, mainClass: profile.sourceFile.replace(/\.[^.]+$/, '') });
+  return {
+    version: PLAN_VERSION,
+    language: { id: profile.id, name: profile.name, version: profile.version, profileDigest: '' },
+    sourceFile: profile.sourceFile,
+    compile: profile.compile && compileLimits ? { argv: fill(profile.compile.argv, compileLimits), limits: compileLimits } : null,
+    run: { argv: opts.runArgv ?? fill(profile.run.argv, limits), limits },
+    env: profile.env,
+    binds: profile.binds,
+    seccomp: { name: profile.seccomp, digest: '' },
+    stdin: '',
+    expectedOutput: null,
+    testCases: null,
+    comparison: 'trailing_whitespace',
+  };
+}
+
+export const file = (p: string, content: string | Buffer, executable = false): SandboxFile => ({ path: p, content: Buffer.isBuffer(content) ? content : Buffer.from(content), executable });
+
+/** runSandbox with a fresh execution id and a run phase only, unless the request says otherwise. */
+export function sandbox(env: SecurityEnv, req: Partial<SandboxRequest> & Pick<SandboxRequest, 'plan' | 'files'>): Promise<SandboxResult> {
+  return runSandbox(env.host, { executionId: `sec-${randomUUID()}`, phases: ['run'], stdin: '', ...req });
 }

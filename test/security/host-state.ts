@@ -4,11 +4,12 @@ import path from 'node:path';
 // What an execution could leave behind on the host, read straight from /proc and the cgroup
 // filesystems (not through src/sandbox, which is what is being checked):
 //   - processes: any process running as a uid of the sandbox range, any process whose command
-//     line names this test process's cgroup worker directory (with the exec spawner, unshare, the
-//     launcher's outer process and its pid-1 init carry those paths in argv), and any descendant
-//     of this test process other than an idle fork server (a fork server's children are the
-//     executions' inits);
-//   - cgroups: execution groups under this process's worker directory, in every cgroup hierarchy;
+//     line names this test process's cgroup worker directory but is not one of its idle fork
+//     servers (an init is cloned from its server and carries the same command line), and any
+//     descendant of this test process other than an idle fork server (a fork server's children
+//     are the executions' inits);
+//   - cgroups: execution groups under this process's worker directory, in every cgroup hierarchy
+//     (the fork servers' own group excepted: it lives as long as the host);
 //   - mounts: new lines in the host's /proc/self/mountinfo;
 //   - files: anything in the host's /tmp owned by a sandbox uid, or named like the launcher's
 //     root skeleton (it builds the program's root in a tmpfs over /tmp of its own mount namespace).
@@ -29,6 +30,8 @@ export interface HostSnapshot {
 }
 
 const WORKER_TAG = /^w(\d+)\.(\d+)$/;
+/** The fork servers' group in a worker directory (src/sandbox/cgroups/capacity.ts). */
+const SERVERS_GROUP = 'fork-servers';
 
 function readText(file: string): string | null {
   try {
@@ -116,8 +119,9 @@ export function leftoverProcesses(opts: HostStateOptions): LeftProcess[] {
   const out: LeftProcess[] = [];
   const all = pids();
   const descendants = ownDescendants(all);
+  const servers = new Set(ownForkServers());
   for (const pid of all) {
-    if (pid === process.pid) continue;
+    if (pid === process.pid || servers.has(pid)) continue;
     if (descendants.has(pid)) {
       out.push(describeProcess(pid));
       continue;
@@ -184,7 +188,7 @@ export function leftoverCgroups(opts: HostStateOptions): string[] {
   const out: string[] = [];
   for (const m of cgroupMounts()) {
     const workerDir = path.join(m.mountPoint, opts.cgroupParent, tag);
-    for (const name of subdirs(workerDir)) out.push(path.join(workerDir, name));
+    for (const name of subdirs(workerDir)) if (name !== SERVERS_GROUP) out.push(path.join(workerDir, name));
   }
   return out;
 }
@@ -197,7 +201,7 @@ export function ownWorkerDirs(opts: HostStateOptions): string[] {
     .filter((d) => fs.existsSync(d));
 }
 
-// Names the launcher creates in its new root (native/launcher.c build_root: NEWROOT is /tmp).
+// Names the launcher creates in its new root (native/mounts.c build_root: NEWROOT is /tmp).
 const SKELETON = new Set(['usr', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32', 'etc', 'dev', 'proc', 'work', 'tmp']);
 
 function tmpEntries(): Set<string> {

@@ -31,7 +31,7 @@ describe.skipIf(!IS_ROOT)(`attack: processes${IS_ROOT ? '' : ` (${SKIP_MESSAGE})
     expect(new Set(ids.map(([uid]) => uid)).size).toBe(4);
   });
 
-  // Programs run at a lower priority than the service (PROGRAM_NICE) and cannot raise it back.
+  // Programs run at a lower priority than the service (the spec's niceValue) and cannot raise it back.
   it('runs at nice 10 and cannot lower its nice value', async () => {
     const { outcome } = await s.run(
       'python',

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { childGroups, mkdirIfMissing, processStartTime, readPids, readText, tryWriteControl, writeControl } from './cgroupfs.js';
+import { hugetlbLimitFiles } from './io.js';
 
 // Finds the host's cgroup layout once at startup and prepares the directory this process creates
 // execution groups in:
@@ -15,10 +16,10 @@ import { childGroups, mkdirIfMissing, processStartTime, readPids, readText, tryW
 // then <own>/cgroup.subtree_control gets +memory +pids +cpu. The root group is exempt from that
 // rule. Nothing is ever written outside our own group unless CODEXEC_CGROUP_PARENT says where.
 
-export type CgroupController = 'memory' | 'pids' | 'cpu' | 'cpuacct' | 'freezer';
+export type CgroupController = 'memory' | 'pids' | 'cpu' | 'cpuacct' | 'freezer' | 'blkio' | 'io' | 'hugetlb';
 
-const WANTED_V1: CgroupController[] = ['memory', 'pids', 'cpu', 'cpuacct', 'freezer'];
-const WANTED_V2: CgroupController[] = ['memory', 'pids', 'cpu'];
+const WANTED_V1: CgroupController[] = ['memory', 'pids', 'cpu', 'cpuacct', 'freezer', 'blkio', 'hugetlb'];
+const WANTED_V2: CgroupController[] = ['memory', 'pids', 'cpu', 'io', 'hugetlb'];
 /** Without these an execution cannot be contained. */
 export const REQUIRED_CONTROLLERS: CgroupController[] = ['memory', 'pids'];
 export const SUPERVISOR_GROUP = 'supervisor';
@@ -58,8 +59,10 @@ export interface CgroupHost {
   supervisor: string | null;
   /** Why executions cannot be contained (memory or pids unusable), each with a hint. */
   problems: string[];
-  /** Optional controllers that are missing (cpu quota, cpuacct, freezer): executions still run. */
+  /** Optional controllers that are missing (cpu quota, cpuacct, freezer, io, hugetlb): executions still run. */
   warnings: string[];
+  /** The hugetlb limit files of an execution group (io.ts), empty without the hugetlb controller. */
+  hugetlbFiles: string[];
 }
 
 export interface DetectOptions {
@@ -103,6 +106,7 @@ export function detectCgroups(options: DetectOptions = {}): CgroupHost {
     supervisor: null,
     problems: ['no cgroup filesystem is mounted (expected /sys/fs/cgroup): executions cannot be limited'],
     warnings: [],
+    hugetlbFiles: [],
   };
 }
 
@@ -141,7 +145,9 @@ function setUpV1(found: Map<CgroupController, MountEntry>, parent: string, worke
     hierarchies.push({ controllers, mount, workerDir });
   }
   const controllers = WANTED_V1.filter((c) => hierarchies.some((h) => h.controllers.includes(c)));
-  return { version: 1, mounts, controllers, parent: parentPath, workerTag, hierarchies, supervisor: null, ...split(notes, controllers) };
+  const hugetlb = hierarchies.find((h) => h.controllers.includes('hugetlb'));
+  const hugetlbFiles = hugetlb ? hugetlbLimitFiles(1, hugetlb.workerDir) : [];
+  return { version: 1, mounts, controllers, parent: parentPath, workerTag, hierarchies, supervisor: null, ...split(notes, controllers), hugetlbFiles };
 }
 
 function setUpV2(mount: MountEntry, parentOverride: string, workerTag: string, setUp: boolean): CgroupHost {
@@ -174,6 +180,8 @@ function setUpV2(mount: MountEntry, parentOverride: string, workerTag: string, s
       const available = WANTED_V2.filter((c) => controllersOf(dirOf(parentPath)).includes(c));
       if (available.includes('cpu') && !tryWriteControl(path.join(dirOf(parentPath), 'cpu.weight'), String(EXECUTIONS_CPU_WEIGHT_V2)))
         notes.push(`cpu: cannot lower cpu.weight of ${dirOf(parentPath)}: programs compete with the API for the CPU as equals`);
+      // The same for the disks, where the io scheduler weighs groups (io.cost or BFQ; else no file).
+      tryWriteControl(path.join(dirOf(parentPath), 'io.weight'), `default ${EXECUTIONS_CPU_WEIGHT_V2}`);
       enableForChildren(dirOf(parentPath), available, false);
       mkdirIfMissing(workerDir);
       enableForChildren(workerDir, available, false);
@@ -194,7 +202,8 @@ function setUpV2(mount: MountEntry, parentOverride: string, workerTag: string, s
   const mounts: CgroupHost['mounts'] = {};
   for (const c of WANTED_V2) mounts[c] = mount.mountPoint;
   const hierarchies = controllers.length > 0 || setUp ? [{ controllers, mount: mount.mountPoint, workerDir }] : [];
-  return { version: 2, mounts, controllers, parent: parentPath, workerTag, hierarchies, supervisor, ...split(notes, controllers) };
+  const hugetlbFiles = controllers.includes('hugetlb') ? hugetlbLimitFiles(2, workerDir) : [];
+  return { version: 2, mounts, controllers, parent: parentPath, workerTag, hierarchies, supervisor, ...split(notes, controllers), hugetlbFiles };
 }
 
 // A note is a problem when a required controller is unusable (or setup failed for all), else a warning.

@@ -15,6 +15,7 @@ import {
   writeControl,
 } from './cgroupfs.js';
 import { REQUIRED_CONTROLLERS, type CgroupController, type CgroupHost } from './detect.js';
+import { applyIoThrottle, zeroHugetlb, type IoThrottle } from './io.js';
 
 // One cgroup per execution: created with limits before the program starts, read for CPU time,
 // peak memory and OOM kills after it ends, killed as a whole, then removed. Only direct file
@@ -31,6 +32,8 @@ export interface ExecutionLimits {
   cpuTimeMs?: number;
   /** CPU bandwidth in percent of one CPU (cpu.max / cfs_quota_us); 100 = one CPU; absent or 0: no cap. */
   cpuQuotaPercent?: number;
+  /** Disk throttle (io / blkio controller); absent: none. */
+  io?: IoThrottle;
 }
 
 export interface ExecutionStats {
@@ -48,6 +51,8 @@ interface Part {
 
 const CPU_PERIOD_US = 100_000;
 const KILL_ROUNDS = 200;
+/** Per-CPU counters batch updates: below one batch's worth the group counts as empty. */
+const MEMORY_RELEASED_BELOW_BYTES = 256 * 1024;
 const ROUND_PAUSE_MS = 5;
 
 export class ExecutionGroup {
@@ -174,6 +179,26 @@ export class ExecutionGroup {
     return new SandboxSetupError('cgroup-kill', `processes ${this.pids().join(', ')} of ${this.name} survived SIGKILL`);
   }
 
+  /**
+   * Waits, at most `timeoutMs`, until the memory the group's processes held (anonymous memory and
+   * shmem: memfds, tmpfs) has gone; returns the bytes still charged then (0 when released). Page
+   * cache of shared files stays charged to the group and is not waited for: it is the host's,
+   * reclaimable, and moves to the parent when the group goes.
+   */
+  async waitMemoryReleased(timeoutMs: number): Promise<number> {
+    const memory = this.version === 2 ? this.parts[0].dir : this.dirFor('memory');
+    if (!memory) return 0;
+    const file = path.join(memory, 'memory.stat');
+    const keys = this.version === 2 ? ['anon', 'shmem'] : ['rss', 'shmem'];
+    const end = Date.now() + timeoutMs;
+    for (let round = 0; ; round++) {
+      const stat = readKeyed(file);
+      const held = keys.reduce((sum, k) => sum + (stat.get(k) ?? 0), 0);
+      if (held < MEMORY_RELEASED_BELOW_BYTES || Date.now() >= end) return held < MEMORY_RELEASED_BELOW_BYTES ? 0 : held;
+      await sleep(round < 10 ? 1 : ROUND_PAUSE_MS);
+    }
+  }
+
   /** Removes the group's directories, killing what is still inside first. */
   async remove(): Promise<void> {
     for (let round = 0; round < KILL_ROUNDS; round++) {
@@ -212,8 +237,7 @@ export function createExecutionGroup(host: CgroupHost, name: string, limits: Exe
     }
     // A directory left by an earlier attempt with this name is reused only if it is empty.
     if (group.pids().length > 0) throw new Error(`${group.dirs[0]} already exists and holds processes`);
-    if (host.version === 2) applyLimitsV2(group.dirs[0], host.controllers, limits);
-    else applyLimitsV1(host, group, limits);
+    applyLimits(host, group, limits);
   } catch (err) {
     for (const dir of created) removeGroupDir(dir);
     throw new SandboxSetupError('cgroup', (err as Error).message, err);
@@ -231,7 +255,14 @@ export function openExecutionGroup(host: CgroupHost, workerTag: string, name: st
   return new ExecutionGroup(name, host.version, parts);
 }
 
-function applyLimitsV2(dir: string, controllers: CgroupController[], limits: ExecutionLimits): void {
+/** Writes `limits` to every hierarchy of `group` (a group of `host`). */
+export function applyLimits(host: CgroupHost, group: ExecutionGroup, limits: ExecutionLimits): void {
+  if (host.version === 2) applyLimitsV2(group.dirs[0], host, limits);
+  else applyLimitsV1(host, group, limits);
+}
+
+function applyLimitsV2(dir: string, host: CgroupHost, limits: ExecutionLimits): void {
+  const controllers = host.controllers;
   const file = (name: string) => path.join(dir, name);
   writeControl(file('memory.max'), String(limits.memoryBytes));
   // No swap: the limit is on memory, not on memory plus swap. Absent without swap accounting.
@@ -242,6 +273,8 @@ function applyLimitsV2(dir: string, controllers: CgroupController[], limits: Exe
   writeControl(file('pids.max'), String(limits.processes));
   const quota = quotaUs(limits.cpuQuotaPercent);
   if (quota !== null && controllers.includes('cpu')) writeControl(file('cpu.max'), `${quota} ${CPU_PERIOD_US}`);
+  if (limits.io && controllers.includes('io')) applyIoThrottle(2, dir, limits.io);
+  zeroHugetlb(dir, host.hugetlbFiles);
 }
 
 function applyLimitsV1(host: CgroupHost, group: ExecutionGroup, limits: ExecutionLimits): void {
@@ -261,6 +294,10 @@ function applyLimitsV1(host: CgroupHost, group: ExecutionGroup, limits: Executio
     writeControl(path.join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
     writeControl(path.join(cpu, 'cpu.cfs_quota_us'), String(quota));
   }
+  const blkio = dirOf('blkio');
+  if (limits.io && blkio) applyIoThrottle(1, blkio, limits.io);
+  const hugetlb = dirOf('hugetlb');
+  if (hugetlb) zeroHugetlb(hugetlb, host.hugetlbFiles);
 }
 
 function quotaUs(percent: number | undefined): number | null {

@@ -2,3 +2,5 @@ export { detectCgroups, REQUIRED_CONTROLLERS, type CgroupController, type Cgroup
 export { createExecutionGroup, openExecutionGroup, ExecutionGroup, type ExecutionLimits, type ExecutionStats } from './group.js';
 export { releaseWorkerDir, sweepLeftovers, workerAlive, type SweepResult } from './sweep.js';
 export { describeCgroups } from './describe.js';
+export { blockDevicesOf, throttleableDevices, type IoThrottle } from './io.js';
+export { capWorkerDir, openServersGroup, workerDirLimits, SERVERS_GROUP, type SlotCapacity } from './capacity.js';

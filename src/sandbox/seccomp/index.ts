@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { IsolationUnavailableError, ProfileError } from '../../domain/errors.js';
 import { compileSeccompWithReport, type SeccompArch } from './compile.js';
@@ -16,6 +17,8 @@ export interface CompiledSeccomp {
   filter: Buffer;
   instructionCount: number;
   warnings: string[];
+  /** sha256 of the file as loaded, recorded with every result it filtered. */
+  digest: string;
 }
 
 /** The seccomp architecture of this process, or an error when codexec has no table for it. */
@@ -44,20 +47,36 @@ export function loadSeccompProfile(profilesDir: string, name: string, arch: Secc
   return pending;
 }
 
-async function compileFile(file: string, name: string, arch: SeccompArch): Promise<CompiledSeccomp> {
-  let text: string;
+/**
+ * Validates and compiles every profile in `<profilesDir>/seccomp/` for this host, at startup: a
+ * broken file stops the start with its name, instead of failing the first run that names it.
+ */
+export async function loadAllSeccompProfiles(profilesDir: string, arch: SeccompArch = hostSeccompArch()): Promise<CompiledSeccomp[]> {
+  const dir = path.resolve(profilesDir, 'seccomp');
+  let names: string[];
   try {
-    text = await readFile(file, 'utf8');
+    names = (await readdir(dir)).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
+  } catch (err) {
+    throw new ProfileError(dir, [`cannot list the seccomp profiles: ${(err as Error).message}`]);
+  }
+  return Promise.all(names.sort().map((name) => loadSeccompProfile(profilesDir, name, arch)));
+}
+
+async function compileFile(file: string, name: string, arch: SeccompArch): Promise<CompiledSeccomp> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
   } catch (err) {
     throw new ProfileError(file, [`cannot read: ${(err as Error).message}`]);
   }
+  const digest = createHash('sha256').update(bytes).digest('hex');
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     throw new ProfileError(file, [`not valid JSON: ${(err as Error).message}`]);
   }
   const profile = parseSeccompProfile(raw, file);
   const { filter, instructionCount, warnings } = compileSeccompWithReport(profile, arch);
-  return { name, file, arch, filter, instructionCount, warnings };
+  return { name, file, arch, filter, instructionCount, warnings, digest };
 }

@@ -1,32 +1,76 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ProfileError } from '../../domain/errors.js';
+import { SYSCALLS_AARCH64 } from './syscalls-aarch64.js';
+import { SYSCALLS_X86_64 } from './syscalls-x86_64.js';
 
-// The subset of Docker's seccomp JSON that codexec compiles (see compile.ts). Anything outside it
-// is rejected rather than ignored: a conditional rule (`includes`/`excludes`) or an unknown action
-// silently dropped could allow more than the author meant.
+// The subset of Docker's seccomp JSON that codexec compiles (see compile.ts), as a TypeBox schema.
+// Anything outside it is rejected rather than ignored: a conditional rule (`includes`/`excludes`),
+// an unknown field or an unknown action silently dropped could allow more than the author meant.
+// What a schema cannot say (pairings of fields, 64-bit ranges, names no kernel has) is checked
+// after it, and every problem of a file is reported at once, with its field.
 
-export const SECCOMP_ACTIONS = [
-  'SCMP_ACT_ALLOW',
-  'SCMP_ACT_ERRNO',
-  'SCMP_ACT_KILL',
-  'SCMP_ACT_KILL_PROCESS',
-  'SCMP_ACT_KILL_THREAD',
-  'SCMP_ACT_TRAP',
-  'SCMP_ACT_LOG',
-] as const;
+export const SECCOMP_ACTIONS = ['SCMP_ACT_ALLOW', 'SCMP_ACT_ERRNO', 'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP', 'SCMP_ACT_LOG'] as const;
 export type SeccompAction = (typeof SECCOMP_ACTIONS)[number];
-
-export const SECCOMP_OPS = [
-  'SCMP_CMP_EQ',
-  'SCMP_CMP_NE',
-  'SCMP_CMP_LT',
-  'SCMP_CMP_LE',
-  'SCMP_CMP_GT',
-  'SCMP_CMP_GE',
-  'SCMP_CMP_MASKED_EQ',
-] as const;
+export const SECCOMP_OPS = ['SCMP_CMP_EQ', 'SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_GT', 'SCMP_CMP_GE', 'SCMP_CMP_MASKED_EQ'] as const;
 export type SeccompOp = (typeof SECCOMP_OPS)[number];
-
 export const SECCOMP_ARCHES = ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'] as const;
+
+export const EPERM = 1;
+export const ENOSYS = 38;
+const MAX_ERRNO = 4095;
+const U64_MAX = (1n << 64n) - 1n;
+/**
+ * Calls whose only effect is advice to the kernel: a rule may answer them with errnoRet 0, which
+ * skips the call and reports success (fadvise64 and readahead act on the page cache of files
+ * every execution shares). For anything else a skipped call that claims success would lie to the
+ * program (a setuid that "worked"), so errno 0 is refused.
+ */
+export const ADVICE_CALLS: readonly string[] = ['fadvise64', 'readahead'];
+
+const oneOf = <T extends readonly string[]>(values: T, description: string) => Type.Union(values.map((v) => Type.Literal(v)), { description });
+const U64 = Type.Union([Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), Type.String({ pattern: '^(0x[0-9a-fA-F]{1,16}|\\d{1,20})$' })]);
+const Action = oneOf(SECCOMP_ACTIONS, 'what the kernel does with a matching call');
+const Errno = Type.Integer({ minimum: 0, maximum: MAX_ERRNO });
+const EmptyCondition = Type.Unknown({ description: 'only an empty object: conditional rules are not supported' });
+
+const ArgSchema = Type.Object(
+  {
+    index: Type.Integer({ minimum: 0, maximum: 5 }),
+    value: U64,
+    valueTwo: Type.Optional(U64),
+    op: oneOf(SECCOMP_OPS, 'comparison, unsigned 64-bit'),
+  },
+  { additionalProperties: false },
+);
+
+const RuleSchema = Type.Object(
+  {
+    names: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z_][a-z0-9_]*$' }), { minItems: 1 })),
+    name: Type.Optional(Type.String({ pattern: '^[a-z_][a-z0-9_]*$' })),
+    action: Action,
+    errnoRet: Type.Optional(Errno),
+    args: Type.Optional(Type.Array(ArgSchema, { maxItems: 6 })),
+    comment: Type.Optional(Type.String()),
+    includes: Type.Optional(EmptyCondition),
+    excludes: Type.Optional(EmptyCondition),
+  },
+  { additionalProperties: false },
+);
+
+export const SeccompProfileSchema = Type.Object(
+  {
+    comment: Type.Optional(Type.String()),
+    defaultAction: Action,
+    defaultErrnoRet: Type.Optional(Errno),
+    architectures: Type.Optional(Type.Array(oneOf(SECCOMP_ARCHES, 'SCMP_ARCH_* name'))),
+    archMap: Type.Optional(Type.Unknown()),
+    syscalls: Type.Array(RuleSchema),
+  },
+  { additionalProperties: false },
+);
+type ProfileJson = Static<typeof SeccompProfileSchema>;
+type RuleJson = Static<typeof RuleSchema>;
 
 /** One comparison of a system call argument. Values are unsigned 64-bit. */
 export interface SeccompArgRule {
@@ -58,146 +102,92 @@ export interface SeccompProfile {
   warnings: string[];
 }
 
-export const EPERM = 1;
-export const ENOSYS = 38;
-const MAX_ERRNO = 4095;
-const U64_MAX = (1n << 64n) - 1n;
-const TOP_KEYS = new Set(['defaultAction', 'defaultErrnoRet', 'architectures', 'archMap', 'syscalls', 'comment']);
-const RULE_KEYS = new Set(['names', 'name', 'action', 'errnoRet', 'args', 'comment', 'includes', 'excludes']);
-const ARG_KEYS = new Set(['index', 'value', 'valueTwo', 'op']);
+const checker = TypeCompiler.Compile(SeccompProfileSchema);
+const ruleChecker = TypeCompiler.Compile(RuleSchema);
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/**
- * Checks a parsed Docker seccomp profile and returns it in normalized form. Every problem is
- * collected and thrown at once as a ProfileError naming the file and the field.
- */
+/** Checks a parsed Docker seccomp profile and returns it in normalized form, or throws a ProfileError naming the file. */
 export function parseSeccompProfile(raw: unknown, file: string): SeccompProfile {
-  const problems: string[] = [];
-  const warnings: string[] = [];
-  if (!isObject(raw)) throw new ProfileError(file, ['the profile must be a JSON object']);
-
-  for (const key of Object.keys(raw)) {
-    if (!TOP_KEYS.has(key)) problems.push(`${key}: unknown field (supported: ${[...TOP_KEYS].join(', ')})`);
-  }
-  const defaultAction = parseAction(raw.defaultAction, 'defaultAction', problems);
-  const defaultErrnoRet = parseErrno(raw.defaultErrnoRet, 'defaultErrnoRet', defaultAction, problems);
-
-  const architectures: string[] = [];
-  if (raw.architectures !== undefined) {
-    if (!Array.isArray(raw.architectures)) problems.push('architectures: expected an array of SCMP_ARCH_* names');
-    else
-      raw.architectures.forEach((a, i) => {
-        if (typeof a !== 'string' || !(SECCOMP_ARCHES as readonly string[]).includes(a))
-          problems.push(`architectures[${i}]: expected one of ${SECCOMP_ARCHES.join(', ')}, got ${JSON.stringify(a)}`);
-        else architectures.push(a);
-      });
-  }
-
-  const syscalls: SeccompRule[] = [];
-  if (!Array.isArray(raw.syscalls)) problems.push('syscalls: expected an array of rules');
-  else raw.syscalls.forEach((r, i) => {
-    const rule = parseRule(r, `syscalls[${i}]`, problems);
-    if (rule) syscalls.push(rule);
-  });
-
-  if (problems.length > 0) throw new ProfileError(file, problems);
-  warnings.push(...deadRuleWarnings(syscalls));
-  return { file, defaultAction: defaultAction!, defaultErrnoRet, architectures, syscalls, warnings };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ProfileError(file, ['the profile must be a JSON object']);
+  raw = withoutNullArgs(raw as Record<string, unknown>);
+  const problems = [...checker.Errors(raw)].map((e) => `${fieldName(e.path)}: ${friendly(e.path, e.schema, e.message)}`);
+  const json = raw as ProfileJson;
+  if (json.defaultErrnoRet !== undefined && json.defaultAction !== 'SCMP_ACT_ERRNO') problems.push('defaultErrnoRet: only SCMP_ACT_ERRNO takes an errno');
+  if (json.defaultErrnoRet === 0) problems.push('defaultErrnoRet: 0 would report success for every call it denies');
+  // Rules the schema accepts get the checks it cannot express; every problem is reported at once.
+  const rules = Array.isArray(json.syscalls) ? json.syscalls : [];
+  const syscalls = rules.flatMap((r, i) => (ruleChecker.Check(r) ? [normalizeRule(r, `syscalls[${i}]`, problems)] : []));
+  if (problems.length > 0) throw new ProfileError(file, dedupe(problems));
+  return { file, defaultAction: json.defaultAction as SeccompAction, defaultErrnoRet: json.defaultErrnoRet, architectures: json.architectures ?? [], syscalls, warnings: deadRuleWarnings(syscalls) };
 }
 
-function parseRule(raw: unknown, at: string, problems: string[]): SeccompRule | null {
-  if (!isObject(raw)) {
-    problems.push(`${at}: expected an object`);
-    return null;
-  }
-  const before = problems.length;
-  for (const key of Object.keys(raw)) {
-    if (!RULE_KEYS.has(key)) problems.push(`${at}.${key}: unknown field`);
-  }
+// Docker's files write `"args": null` for a rule without comparisons.
+function withoutNullArgs(raw: Record<string, unknown>): Record<string, unknown> {
+  if (!Array.isArray(raw.syscalls)) return raw;
+  const syscalls = raw.syscalls.map((r: unknown) => {
+    if (typeof r !== 'object' || r === null || (r as Record<string, unknown>).args !== null) return r;
+    const { args: _null, ...rest } = r as Record<string, unknown>;
+    return rest;
+  });
+  return { ...raw, syscalls };
+}
+
+function normalizeRule(r: RuleJson, at: string, problems: string[]): SeccompRule {
   for (const key of ['includes', 'excludes'] as const) {
-    if (raw[key] !== undefined && !(isObject(raw[key]) && Object.keys(raw[key] as object).length === 0))
+    const v = r[key];
+    if (v !== undefined && !(typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0))
       problems.push(`${at}.${key}: conditional rules are not supported; list only rules that always apply`);
   }
-  let names: string[] = [];
-  if (raw.names !== undefined && raw.name !== undefined) problems.push(`${at}: give either names or name, not both`);
-  const rawNames = raw.names ?? (raw.name === undefined ? undefined : [raw.name]);
-  if (!Array.isArray(rawNames) || rawNames.length === 0) problems.push(`${at}.names: expected a non-empty array of system call names`);
-  else {
-    rawNames.forEach((n, j) => {
-      if (typeof n !== 'string' || !/^[a-z_][a-z0-9_]*$/.test(n)) problems.push(`${at}.names[${j}]: not a system call name: ${JSON.stringify(n)}`);
-    });
-    names = rawNames as string[];
-  }
-  const action = parseAction(raw.action, `${at}.action`, problems);
-  const errnoRet = parseErrno(raw.errnoRet, `${at}.errnoRet`, action, problems);
-  const args: SeccompArgRule[] = [];
-  if (raw.args !== undefined && raw.args !== null) {
-    if (!Array.isArray(raw.args)) problems.push(`${at}.args: expected an array`);
-    else if (raw.args.length > 6) problems.push(`${at}.args: at most 6 comparisons per rule`);
-    else raw.args.forEach((a, j) => {
-      const arg = parseArg(a, `${at}.args[${j}]`, problems);
-      if (arg) args.push(arg);
-    });
-  }
-  if (problems.length > before) return null;
-  return { names, action: action!, errnoRet, args };
+  if (r.names !== undefined && r.name !== undefined) problems.push(`${at}: give either names or name, not both`);
+  const names = r.names ?? (r.name === undefined ? [] : [r.name]);
+  if (names.length === 0) problems.push(`${at}.names: expected a non-empty array of system call names`);
+  const unknown = names.filter((n) => !Object.hasOwn(SYSCALLS_X86_64, n) && !Object.hasOwn(SYSCALLS_AARCH64, n));
+  if (unknown.length > 0) problems.push(`${at}.names: not a system call on any supported architecture: ${unknown.join(', ')}`);
+  if (r.errnoRet !== undefined && r.action !== 'SCMP_ACT_ERRNO') problems.push(`${at}.errnoRet: only SCMP_ACT_ERRNO takes an errno`);
+  if (r.errnoRet === 0 && (names.length === 0 || !names.every((n) => ADVICE_CALLS.includes(n))))
+    problems.push(`${at}.errnoRet: 0 (skip the call, report success) only for advice calls (${ADVICE_CALLS.join(', ')})`);
+  const args = (r.args ?? []).map((a, j) => {
+    const value = u64(a.value, `${at}.args[${j}].value`, problems);
+    const valueTwo = a.valueTwo === undefined ? 0n : u64(a.valueTwo, `${at}.args[${j}].valueTwo`, problems);
+    if (a.op !== 'SCMP_CMP_MASKED_EQ' && valueTwo !== 0n) problems.push(`${at}.args[${j}].valueTwo: only SCMP_CMP_MASKED_EQ uses valueTwo`);
+    return { index: a.index, value, valueTwo, op: a.op as SeccompOp };
+  });
+  return { names, action: r.action as SeccompAction, errnoRet: r.errnoRet, args };
 }
 
-function parseArg(raw: unknown, at: string, problems: string[]): SeccompArgRule | null {
-  if (!isObject(raw)) {
-    problems.push(`${at}: expected an object`);
-    return null;
-  }
-  const before = problems.length;
-  for (const key of Object.keys(raw)) {
-    if (!ARG_KEYS.has(key)) problems.push(`${at}.${key}: unknown field`);
-  }
-  const index = raw.index;
-  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > 5)
-    problems.push(`${at}.index: expected an argument index 0..5, got ${JSON.stringify(index)}`);
-  const op = raw.op;
-  if (typeof op !== 'string' || !(SECCOMP_OPS as readonly string[]).includes(op))
-    problems.push(`${at}.op: expected one of ${SECCOMP_OPS.join(', ')}, got ${JSON.stringify(op)}`);
-  const value = parseU64(raw.value, `${at}.value`, problems);
-  const valueTwo = raw.valueTwo === undefined ? 0n : parseU64(raw.valueTwo, `${at}.valueTwo`, problems);
-  if (op !== 'SCMP_CMP_MASKED_EQ' && valueTwo !== null && valueTwo !== 0n)
-    problems.push(`${at}.valueTwo: only SCMP_CMP_MASKED_EQ uses valueTwo`);
-  if (problems.length > before) return null;
-  return { index: index as number, value: value!, valueTwo: valueTwo!, op: op as SeccompOp };
+// JSON numbers above 2^53 lose precision when parsed, so large values must be strings.
+function u64(raw: number | string, at: string, problems: string[]): bigint {
+  const v = BigInt(raw);
+  if (v > U64_MAX) problems.push(`${at}: above 2^64-1`);
+  return v;
 }
 
-// JSON numbers above 2^53 lose precision when parsed, so large values must be strings
-// ("0xffffffffffffffff" or decimal); Docker's own files only use small numbers.
-function parseU64(raw: unknown, at: string, problems: string[]): bigint | null {
-  if (typeof raw === 'number') {
-    if (Number.isSafeInteger(raw) && raw >= 0) return BigInt(raw);
-    problems.push(`${at}: expected a whole number 0..2^53-1 (write larger values as a string), got ${raw}`);
-    return null;
-  }
-  if (typeof raw === 'string' && /^(0x[0-9a-fA-F]{1,16}|\d{1,20})$/.test(raw)) {
-    const v = BigInt(raw);
-    if (v <= U64_MAX) return v;
-  }
-  problems.push(`${at}: expected an unsigned 64-bit number, got ${JSON.stringify(raw)}`);
-  return null;
+const FRIENDLY: [RegExp, string][] = [
+  [/\/(default)?[aA]ction$/, `expected one of ${SECCOMP_ACTIONS.join(', ')}`],
+  [/\/op$/, `expected one of ${SECCOMP_OPS.join(', ')}`],
+  [/\/architectures\/\d+$/, `expected one of ${SECCOMP_ARCHES.join(', ')}`],
+  [/\/value(Two)?$/, 'expected an unsigned 64-bit number: a whole number 0..2^53-1, or a string (decimal or 0x...) for larger values'],
+  [/\/index$/, 'expected an argument index 0..5'],
+  [/[eE]rrnoRet$/, `expected an errno 1..${MAX_ERRNO}`],
+];
+
+function friendly(path: string, schema: TSchema, message: string): string {
+  if (message.startsWith('Unexpected property')) return 'unknown field';
+  for (const [re, text] of FRIENDLY) if (re.test(path)) return text;
+  return schema.description ? `${message} (${schema.description})` : message;
 }
 
-function parseAction(raw: unknown, at: string, problems: string[]): SeccompAction | null {
-  if (typeof raw === 'string' && (SECCOMP_ACTIONS as readonly string[]).includes(raw)) return raw as SeccompAction;
-  problems.push(`${at}: expected one of ${SECCOMP_ACTIONS.join(', ')}, got ${JSON.stringify(raw)}`);
-  return null;
+/** TypeBox's /syscalls/0/args/1/op as syscalls[0].args[1].op. */
+function fieldName(path: string): string {
+  const name = path
+    .split('/')
+    .filter(Boolean)
+    .map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`))
+    .join('');
+  return name || '/';
 }
 
-// errno 0 would make a denied call look successful without running it: not allowed here.
-function parseErrno(raw: unknown, at: string, action: SeccompAction | null, problems: string[]): number | undefined {
-  if (raw === undefined) return undefined;
-  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1 || raw > MAX_ERRNO) {
-    problems.push(`${at}: expected an errno 1..${MAX_ERRNO}, got ${JSON.stringify(raw)}`);
-    return undefined;
-  }
-  if (action !== null && action !== 'SCMP_ACT_ERRNO') problems.push(`${at}: only SCMP_ACT_ERRNO takes an errno`);
-  return raw;
+function dedupe(list: string[]): string[] {
+  return [...new Set(list)];
 }
 
 // A rule after an unconditional rule for the same call can never match.

@@ -1,0 +1,38 @@
+/* Status lines on the status fd (see PROTOCOL.md, "Status lines") and setup failures. */
+#include "launcher.h"
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Report one line on the status fd. Best effort: the reader is the worker. */
+void report(const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if (n > (int)sizeof buf - 2) n = sizeof buf - 2;
+  buf[n++] = '\n';
+  ssize_t w = write(cfg.status_fd, buf, (size_t)n);
+  (void)w;
+}
+
+_Noreturn void setup_fail(const char *step) {
+  report("setup_error %s %d", step, errno);
+  _exit(125);
+}
+
+_Noreturn void usage(const char *msg) {
+  errno = EINVAL;
+  report("setup_error args:%s %d", msg, EINVAL);
+  _exit(125);
+}
+
+long long now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

@@ -1,0 +1,300 @@
+/* The fork server (--server): one long-lived launcher per executor slot; see PROTOCOL.md. */
+#include "launcher.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/*
+ * Started once by the worker. Per execution the worker sends a request; the server makes the
+ * pipes and clones init straight into fresh pid, mount, net, ipc and uts namespaces: no fork of
+ * the worker's (large) Node process per execution. It then feeds the input and stdin, and relays
+ * the output as frames until init has exited and every pipe is drained. Single-threaded, one
+ * execution at a time. It dies with the worker thread that started it (PDEATHSIG), and init dies
+ * with it.
+ */
+
+/* After init exited, wait at most this long for the pipes to drain (see trigger_unix_gc). */
+#define SRV_DRAIN_MS 2000
+/*
+ * A pipe that gave less than a full buffer is not read again for this long while init lives: a
+ * program writing one byte per write() would otherwise cost one frame, one wakeup here and one in
+ * the worker per byte, CPU spent outside its limits (issue 12). Output arrives at most this late.
+ */
+#define SRV_COALESCE_MS 10
+
+/* init's descriptors (PROTOCOL.md, "Descriptors of init"). */
+enum { C_STDIN, C_STDOUT, C_STDERR, C_INPUT, C_STATUS, C_COMPILE, C_ALIVE, C_EXPORT, NCHILD };
+static const int child_reads[NCHILD] = { 1, 0, 0, 1, 0, 0, 1, 0 };
+/* Pipes relayed to the worker, each as frames named by init's descriptor. */
+static const int relayed[] = { C_STDOUT, C_STDERR, C_STATUS, C_COMPILE, C_EXPORT };
+#define NOUT ((int)(sizeof relayed / sizeof *relayed))
+
+struct request {
+  char **argv; /* argv[0] is ours; argc + 1 entries and a NULL */
+  uint32_t argc;
+  const unsigned char *in, *sin;
+  uint32_t in_len, stdin_len;
+};
+
+static void srv_fail(const char *step, int err) {
+  char line[128];
+  int n = snprintf(line, sizeof line, "setup_error %s %d\n", step, err);
+  srv_frame('4', line, (uint32_t)n);
+  int32_t code = 125;
+  srv_frame('X', &code, 4);
+}
+
+static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+/* 'R' payload: u32 argc, argc NUL-terminated strings, u32 + input, u32 + stdin. 0 or an errno. */
+static int parse_request(unsigned char *payload, uint32_t len, struct request *rq) {
+  unsigned char *p = payload, *end = payload + len;
+  if (take_u32(&p, end, &rq->argc) || rq->argc > 4096) return EPROTO;
+  rq->argv = calloc(rq->argc + 2, sizeof *rq->argv);
+  if (!rq->argv) return ENOMEM;
+  rq->argv[0] = "codexec-launcher";
+  for (uint32_t i = 0; i < rq->argc; i++) {
+    unsigned char *nul = memchr(p, 0, (size_t)(end - p));
+    if (!nul) return EPROTO;
+    rq->argv[i + 1] = (char *)p;
+    p = nul + 1;
+  }
+  if (take_u32(&p, end, &rq->in_len) || (uint32_t)(end - p) < rq->in_len) return EPROTO;
+  rq->in = p;
+  p += rq->in_len;
+  if (take_u32(&p, end, &rq->stdin_len) || (uint32_t)(end - p) != rq->stdin_len) return EPROTO;
+  rq->sin = p;
+  return 0;
+}
+
+/* In the clone: become init with the child ends at descriptors 0..NCHILD-1. Never returns. */
+static _Noreturn void become_init(int pipes[NCHILD][2], struct request *rq) {
+  /* Move the ends we keep above the range first, so that no dup2 below overwrites one that is
+     still to be moved; everything else closes. */
+  int high[NCHILD];
+  for (int i = 0; i < NCHILD; i++)
+    if ((high[i] = fcntl(pipes[i][child_reads[i] ? 0 : 1], F_DUPFD_CLOEXEC, 64)) < 0) _exit(125);
+  for (int i = 0; i < NCHILD; i++) if (dup2(high[i], i) < 0) _exit(125);
+  if (syscall(SYS_close_range, NCHILD, ~0U, 0)) _exit(125);
+  parse_args((int)rq->argc + 1, rq->argv);
+  protect_fds();
+  init_main(C_ALIVE);
+}
+
+/* Write what the pipe takes now; close it when done or when the reader is gone. */
+static void srv_feed(int *fd, const unsigned char *data, uint32_t len, uint32_t *off) {
+  while (*off < len) {
+    ssize_t n = write(*fd, data + *off, len - *off > 65536 ? 65536 : len - *off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) break;
+    *off += (uint32_t)n;
+  }
+  close(*fd);
+  *fd = -1;
+}
+
+/*
+ * Descriptors the program passed into AF_UNIX sockets with SCM_RIGHTS and left in a reference
+ * cycle (a socket holding itself in flight) outlive every process of the execution: its memfds,
+ * its tmpfs, even our output pipes. The kernel frees such cycles only in its AF_UNIX garbage
+ * collection, which runs when some AF_UNIX socket is released: release one now, right after init
+ * (and with it every process of the pid namespace) is gone (issue 12: +1.17 GiB of host Shmem
+ * after six runs otherwise, and 2 s per run waiting for pipes that never close).
+ */
+static void trigger_unix_gc(void) {
+  int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s >= 0) close(s);
+}
+
+struct relay {
+  int fd;
+  long long next_read_us;
+};
+
+/* One execution as the server sees it: init, the pipes it feeds and the pipes it relays. */
+struct execution {
+  pid_t pid;
+  int pidfd;
+  struct request *rq;
+  int in_fd, stdin_fd;
+  uint32_t in_off, stdin_off;
+  struct relay outs[NOUT];
+  int open_outs, reaped, killed, ctl_open, status;
+  long long drain_deadline;
+};
+
+/* Clone init with fresh pipes; 0, or an errno with everything closed. */
+static int start_init(struct execution *x, int *alive_fd) {
+  int pipes[NCHILD][2];
+  for (int i = 0; i < NCHILD; i++) {
+    if (pipe2(pipes[i], O_CLOEXEC)) {
+      int e = errno;
+      for (int j = 0; j < i; j++) { close(pipes[j][0]); close(pipes[j][1]); }
+      return e;
+    }
+  }
+  x->pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (x->pid == 0) become_init(pipes, x->rq);
+  int clone_errno = errno;
+  int ours[NCHILD];
+  for (int i = 0; i < NCHILD; i++) {
+    close(pipes[i][child_reads[i] ? 0 : 1]);
+    ours[i] = pipes[i][child_reads[i] ? 1 : 0];
+  }
+  if (x->pid < 0) {
+    for (int i = 0; i < NCHILD; i++) close(ours[i]);
+    return clone_errno;
+  }
+  x->pidfd = (int)syscall(434 /* pidfd_open, Linux 5.3 */, x->pid, 0);
+  x->in_fd = ours[C_INPUT];
+  x->stdin_fd = ours[C_STDIN];
+  *alive_fd = ours[C_ALIVE];
+  for (int i = 0; i < NOUT; i++) {
+    x->outs[i] = (struct relay){ ours[relayed[i]], 0 };
+    set_nonblock(x->outs[i].fd);
+  }
+  x->open_outs = NOUT;
+  set_nonblock(x->in_fd);
+  set_nonblock(x->stdin_fd);
+  if (x->rq->in_len == 0) { close(x->in_fd); x->in_fd = -1; }
+  if (x->rq->stdin_len == 0) { close(x->stdin_fd); x->stdin_fd = -1; }
+  return 0;
+}
+
+/* A request from the worker while init runs: only 'K' (or the end of the stream) is valid. */
+static void on_control(struct execution *x) {
+  unsigned char type, *msg;
+  uint32_t mlen;
+  if (!srv_read_message(&type, &msg, &mlen)) x->ctl_open = 0;
+  else {
+    free(msg);
+    if (type != 'K') _exit(2);
+  }
+  x->killed = 1;
+  kill(x->pid, SIGKILL);
+}
+
+static void on_output(struct relay *o, int fd_number, int *open_outs) {
+  static char buf[65536];
+  ssize_t got = read(o->fd, buf, sizeof buf);
+  if (got > 0) {
+    srv_frame('0' + fd_number, buf, (uint32_t)got);
+    if (got < (ssize_t)sizeof buf) o->next_read_us = now_us() + SRV_COALESCE_MS * 1000LL;
+  } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+    close(o->fd);
+    o->fd = -1;
+    (*open_outs)--;
+  }
+}
+
+/* Feed the input and stdin, relay the output, until init is reaped and the pipes are drained. */
+static void relay(struct execution *x) {
+  enum { R_CONTROL = -1, R_INPUT = -2, R_STDIN = -3, R_INIT = -4 };
+  while (!x->reaped || x->open_outs > 0) {
+    struct pollfd pf[NOUT + 4];
+    int role[NOUT + 4], n = 0;
+    long long now = now_us(), wake = -1;
+    if (x->ctl_open && !x->reaped) { pf[n] = (struct pollfd){ .fd = 0, .events = POLLIN }; role[n++] = R_CONTROL; }
+    if (x->in_fd >= 0) { pf[n] = (struct pollfd){ .fd = x->in_fd, .events = POLLOUT }; role[n++] = R_INPUT; }
+    if (x->stdin_fd >= 0) { pf[n] = (struct pollfd){ .fd = x->stdin_fd, .events = POLLOUT }; role[n++] = R_STDIN; }
+    for (int i = 0; i < NOUT; i++) {
+      if (x->outs[i].fd < 0) continue;
+      if (!x->reaped && x->outs[i].next_read_us > now) {
+        if (wake < 0 || x->outs[i].next_read_us < wake) wake = x->outs[i].next_read_us;
+        continue;
+      }
+      pf[n] = (struct pollfd){ .fd = x->outs[i].fd, .events = POLLIN };
+      role[n++] = i;
+    }
+    if (!x->reaped && x->pidfd >= 0) { pf[n] = (struct pollfd){ .fd = x->pidfd, .events = POLLIN }; role[n++] = R_INIT; }
+    int timeout = -1;
+    if (!x->reaped && x->pidfd < 0) timeout = 10;
+    if (wake >= 0) {
+      int ms = (int)((wake - now + 999) / 1000);
+      if (timeout < 0 || ms < timeout) timeout = ms;
+    }
+    if (x->reaped) {
+      long long left = (x->drain_deadline - now) / 1000;
+      if (left <= 0) break; /* something outlived init and the collection: do not wait for it */
+      timeout = (int)left;
+    }
+    if (poll(pf, (nfds_t)n, timeout) < 0 && errno != EINTR) _exit(2);
+    for (int k = 0; k < n; k++) {
+      if (!pf[k].revents) continue;
+      if (role[k] == R_CONTROL) on_control(x);
+      else if (role[k] == R_INPUT) srv_feed(&x->in_fd, x->rq->in, x->rq->in_len, &x->in_off);
+      else if (role[k] == R_STDIN) srv_feed(&x->stdin_fd, x->rq->sin, x->rq->stdin_len, &x->stdin_off);
+      else if (role[k] >= 0) on_output(&x->outs[role[k]], relayed[role[k]], &x->open_outs);
+    }
+    if (!x->reaped && waitpid(x->pid, &x->status, WNOHANG) == x->pid) {
+      x->reaped = 1;
+      trigger_unix_gc();
+      x->drain_deadline = now_us() + SRV_DRAIN_MS * 1000LL;
+      if (x->in_fd >= 0) { close(x->in_fd); x->in_fd = -1; }
+      if (x->stdin_fd >= 0) { close(x->stdin_fd); x->stdin_fd = -1; }
+    }
+  }
+}
+
+static void srv_run(unsigned char *payload, uint32_t len) {
+  struct request rq = { 0 };
+  int err = parse_request(payload, len, &rq);
+  if (err) { free(rq.argv); srv_fail("request", err); return; }
+  struct execution x = { .rq = &rq, .ctl_open = 1 };
+  int alive_fd = -1;
+  err = start_init(&x, &alive_fd);
+  free(rq.argv);
+  if (err) { srv_fail(x.pid < 0 ? "clone" : "pipe", err); return; }
+  relay(&x);
+  for (int i = 0; i < NOUT; i++) if (x.outs[i].fd >= 0) close(x.outs[i].fd);
+  if (x.pidfd >= 0) close(x.pidfd);
+  close(alive_fd);
+  int32_t code;
+  if (WIFEXITED(x.status)) code = WEXITSTATUS(x.status);
+  else {
+    code = -WTERMSIG(x.status);
+    if (!x.killed) {
+      char line[64];
+      int n = snprintf(line, sizeof line, "setup_error init-killed %d\n", WTERMSIG(x.status));
+      srv_frame('4', line, (uint32_t)n);
+    }
+  }
+  srv_frame('X', &code, 4);
+  if (!x.ctl_open) _exit(0);
+}
+
+/* --server [--parent PID] [--cgroup PROCS]...: die with the worker (refuse to start if it is
+   already gone), join the servers' cgroup, then serve requests until stdin ends. */
+_Noreturn void server_main(int argc, char **argv) {
+  pid_t parent = 0;
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL)) _exit(125);
+  for (int i = 2; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--parent")) parent = (pid_t)atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--cgroup")) {
+      int fd = open(argv[i + 1], O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write(fd, "0", 1) != 1) _exit(125);
+      close(fd);
+    } else _exit(125);
+  }
+  if (parent && getppid() != parent) _exit(125);
+  signal(SIGPIPE, SIG_IGN);
+  for (;;) {
+    unsigned char type, *payload;
+    uint32_t len;
+    if (!srv_read_message(&type, &payload, &len)) _exit(0);
+    if (type == 'R') srv_run(payload, len);
+    else if (type != 'K') _exit(2);
+    free(payload);
+  }
+}

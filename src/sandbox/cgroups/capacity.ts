@@ -1,0 +1,78 @@
+import path from 'node:path';
+import { SandboxSetupError } from '../../domain/errors.js';
+import { exists, mkdirIfMissing, writeControl } from './cgroupfs.js';
+import type { CgroupHost } from './detect.js';
+import { applyLimits, openExecutionGroup, type ExecutionGroup } from './group.js';
+
+// What one executor process may take, whatever its executions do. Each execution's group has its
+// own limits, but memory can outlive a group (charges move to the parent when a group is removed),
+// so the worker directory holding all of them is capped too, at what its slots may use at once:
+// no sequence of runs can take more (issue 12). The fork servers and the inits they clone live in
+// a group of their own in the same directory, capped and counted in the same total.
+
+export interface SlotCapacity {
+  /** Executions this process runs at once. */
+  slots: number;
+  /** Largest memory limit one execution (one phase) may have. */
+  memoryBytesPerSlot: number;
+  /** Largest process limit one execution may have. */
+  processesPerSlot: number;
+}
+
+/** Per slot: a fork server's request (up to 96 MiB) and what its init writes into the tmpfs (the files). */
+export const SERVER_MEMORY_BYTES_PER_SLOT = 256 * 1024 * 1024;
+/** Per slot: the server, its init, and a phase child between fork and joining its own group. */
+export const SERVER_PROCESSES_PER_SLOT = 4;
+/** Per slot: half a CPU for relaying output and building each sandbox's filesystem. */
+export const SERVER_CPU_PERCENT_PER_SLOT = 50;
+export const SERVERS_GROUP = 'fork-servers';
+
+/** The totals capWorkerDir writes for `cap`. */
+export function workerDirLimits(cap: SlotCapacity): { memoryBytes: number; processes: number } {
+  return {
+    memoryBytes: cap.slots * (cap.memoryBytesPerSlot + SERVER_MEMORY_BYTES_PER_SLOT),
+    processes: cap.slots * (cap.processesPerSlot + SERVER_PROCESSES_PER_SLOT),
+  };
+}
+
+/** Caps this process's worker directory (memory without swap, pids) at what `cap` may use. */
+export function capWorkerDir(host: CgroupHost, cap: SlotCapacity): { memoryBytes: number; processes: number } {
+  const limits = workerDirLimits(cap);
+  for (const h of host.hierarchies) {
+    const file = (name: string) => path.join(h.workerDir, name);
+    if (h.controllers.includes('memory')) {
+      if (host.version === 2) {
+        writeControl(file('memory.max'), String(limits.memoryBytes));
+        if (exists(file('memory.swap.max'))) writeControl(file('memory.swap.max'), '0');
+      } else {
+        // memsw (memory + swap) may never be below the memory limit: lift it, set both.
+        const memsw = exists(file('memory.memsw.limit_in_bytes'));
+        if (memsw) writeControl(file('memory.memsw.limit_in_bytes'), '-1');
+        writeControl(file('memory.limit_in_bytes'), String(limits.memoryBytes));
+        if (memsw) writeControl(file('memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
+      }
+    }
+    if (h.controllers.includes('pids')) writeControl(file('pids.max'), String(limits.processes));
+  }
+  return limits;
+}
+
+/**
+ * The group the fork servers join (`--cgroup` on their command line) before they serve: capped
+ * in memory, processes and CPU. Opened, not created exclusively: every sandbox host of this
+ * process shares it.
+ */
+export function openServersGroup(host: CgroupHost, slots: number): ExecutionGroup {
+  const group = openExecutionGroup(host, host.workerTag, SERVERS_GROUP);
+  try {
+    for (const dir of group.dirs) mkdirIfMissing(dir);
+    applyLimits(host, group, {
+      memoryBytes: slots * SERVER_MEMORY_BYTES_PER_SLOT,
+      processes: slots * SERVER_PROCESSES_PER_SLOT,
+      cpuQuotaPercent: slots * SERVER_CPU_PERCENT_PER_SLOT,
+    });
+  } catch (err) {
+    throw new SandboxSetupError('cgroup', `cannot prepare the fork servers' group: ${(err as Error).message}`, err);
+  }
+  return group;
+}

@@ -1,0 +1,154 @@
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { defaultProfilesDir } from '../../src/languages/registry.js';
+import { capWorkerDir, detectCgroups } from '../../src/sandbox/cgroups/index.js';
+import { openSandboxHost, probeIsolation } from '../../src/sandbox/host.js';
+import { runInSandbox } from '../../src/sandbox/run.js';
+import { describeOutcome, IS_ROOT, profileOf, SKIP_MESSAGE } from './helpers.js';
+import { ownForkServers } from './host-state.js';
+import { securitySuite } from './suite.js';
+
+// Attacks on the host's memory and CPU that outlive or escape one execution's limits (issue 12,
+// items 1 and 6); the host's disks, page cache and kernel-wide pools are in host-shared.test.ts.
+
+// Memory that outlives its execution (item 1). A program puts memfds and both ends of an AF_UNIX
+// socketpair into each other with SCM_RIGHTS (a reference cycle) and closes everything:
+// no process holds them, so nothing of the execution's teardown frees them; only the kernel's
+// AF_UNIX garbage collection does, and it ran only when some AF_UNIX socket closed somewhere on
+// the host. Six runs left +1.17 GiB of host Shmem. The fork server now triggers the collection
+// after init is gone, and the slot is released only once the group's memory has dropped.
+
+const MiB = 1024 * 1024;
+
+/** 13 memfds of 15 MiB (touched), sent with both socket ends into the socketpair itself. */
+const CYCLE = String.raw`import os, socket
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+fds = []
+for i in range(13):
+    fd = os.memfd_create('x%d' % i)
+    os.ftruncate(fd, 15 << 20)
+    os.pwrite(fd, b'\1' * (15 << 20), 0)
+    fds.append(fd)
+socket.send_fds(a, [b'm'], fds)
+socket.send_fds(a, [b'a'], [a.fileno(), b.fileno()])
+socket.send_fds(b, [b'b'], [a.fileno(), b.fileno()])
+for fd in fds:
+    os.close(fd)
+a.close()
+b.close()
+print('cycle')
+`;
+
+/** The same cycle holding the program's own stdout and stderr: the output pipes never close. */
+const PIPE_CYCLE = String.raw`import os, socket
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+print('holding', flush=True)
+socket.send_fds(a, [b'o'], [1, 2])
+socket.send_fds(a, [b'a'], [a.fileno(), b.fileno()])
+a.close()
+b.close()
+`;
+
+function hostShmemBytes(): number {
+  const m = /^Shmem:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
+  return Number(m?.[1] ?? 0) * 1024;
+}
+
+// CPU spent outside the execution's limits (item 6). A program writing one byte per write() made
+// the worker and the fork server spend 2.2 times its own CPU outside its cgroup: a frame, a wakeup
+// and a 'data' event per byte. The fork server now reads a pipe that gave less than a full buffer
+// again only 10 ms later, and runs in a capped group of its own.
+
+const TICK_MS = 1000 / 100; // USER_HZ
+
+/** utime + stime of `pid` in ms (not its children's: those include the programs). */
+function ownCpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * TICK_MS;
+}
+
+describe.skipIf(!IS_ROOT)(`attack: host memory and CPU${IS_ROOT ? '' : ` (${SKIP_MESSAGE})`}`, () => {
+  const s = securitySuite();
+
+  it('six runs of an SCM_RIGHTS cycle of 13 x 15 MiB memfds leave the host\'s shared memory as it was', async () => {
+    const before = hostShmemBytes();
+    for (let i = 0; i < 6; i++) {
+      const { outcome } = await s.run('python', CYCLE, { overrides: { wallTimeMs: 10_000 * s.slow() } });
+      expect([outcome.kind, outcome.stdout], describeOutcome(outcome)).toEqual(['completed', 'cycle\n']);
+      expect(outcome.warnings).toEqual([]);
+    }
+    // One run left behind is 195 MiB; other test files running now may hold a few MiB of tmpfs.
+    expect((hostShmemBytes() - before) / MiB).toBeLessThan(120);
+  });
+
+  it('a cycle holding the output pipes does not keep the slot busy after the program ended', async () => {
+    const plain = await s.run('python', 'print("holding", flush=True)');
+    const held = await s.run('python', PIPE_CYCLE);
+    expect([held.outcome.kind, held.outcome.stdout], describeOutcome(held.outcome)).toEqual(['completed', 'holding\n']);
+    // The fork server waited 2 s (SRV_DRAIN_MS) for pipes that only the collection closes.
+    expect(held.elapsedMs - plain.elapsedMs).toBeLessThan(1000);
+  });
+
+  // The cap on all executions of a process: a program whose own limit is far above what the
+  // process's slots may use together is stopped at the cap.
+  it('the executions of a process cannot use more memory than its slots may', async () => {
+    const env = s.env();
+    const config = loadConfig({});
+    const capacity = { slots: 1, memoryBytesPerSlot: 64 * MiB, processesPerSlot: 64 };
+    const { settings } = await probeIsolation(config, defaultProfilesDir(), { capacity });
+    const host = await openSandboxHost(settings);
+    try {
+      const profile = profileOf(env, 'python');
+      const limits = { ...profile.limits.default, memoryBytes: 1024 * MiB, wallTimeMs: 10_000 * s.slow() };
+      // 400 MiB of touched anonymous memory: within its own limit, far beyond 1 x (64 MiB + the fork server's share).
+      const outcome = await runInSandbox(host, { executionId: `cap-${process.pid}`, profile, sourceCode: 'b = b"\\1" * (400 << 20)\nprint("allocated")', stdin: '', runLimits: limits, compileLimits: null });
+      expect(outcome.kind, describeOutcome(outcome)).toBe('memory_limit');
+    } finally {
+      host.close();
+      // Back to this file's own cap (the worker directory is the process's).
+      capWorkerDir(detectCgroups({ parent: env.settings.cgroupParent }), env.settings.capacity);
+    }
+  });
+
+
+  it('a program writing one byte per write() costs the worker and the fork server a small part of its own CPU', async () => {
+    await s.run('python', 'print(1)'); // a fork server to measure
+    const servers = ownForkServers();
+    const serverBefore = servers.reduce((t, pid) => t + ownCpuMs(pid), 0);
+    const nodeBefore = process.cpuUsage();
+    const { outcome } = await s.run('python', 'import os\nfor _ in range(400000):\n    os.write(1, b"x")\n', {
+      limits: { stdoutBytes: 1 << 20 },
+      overrides: { wallTimeMs: 30_000 * s.slow(), cpuTimeMs: 30_000 },
+    });
+    const node = process.cpuUsage(nodeBefore);
+    const outside = servers.reduce((t, pid) => t + ownCpuMs(pid), 0) - serverBefore + (node.user + node.system) / 1000;
+    expect([outcome.kind, outcome.stdout.length], describeOutcome(outcome)).toEqual(['completed', 400000]);
+    const program = outcome.cpuTimeMs!;
+    expect(program).toBeGreaterThan(100);
+    console.info(`one byte per write: program ${program} ms CPU, worker + fork server ${Math.round(outside)} ms (${(outside / program).toFixed(2)}x)`);
+    // Before: 2.1x here, more under emulation (the VM measured 0.5x after, with its JIT's own threads).
+    expect(outside / program).toBeLessThan(1);
+  });
+
+  it('the fork servers run in a group of their own with memory, process and CPU limits', async () => {
+    await s.run('python', 'print(1)');
+    const [server] = ownForkServers();
+    const lines = fs.readFileSync(`/proc/${server}/cgroup`, 'utf8').trim().split('\n');
+    const paths = lines.map((l) => l.split(':')[2]!).filter((p) => p.endsWith('/fork-servers'));
+    expect(paths.length, lines.join('\n')).toBeGreaterThan(0);
+    const dir = (controller: string) => {
+      const line = lines.find((l) => l.split(':')[1]!.split(',').includes(controller)) ?? lines.find((l) => l.startsWith('0::'))!;
+      return line.startsWith('0::') ? `/sys/fs/cgroup${line.slice(3)}` : `/sys/fs/cgroup/${controller}${line.split(':')[2]}`;
+    };
+    const read = (controller: string, v2: string, v1: string) => {
+      const d = dir(controller);
+      return fs.readFileSync(`${d}/${fs.existsSync(`${d}/${v2}`) ? v2 : v1}`, 'utf8').trim();
+    };
+    expect(read('memory', 'memory.max', 'memory.limit_in_bytes')).toMatch(/^\d+$/);
+    expect(Number(read('memory', 'memory.max', 'memory.limit_in_bytes'))).toBeLessThan(2 ** 40);
+    expect(read('pids', 'pids.max', 'pids.max')).toMatch(/^\d+$/);
+    expect(read('cpu', 'cpu.max', 'cpu.cfs_quota_us')).toMatch(/^\d+/);
+  });
+});
