@@ -6,7 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-struct config cfg = { .input_fd = 3, .status_fd = 4, .uid = 65534, .gid = 65534, .hostname = "codexec", .workdir = "/work", .export_fd = -1 };
+/* Descriptors and names have fixed defaults (PROTOCOL.md); every limit and the uid must be given:
+   the launcher holds no setting of its own (src/sandbox/spec.ts declares them). -1: not given. */
+struct config cfg = { .input_fd = 3, .status_fd = 4, .uid = (uid_t)-1, .gid = (gid_t)-1, .hostname = "codexec", .workdir = "/work", .export_fd = -1 };
 
 static long long num(const char *s) {
   char *end;
@@ -52,8 +54,8 @@ void parse_args(int argc, char **argv) {
       if (cfg.nphases == MAX_PHASES) usage("too many phases");
       ph = &cfg.phases[cfg.nphases++];
       memset(ph, 0, sizeof *ph);
-      ph->name = v; ph->output_fd = -1; ph->wall_ms = 5000; ph->cpu_ms = 5000;
-      ph->fsize = 16 << 20; ph->nofile = 64; ph->stack = 8 << 20;
+      ph->name = v; ph->output_fd = -1;
+      ph->wall_ms = ph->cpu_ms = ph->fsize = ph->nofile = ph->stack = -1;
     }
     else if (!ph) usage("phase option before --phase");
     else if (!strcmp(a, "--cgroup")) { NEED(); if (ph->ncgroups == MAX_CGROUPS) usage("too many --cgroup"); ph->cgroups[ph->ncgroups++] = v; }
@@ -65,18 +67,26 @@ void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--output-fd")) { NEED(); ph->output_fd = (int)num(v); }
     else if (!strcmp(a, "--stdin-null")) { ph->stdin_null = 1; }
     else if (!strcmp(a, "--exec")) {
-      for (i++; i < argc && strcmp(argv[i], "--end"); i++) {
-        if (ph->argc == MAX_ARGV) usage("argv too long");
-        ph->argv[ph->argc++] = argv[i];
-      }
-      if (i >= argc) usage("--exec without --end");
+      /* --exec N WORD1 .. WORDN: counted, never terminated by a word, so that no word of the
+         program's argv (which a client may choose) is ever read as an option (PROTOCOL.md). */
+      NEED();
+      long long n = num(v);
+      if (ph->argc) usage("--exec given twice");
+      if (n < 1 || n > MAX_ARGV) usage("--exec 1..64 words");
+      if (n > argc - 1 - i) usage("--exec with fewer words than its count");
+      for (long long k = 0; k < n; k++) ph->argv[ph->argc++] = argv[++i];
       ph->argv[ph->argc] = NULL;
     }
     else usage(a);
 #undef NEED
   }
   if (cfg.nphases == 0) usage("no --phase");
-  for (int p = 0; p < cfg.nphases; p++) if (cfg.phases[p].argc == 0) usage("phase without --exec");
+  if (cfg.uid == (uid_t)-1 || cfg.gid == (gid_t)-1) usage("no --uid or --gid");
+  for (int p = 0; p < cfg.nphases; p++) {
+    const struct phase *q = &cfg.phases[p];
+    if (q->argc == 0) usage("phase without --exec");
+    if (q->wall_ms < 0 || q->cpu_ms < 0 || q->fsize < 0 || q->nofile < 0 || q->stack < 0) usage("phase without --wall-ms, --cpu-ms, --fsize, --nofile or --stack");
+  }
   cfg.env[cfg.nenv] = NULL;
 }
 

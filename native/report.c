@@ -25,9 +25,14 @@ _Noreturn void setup_fail(const char *step) {
   _exit(125);
 }
 
+/* The step is one word of the status line: the message's spaces become '_'. */
 _Noreturn void usage(const char *msg) {
+  char step[128];
+  size_t n = 0;
+  for (; msg[n] && n < sizeof step - 1; n++) step[n] = msg[n] == ' ' || msg[n] == '\n' ? '_' : msg[n];
+  step[n] = 0;
   errno = EINVAL;
-  report("setup_error args:%s %d", msg, EINVAL);
+  report("setup_error args:%s %d", step, EINVAL);
   _exit(125);
 }
 

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { encodeFrame, FRAME, FRAME_HEADER_BYTES, MAX_FRAME_BYTES, MAX_REQUEST_BYTES, REQUEST } from './protocol.js';
+import { encodeFrame, encodeRunRequest, FRAME, FRAME_HEADER_BYTES, MAX_FRAME_BYTES, MAX_REQUEST_BYTES, REQUEST } from './protocol.js';
 
 // The worker's end of the launcher's fork server (`codexec-launcher --server`, native/server.c):
 // one long-lived static process per executor slot that clones each execution's init straight into
@@ -56,10 +56,7 @@ export class ForkServer {
   start(launcherArgs: string[], input: Buffer, stdin: Buffer, onChunk: StreamChunkHandler): SandboxProcess {
     if (this.dead) throw this.dead;
     if (this.running) throw new ForkServerError('the fork server is already running an execution');
-    const parts: Buffer[] = [u32(launcherArgs.length)];
-    for (const a of launcherArgs) parts.push(Buffer.from(`${a}\0`, 'utf8'));
-    parts.push(u32(input.length), input, u32(stdin.length), stdin);
-    const request = Buffer.concat(parts);
+    const request = encodeRunRequest(launcherArgs, input, stdin);
     if (request.length > MAX_REQUEST_BYTES) throw new ForkServerError(`the request takes ${request.length} bytes: the fork server accepts at most ${MAX_REQUEST_BYTES}`);
     const done = new Promise<number | null>((resolve, reject) => {
       this.running = { onChunk, resolve, reject };
@@ -142,10 +139,4 @@ function spawnServer(launcherPath: string, cgroupProcs: string[]) {
     // It dies with this thread (PDEATHSIG) and when its stdin closes: no signal-exit handlers.
     cleanup: false,
   });
-}
-
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n, 0);
-  return b;
 }

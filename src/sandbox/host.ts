@@ -3,13 +3,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
 import { IsolationUnavailableError } from '../domain/errors.js';
-import { blockDevicesOf, capWorkerDir, detectCgroups, openServersGroup, sweepLeftovers, throttleableDevices, type CgroupHost, type SlotCapacity } from './cgroups/index.js';
+import { blockDevicesOf, capWorkerDir, detectCgroups, EXECUTIONS_IO_WEIGHT_V2, openServersGroup, sweepLeftovers, throttleableDevices, weightedDevices, type CgroupHost, type SlotCapacity } from './cgroups/index.js';
 import { IsolatedHost } from './isolated-host.js';
 import type { SandboxHost } from './request.js';
 import { hostSeccompArch, loadAllSeccompProfiles } from './seccomp/index.js';
 import type { SandboxHostSettings } from './settings.js';
 import { BASE_BINDS } from './spec.js';
 import { INSECURE_WARNING, UnisolatedHost } from './unisolated-host.js';
+import { UnisolatedPool } from './unisolated-pool.js';
 
 export { INSECURE_WARNING };
 export type { SandboxHostSettings };
@@ -128,14 +129,24 @@ function describeHugetlb(cg: CgroupHost | null): IsolationReport['hugetlb'] {
 }
 
 function describeIo(cg: CgroupHost | null, devices: string[]): IsolationReport['io'] {
-  if (devices.length > 0) return { devices, detail: `disk reads and writes of each execution throttled on ${devices.join(', ')} (${cg?.version === 2 ? 'io.max' : 'blkio.throttle'})` };
   const controller = cg?.version === 2 ? 'io' : 'blkio';
-  if (!cg || !cg.controllers.includes(controller)) return { devices, detail: `no ${controller} controller for the execution groups: disk I/O is not throttled` };
-  return { devices, detail: 'no throttleable block device under the binds (overlay, btrfs or network filesystem?): disk I/O is not throttled' };
+  let detail: string;
+  if (devices.length > 0) detail = `disk reads and writes of each execution throttled on ${devices.join(', ')} (${cg?.version === 2 ? 'io.max' : 'blkio.throttle'})`;
+  else if (!cg || !cg.controllers.includes(controller)) detail = `no ${controller} controller for the execution groups: disk I/O is not throttled`;
+  else detail = 'no throttleable block device under the binds (overlay, btrfs or network filesystem?): disk I/O is not throttled';
+  if (cg?.version === 2 && cg.controllers.includes('io')) {
+    const weighted = weightedDevices(2, cg.hierarchies[0]?.mount ?? '/sys/fs/cgroup', devices);
+    if (cg.ioWeightFiles.length === 0) detail += '; no io.weight for the executions\' parent: their disk share is the service\'s';
+    else detail += `; executions weighted ${EXECUTIONS_IO_WEIGHT_V2} against the service's 100 (${cg.ioWeightFiles.join(', ')}), in effect on ${weighted.length > 0 ? weighted.join(', ') : 'no disk (neither io.cost nor BFQ): the throttle alone applies'}`;
+  }
+  return { devices, detail };
 }
 
-/** A SandboxHost from settings probed at startup. */
-export async function openSandboxHost(settings: SandboxHostSettings): Promise<SandboxHost> {
-  if (settings.mode === 'insecure') return new UnisolatedHost();
+/**
+ * A SandboxHost from settings probed at startup. `threads`: run the development host on that many
+ * worker threads (unisolated-pool.ts); the isolated host never needs them.
+ */
+export async function openSandboxHost(settings: SandboxHostSettings, opts: { threads?: number } = {}): Promise<SandboxHost> {
+  if (settings.mode === 'insecure') return opts.threads ? new UnisolatedPool(opts.threads) : new UnisolatedHost();
   return new IsolatedHost(settings);
 }

@@ -13,7 +13,10 @@ export interface SandboxRuntime {
   cgroupProcs: string[][];
 }
 
-/** The launcher's options: what a fork-server request carries. */
+/**
+ * The launcher's options: what a fork-server request carries (native/PROTOCOL.md, "The options of
+ * a run"). Every option takes a fixed number of words; the program's words are counted.
+ */
 export function launcherArgs(spec: SandboxSpec, rt: SandboxRuntime): string[] {
   const args: string[] = ['--input-fd', String(FD.input), '--status-fd', String(FD.status)];
   args.push('--uid', String(rt.uid), '--gid', String(rt.gid), '--hostname', spec.hostname, '--workdir', spec.workdir);
@@ -31,7 +34,9 @@ export function launcherArgs(spec: SandboxSpec, rt: SandboxRuntime): string[] {
     args.push('--fsize', String(phase.fileSizeBytes), '--nofile', String(phase.openFiles), '--stack', String(phase.stackBytes));
     if (phase.mergedOutput) args.push('--output-fd', String(FD.compileOutput));
     if (phase.stdinNull) args.push('--stdin-null');
-    args.push('--exec', ...phase.argv, '--end');
+    // Counted, not terminated: a word of the program's argv (a client's, through Piston's args or
+    // Judge0's command_line_arguments) is never read as an option, whatever it says.
+    args.push('--exec', String(phase.argv.length), ...phase.argv);
   });
   return args;
 }

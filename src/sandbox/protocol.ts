@@ -78,6 +78,23 @@ export function encodeFrame(type: string, payload: Buffer): Buffer {
   return payload.length ? Buffer.concat([head, payload]) : head;
 }
 
+/** An 'R' payload: u32 argc, argc NUL-terminated words (the launcher's options), u32 + input, u32 + stdin. */
+export function encodeRunRequest(launcherArgs: readonly string[], input: Buffer, stdin: Buffer): Buffer {
+  const parts: Buffer[] = [u32(launcherArgs.length)];
+  for (const a of launcherArgs) {
+    if (a.includes('\0')) throw new Error('a launcher option cannot hold a NUL byte');
+    parts.push(Buffer.from(`${a}\0`, 'utf8'));
+  }
+  parts.push(u32(input.length), input, u32(stdin.length), stdin);
+  return Buffer.concat(parts);
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n, 0);
+  return b;
+}
+
 /**
  * A relative path in the working directory: components of 1..255 bytes separated by '/', none
  * '.' or '..', no NUL or other control character, at most 16 deep and 1024 bytes (the launcher

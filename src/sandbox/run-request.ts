@@ -7,8 +7,10 @@ import type { LanguageProfile } from '../languages/profile.js';
 import type { SandboxHost } from './request.js';
 import { runSandbox } from './run.js';
 
-// The former contract (a language profile, one source file, one stdin), kept as a thin wrapper
-// over runSandbox until the executor calls runSandbox with the stored plan; then this file goes.
+// A shortcut for tests and benchmarks (test/languages, test/security, bench/): a language profile,
+// one source file and one stdin, planned here the way executions/plan.ts plans them, run through
+// runSandbox. Production never comes here: the executor runs each job's stored plan through
+// runSandbox (executor/run-plan.ts).
 
 export interface RunRequest {
   executionId: string;

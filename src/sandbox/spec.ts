@@ -74,6 +74,9 @@ export const BASE_ENV: Readonly<Record<string, string>> = {
   LC_ALL: 'C.UTF-8',
 };
 
+/** A word passed to the launcher is NUL-terminated on the wire: a NUL would split it in two. */
+const NO_NUL = '^[^\\u0000]*$';
+
 const Bytes = (description: string, minimum = 0, def?: number) => Type.Integer({ minimum, description, ...(def === undefined ? {} : { default: def }) });
 
 /** Disk I/O of one execution (v2 io.max, v1 blkio throttling) on the devices under its binds. */
@@ -86,7 +89,7 @@ export const IoLimitsSchema = Type.Object({
 
 export const PhaseSpecSchema = Type.Object({
   name: Type.Union([Type.Literal('compile'), Type.Literal('run')]),
-  argv: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 64 }),
+  argv: Type.Array(Type.String({ pattern: NO_NUL, minLength: 1 }), { minItems: 1, maxItems: 64, description: 'The program and its words, passed counted (native/PROTOCOL.md): any text but empty or with a NUL' }),
   wallTimeMs: Type.Integer({ minimum: 1, description: 'Wall-clock limit, enforced by init' }),
   cpuTimeMs: Type.Integer({ minimum: 1, description: 'CPU limit: RLIMIT_CPU per process, the group total checked after' }),
   memoryBytes: Bytes('cgroup memory limit, no swap', 4 * MiB),
@@ -109,7 +112,7 @@ export const SandboxSpecSchema = Type.Object({
   tmpBytes: Bytes('Size of /tmp (a tmpfs)', MiB),
   binds: Type.Array(Type.String({ pattern: '^/[^\\0]*$' }), { default: [...BASE_BINDS], description: 'Host paths bound read-only at the same place' }),
   maskedPaths: Type.Array(Type.String({ pattern: '^/proc/[a-z0-9_.-]+$' }), { default: [...MASKED_PATHS] }),
-  env: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), { additionalProperties: false, default: { ...BASE_ENV } }),
+  env: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ pattern: NO_NUL }), { additionalProperties: false, default: { ...BASE_ENV } }),
   niceValue: Type.Integer({ minimum: 0, maximum: 19, default: 10, description: 'Nice value of every program: the API wins the CPU' }),
   seccomp: Type.Boolean({ default: true, description: 'Install the seccomp filter (false only in tests of the launcher itself)' }),
   exportMaxBytes: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { default: null, description: 'null: no export; else the working directory comes back, at most this many bytes' }),
@@ -126,9 +129,6 @@ export interface SandboxSettings {
   maskedPaths?: string[];
   io?: Partial<Static<typeof IoLimitsSchema>>;
 }
-
-/** The default open-file limit of a phase, for profiles that do not say (the registry uses it). */
-export const DEFAULT_OPEN_FILES = 64;
 
 const checker = TypeCompiler.Compile(SandboxSpecSchema);
 

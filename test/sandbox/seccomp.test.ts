@@ -365,3 +365,29 @@ describe('profile validation', () => {
     expect(call(compileSeccomp(p, 'aarch64'), 'aarch64', 'read')).toBe(RET_ERRNO(EPERM));
   });
 });
+
+describe('profiles at startup', () => {
+  // Every seccomp profile is validated and compiled when a process decides it can isolate, before
+  // any run: a broken one stops the start with its file's name, even if no language uses it yet.
+  it('a broken profile stops probeIsolation, naming its file, before anything runs', async () => {
+    const { mkdtempSync, cpSync, writeFileSync, rmSync } = await import('node:fs');
+    const os = await import('node:os');
+    const { loadConfig } = await import('../../src/config/load.js');
+    const { probeIsolation } = await import('../../src/sandbox/host.js');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'codexec-profiles-'));
+    try {
+      cpSync(PROFILES_DIR, dir, { recursive: true });
+      const broken = path.join(dir, 'seccomp', 'unused-broken.json');
+      writeFileSync(broken, JSON.stringify({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read'], action: 'SCMP_ACT_MAYBE' }] }));
+      const err = await probeIsolation(loadConfig({}), dir).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ProfileError);
+      expect((err as Error).message).toContain(broken);
+      expect(((err as ProfileError).details as { problems: string[] }).problems.join('\n')).toMatch(/^syscalls\[0\]\.action/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -77,7 +77,21 @@ describe('launcherArgs', () => {
     expect(optionValues(args, '--stack')).toEqual([String(8 * MiB), String(8 * MiB)]);
     expect(optionValues(args, '--cgroup')).toEqual([rt.cgroupProcs[0]![0], rt.cgroupProcs[1]![0]]);
     const exec = args.lastIndexOf('--exec');
-    expect(args.slice(exec + 1, args.indexOf('--end', exec))).toEqual(['/work/main']);
+    expect(args.slice(exec + 1)).toEqual(['1', '/work/main']);
+  });
+  // The program's words are counted, never terminated (native/PROTOCOL.md): whatever a client puts
+  // in them stays a word of the program, and the launcher options before them are as they were.
+  it('counts the program\'s words, so that none of them can be read as an option', () => {
+    const hostile = ['/work/main', '--end', '--no-seccomp', '--uid', '0', '--ro', '/', '--exec', '1', '/bin/sh', '--phase'];
+    const a = launcherArgs(buildSandboxSpec({ plan: plan({ run: { argv: hostile, limits } }), phases: ['run'], exportWorkdir: false }), { ...rt, cgroupProcs: [rt.cgroupProcs[1]!] });
+    const exec = a.indexOf('--exec');
+    expect(a.slice(exec)).toEqual(['--exec', String(hostile.length), ...hostile]);
+    expect(a.slice(0, exec)).not.toContain('--no-seccomp');
+    expect(optionValues(a.slice(0, exec), '--uid')).toEqual(['201234']);
+  });
+  it('refuses a word with a NUL, which would split in two on the wire', () => {
+    expect(() => buildSandboxSpec({ plan: plan({ run: { argv: ['/work/main', 'a\0--no-seccomp'], limits } }), phases: ['run'], exportWorkdir: false })).toThrow(/argv/);
+    expect(() => buildSandboxSpec({ plan: plan({ env: { X: 'a\0b' } }), phases: ['run'], exportWorkdir: false })).toThrow(/env/);
   });
   it('sends compile output to its own descriptor and gives the compiler no stdin', () => {
     const compile = args.slice(args.indexOf('compile'), args.indexOf('run'));

@@ -6,16 +6,15 @@ import type { ExecutionRecord } from '../../src/domain/execution.js';
 import { isTerminal } from '../../src/domain/states.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Executor } from '../../src/executor/executor.js';
-import { legacySandbox } from '../../src/executor/legacy-sandbox.js';
+import { sandboxRunner } from '../../src/executor/open-sandbox.js';
 import { submitRun } from '../../src/executions/submit.js';
 import type { JobQueue } from '../../src/queue/core/job-queue.js';
 import { openSqliteQueue } from '../../src/queue/open.js';
-import { InlineRunner } from '../../src/worker/runners.js';
 import { IS_ROOT, makeHostTempDir, PY_PRELUDE, SKIP_MESSAGE, waitFor } from './helpers.js';
 import { securitySuite } from './suite.js';
 
 // A few attacks through the whole path a real submission takes: enqueued in a real SQLite job
-// store, claimed by the Executor, run by the InlineRunner in the real sandbox, and recorded. The
+// store, claimed by the Executor, run by runSandbox in the real sandbox, and recorded. The
 // database the program attacks is the very one its job is stored in.
 
 describe.skipIf(!IS_ROOT)(`attack through the executor${IS_ROOT ? '' : ` (${SKIP_MESSAGE})`}`, () => {
@@ -29,7 +28,7 @@ describe.skipIf(!IS_ROOT)(`attack through the executor${IS_ROOT ? '' : ` (${SKIP
     store = openSqliteQueue(path.join(dir, 'codexec.db'));
     executor = new Executor({
       store,
-      sandbox: legacySandbox(new InlineRunner(s.env().host)),
+      sandbox: sandboxRunner(s.env().host),
       logger: pino({ level: 'silent' }),
       slots: 2,
       leaseMs: 30_000,

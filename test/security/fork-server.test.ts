@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { defaultProfilesDir } from '../../src/languages/registry.js';
 import { ForkServer } from '../../src/sandbox/fork-server.js';
+import { encodeFrame, encodeRunRequest, REQUEST } from '../../src/sandbox/protocol.js';
 import { defaultLauncherPath } from '../../src/sandbox/host.js';
 import { IsolatedHost } from '../../src/sandbox/isolated-host.js';
-import { IS_ROOT, SKIP_MESSAGE, reportOf, describeOutcome } from './helpers.js';
+import { IS_ROOT, RAW_PHASE, SKIP_MESSAGE, reportOf, describeOutcome } from './helpers.js';
 import { ownForkServers } from './host-state.js';
 import { securitySuite } from './suite.js';
 
@@ -14,9 +13,6 @@ import { securitySuite } from './suite.js';
 // long-lived launcher per executor slot clones each execution's init into fresh namespaces. These
 // tests attack its edges: the control channel, its death mid-run, malformed requests, the death
 // of the worker that started it.
-
-// The compiled package (npm test builds it first): a separate node process runs it as a worker would.
-const DIST = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'dist');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -112,9 +108,21 @@ print(json.dumps({'fds': fds, 'fifo': kinds, 'ppid': os.getppid(), 'pid': os.get
       expect(Buffer.concat(chunks).toString()).toMatch(/^setup_error args:/);
       // Phases without an input (no seccomp filter record): refused before anything runs.
       chunks.length = 0;
-      const noFilter = server.start(['--phase', 'run', '--exec', '/bin/true', '--end'], Buffer.alloc(0), Buffer.alloc(0), (fd, c) => fd === 4 && chunks.push(c));
+      const noFilter = server.start([...RAW_PHASE], Buffer.alloc(0), Buffer.alloc(0), (fd, c) => fd === 4 && chunks.push(c));
       expect(await noFilter.done).toBe(125);
       expect(Buffer.concat(chunks).toString()).toMatch(/setup_error input:seccomp /);
+      // The launcher holds no setting of its own: a phase without its limits, a request without a
+      // uid, and an --exec whose count runs past the options are refused before anything runs.
+      const withoutLimit = RAW_PHASE.filter((_, i) => RAW_PHASE[i] !== '--stack' && RAW_PHASE[i - 1] !== '--stack');
+      const withoutUid = RAW_PHASE.slice(4);
+      const shortExec = [...RAW_PHASE.slice(0, -2), '3', '/bin/true'];
+      for (const [args, why] of [[withoutLimit, /without_--wall-ms/], [withoutUid, /no_--uid/], [shortExec, /fewer_words/]] as const) {
+        chunks.length = 0;
+        const refused = server.start(['--no-seccomp', ...args], Buffer.alloc(0), Buffer.alloc(0), (fd, c) => fd === 4 && chunks.push(c));
+        expect(await refused.done).toBe(125);
+        expect(Buffer.concat(chunks).toString()).toMatch(/^setup_error args:\S+ 22\n$/);
+        expect(Buffer.concat(chunks).toString()).toMatch(why);
+      }
       expect(server.alive).toBe(true);
     } finally {
       server.close();
@@ -148,22 +156,21 @@ print(json.dumps({'fds': fds, 'fifo': kinds, 'ppid': os.getppid(), 'pid': os.get
     expect(await exited).toBe(0);
   });
 
-  it.skipIf(!fs.existsSync(path.join(DIST, 'sandbox', 'fork-server.js')))('a fork server dies with the worker process that started it, and its execution with it', async () => {
-    // A separate node process starts a host and a long run, prints its fork server's pid, and is
-    // killed with SIGKILL (no cleanup code runs).
-    const dist = (rel: string) => JSON.stringify(path.join(DIST, rel));
+  it('a fork server dies with the worker process that started it, and its execution with it', async () => {
+    // A separate node process, standing in for a worker, starts a fork server as the worker does
+    // (--parent, the protocol's framing), starts a long run, and is killed with SIGKILL (no
+    // cleanup code runs). It needs nothing compiled: the request is made here.
+    const request = encodeFrame(REQUEST.run, encodeRunRequest(
+      [
+        ...['--no-seccomp', '--tmpfs', '/work:1048576:755', ...['/usr', '/bin', '/lib', '/lib64'].filter((p) => fs.existsSync(p)).flatMap((p) => ['--ro', p])],
+        ...RAW_PHASE.slice(0, -3).map((w, i, a) => (a[i - 1] === '--wall-ms' || a[i - 1] === '--cpu-ms' ? '100000' : w)),
+        ...['--exec', '2', '/bin/sleep', '120'],
+      ], Buffer.alloc(0), Buffer.alloc(0)));
     const script = `
-      const { loadConfig } = await import(${dist('config/load.js')});
-      const { probeIsolation, openSandboxHost } = await import(${dist('sandbox/host.js')});
-      const { LanguageRegistry } = await import(${dist('languages/registry.js')});
-      const { runInSandbox } = await import(${dist('sandbox/run.js')});
-      const config = loadConfig({});
-      const dir = ${JSON.stringify(defaultProfilesDir())};
-      const { settings } = await probeIsolation(config, dir);
-      const host = await openSandboxHost(settings);
-      const profile = (await LanguageRegistry.load(dir, config, { probeVersions: false })).resolve('python');
-      void runInSandbox(host, { executionId: 'orphan-' + process.pid, profile, sourceCode: 'import time\\nprint("up", flush=True)\\ntime.sleep(120)', stdin: '', runLimits: { ...profile.limits.default, wallTimeMs: 100000, cpuTimeMs: 100000 }, compileLimits: null });
-      setTimeout(() => console.log('ready'), 1000);
+      const { spawn } = await import('node:child_process');
+      const server = spawn(${JSON.stringify(defaultLauncherPath())}, ['--server', '--parent', String(process.pid)], { stdio: ['pipe', 'pipe', 'ignore'] });
+      server.stdin.write(Buffer.from(${JSON.stringify(request.toString('base64'))}, 'base64'));
+      setTimeout(() => console.log('ready'), 200);
       setInterval(() => {}, 1000);
     `;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -223,3 +223,13 @@ export const file = (p: string, content: string | Buffer, executable = false): S
 export function sandbox(env: SecurityEnv, req: Partial<SandboxRequest> & Pick<SandboxRequest, 'plan' | 'files'>): Promise<SandboxResult> {
   return runSandbox(env.host, { executionId: `sec-${randomUUID()}`, phases: ['run'], stdin: '', ...req });
 }
+
+/**
+ * The least a raw fork-server request needs (native/PROTOCOL.md): a uid, one phase with every limit
+ * and a counted `--exec`; for tests that talk to a ForkServer without the spec.
+ */
+export const RAW_PHASE: readonly string[] = [
+  '--uid', '65534', '--gid', '65534',
+  '--phase', 'run', '--wall-ms', '5000', '--cpu-ms', '5000', '--fsize', String(1 << 20), '--nofile', '64', '--stack', String(8 << 20),
+  '--exec', '1', '/bin/true',
+];

@@ -252,8 +252,13 @@ export function leftoverTmpFiles(before: HostSnapshot, opts: HostStateOptions): 
   return out;
 }
 
+/**
+ * Mounts that appeared on the host. Mount points under /var/tmp are not counted: the launcher never
+ * mounts there (its new root is /tmp, native/mounts.c), and tools that share a test machine do
+ * (container-check's rootfs /proc mounts once failed an unrelated test here).
+ */
 export function newMounts(before: HostSnapshot): string[] {
-  return mountLines().filter((l) => !before.mountinfo.has(l));
+  return mountLines().filter((l) => !before.mountinfo.has(l) && !(l.split(' ')[4] ?? '').startsWith('/var/tmp/'));
 }
 
 export interface HostProblems {

@@ -6,7 +6,7 @@ import { defaultProfilesDir } from '../../src/languages/registry.js';
 import { ForkServer } from '../../src/sandbox/fork-server.js';
 import { defaultLauncherPath } from '../../src/sandbox/host.js';
 import { encodeRecord } from '../../src/sandbox/protocol.js';
-import { describeOutcome, file, IS_ROOT, planOf, py, reportOf, sandbox, SKIP_MESSAGE } from './helpers.js';
+import { describeOutcome, file, IS_ROOT, planOf, py, RAW_PHASE, reportOf, sandbox, SKIP_MESSAGE } from './helpers.js';
 import { securitySuite } from './suite.js';
 
 // The working directory in and out (runSandbox): files with paths go in before the first phase;
@@ -165,7 +165,7 @@ out['done'] = True
   it('the launcher refuses unsafe paths in input records on its own', async () => {
     const server = new ForkServer(defaultLauncherPath());
     try {
-      const args = ['--no-seccomp', '--phase', 'run', '--exec', '/bin/true', '--end'];
+      const args = ['--no-seccomp', ...RAW_PHASE];
       const tooMany = Array.from({ length: 1025 }, (_, i) => encodeRecord('F', `f${i}`, Buffer.alloc(0))).flat();
       for (const input of [encodeRecord('F', '../x', Buffer.from('x')), encodeRecord('E', 'a/../../b', Buffer.alloc(0)), encodeRecord('F', 'a\0b', Buffer.alloc(0)), tooMany]) {
         const status: Buffer[] = [];

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { childGroups, mkdirIfMissing, processStartTime, readPids, readText, tryWriteControl, writeControl } from './cgroupfs.js';
-import { hugetlbLimitFiles } from './io.js';
+import { childGroups, isWritable, mkdirIfMissing, processStartTime, readMounts, readPids, readText, tryWriteControl, writeControl, type MountEntry } from './cgroupfs.js';
+import { hugetlbLimitFiles, weighExecutionsIo } from './io.js';
 
 // Finds the host's cgroup layout once at startup and prepares the directory this process creates
 // execution groups in:
@@ -35,6 +35,8 @@ export const DEFAULT_PARENT_NAME = 'codexec';
  */
 export const EXECUTIONS_CPU_SHARES_V1 = 128;
 export const EXECUTIONS_CPU_WEIGHT_V2 = 10;
+/** The same for disk I/O on v2 (io.weight / io.bfq.weight, default 100), where the kernel weighs groups. */
+export const EXECUTIONS_IO_WEIGHT_V2 = 10;
 
 export interface CgroupHierarchy {
   /** Controllers this hierarchy provides to execution groups (v2: the one hierarchy has all). */
@@ -63,6 +65,8 @@ export interface CgroupHost {
   warnings: string[];
   /** The hugetlb limit files of an execution group (io.ts), empty without the hugetlb controller. */
   hugetlbFiles: string[];
+  /** v2: the files of the executions' parent that took their lower disk weight (io.ts); else empty. */
+  ioWeightFiles: string[];
 }
 
 export interface DetectOptions {
@@ -73,13 +77,6 @@ export interface DetectOptions {
    * only reports what is there, without changing anything.
    */
   setUp?: boolean;
-}
-
-interface MountEntry {
-  root: string;
-  mountPoint: string;
-  fsType: string;
-  superOptions: string[];
 }
 
 /** Detects cgroup v1/v2 and prepares this worker's directory (see the module comment). */
@@ -107,6 +104,7 @@ export function detectCgroups(options: DetectOptions = {}): CgroupHost {
     problems: ['no cgroup filesystem is mounted (expected /sys/fs/cgroup): executions cannot be limited'],
     warnings: [],
     hugetlbFiles: [],
+    ioWeightFiles: [],
   };
 }
 
@@ -147,7 +145,7 @@ function setUpV1(found: Map<CgroupController, MountEntry>, parent: string, worke
   const controllers = WANTED_V1.filter((c) => hierarchies.some((h) => h.controllers.includes(c)));
   const hugetlb = hierarchies.find((h) => h.controllers.includes('hugetlb'));
   const hugetlbFiles = hugetlb ? hugetlbLimitFiles(1, hugetlb.workerDir) : [];
-  return { version: 1, mounts, controllers, parent: parentPath, workerTag, hierarchies, supervisor: null, ...split(notes, controllers), hugetlbFiles };
+  return { version: 1, mounts, controllers, parent: parentPath, workerTag, hierarchies, supervisor: null, ...split(notes, controllers), hugetlbFiles, ioWeightFiles: [] };
 }
 
 function setUpV2(mount: MountEntry, parentOverride: string, workerTag: string, setUp: boolean): CgroupHost {
@@ -166,6 +164,7 @@ function setUpV2(mount: MountEntry, parentOverride: string, workerTag: string, s
   const workerDir = path.join(dirOf(parentPath), workerTag);
   let supervisor: string | null = null;
   let controllers: CgroupController[];
+  let ioWeightFiles: string[] = [];
 
   if (setUp) {
     try {
@@ -180,8 +179,8 @@ function setUpV2(mount: MountEntry, parentOverride: string, workerTag: string, s
       const available = WANTED_V2.filter((c) => controllersOf(dirOf(parentPath)).includes(c));
       if (available.includes('cpu') && !tryWriteControl(path.join(dirOf(parentPath), 'cpu.weight'), String(EXECUTIONS_CPU_WEIGHT_V2)))
         notes.push(`cpu: cannot lower cpu.weight of ${dirOf(parentPath)}: programs compete with the API for the CPU as equals`);
-      // The same for the disks, where the io scheduler weighs groups (io.cost or BFQ; else no file).
-      tryWriteControl(path.join(dirOf(parentPath), 'io.weight'), `default ${EXECUTIONS_CPU_WEIGHT_V2}`);
+      // The same for the disks, where the kernel weighs groups (io.ts).
+      if (available.includes('io')) ioWeightFiles = weighExecutionsIo(dirOf(parentPath), EXECUTIONS_IO_WEIGHT_V2);
       enableForChildren(dirOf(parentPath), available, false);
       mkdirIfMissing(workerDir);
       enableForChildren(workerDir, available, false);
@@ -203,7 +202,7 @@ function setUpV2(mount: MountEntry, parentOverride: string, workerTag: string, s
   for (const c of WANTED_V2) mounts[c] = mount.mountPoint;
   const hierarchies = controllers.length > 0 || setUp ? [{ controllers, mount: mount.mountPoint, workerDir }] : [];
   const hugetlbFiles = controllers.includes('hugetlb') ? hugetlbLimitFiles(2, workerDir) : [];
-  return { version: 2, mounts, controllers, parent: parentPath, workerTag, hierarchies, supervisor, ...split(notes, controllers), hugetlbFiles };
+  return { version: 2, mounts, controllers, parent: parentPath, workerTag, hierarchies, supervisor, ...split(notes, controllers), hugetlbFiles, ioWeightFiles };
 }
 
 // A note is a problem when a required controller is unusable (or setup failed for all), else a warning.
@@ -263,34 +262,6 @@ function ownCgroupV2(mountRoot: string): string {
 function normalizeCgroupPath(p: string): string {
   const normalized = path.posix.normalize(`/${p.replace(/^\/sys\/fs\/cgroup(\/|$)/, '/')}`);
   return normalized.length > 1 ? normalized.replace(/\/$/, '') : normalized;
-}
-
-function isWritable(dir: string): boolean {
-  try {
-    fs.accessSync(dir, fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function readMounts(): MountEntry[] {
-  const text = readText('/proc/self/mountinfo') ?? '';
-  const out: MountEntry[] = [];
-  for (const line of text.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const left = line.slice(0, sep).split(' ');
-    const right = line.slice(sep + 3).split(' ');
-    if (left.length < 5 || right.length < 3) continue;
-    out.push({ root: unescape(left[3]), mountPoint: unescape(left[4]), fsType: right[0], superOptions: right[2].split(',') });
-  }
-  return out;
-}
-
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-function unescape(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
 /** Directories of other workers under the parent of `hierarchy`, for the sweeper. */

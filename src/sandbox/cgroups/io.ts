@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { exists, readText, writeControl } from './cgroupfs.js';
+import { exists, readText, tryWriteControl, writeControl } from './cgroupfs.js';
 
 // Disk I/O of an execution: the programs read the host's disks through their read-only binds
 // (O_DIRECT reads of /usr/lib ran at 1.5 GB/s, issue 12). Each execution group gets a throttle on
@@ -74,6 +74,25 @@ export function throttleableDevices(version: 1 | 2, dir: string, candidates: str
     } catch {
       return false;
     }
+  });
+}
+
+/**
+ * v2: the weight of all executions' disk I/O against the service's, written on their parent
+ * (the default is 100; 10 as for the CPU, detect.ts). It takes effect where the kernel weighs
+ * groups on a disk: io.cost enabled for it (io.weight) or the BFQ scheduler (io.bfq.weight); the
+ * throttle above applies everywhere. Returns the files that took the weight.
+ */
+export function weighExecutionsIo(parentDir: string, weight: number): string[] {
+  return ['io.weight', 'io.bfq.weight'].filter((f) => exists(path.join(parentDir, f)) && tryWriteControl(path.join(parentDir, f), `default ${weight}`));
+}
+
+/** Of `devices` ("MAJ:MIN"), those on which a group weight takes effect: BFQ, or io.cost enabled. */
+export function weightedDevices(version: 1 | 2, cgroupMount: string, devices: string[]): string[] {
+  const qos = version === 2 ? (readText(path.join(cgroupMount, 'io.cost.qos')) ?? '') : '';
+  return devices.filter((d) => {
+    if (/\[bfq\]/.test(readText(`/sys/dev/block/${d}/queue/scheduler`) ?? '')) return true;
+    return qos.split('\n').some((l) => l.startsWith(`${d} `) && /\benable=1\b/.test(l));
   });
 }
 

@@ -1,0 +1,76 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { resourceChecks, runDoctor } from '../../src/cli/doctor-checks.js';
+import { loadConfig } from '../../src/config/load.js';
+import { detectCgroups, releaseWorkerDir } from '../../src/sandbox/cgroups/index.js';
+
+// `codexec doctor` tells the operator how executions are kept from the host's huge pages and disks
+// (issue 12): what it says is checked against what the kernel shows, independently of the code
+// that decided it.
+
+describe('codexec doctor: huge pages and disk I/O', () => {
+  it('a host that limits both reports ok; one that cannot reports a warning with what to enable', () => {
+    const good = resourceChecks({ hugetlb: { limitedByCgroup: true, detail: 'limited to 0' }, io: { devices: ['8:0'], detail: 'throttled on 8:0' } });
+    expect(good.map((c) => [c.name, c.ok, c.warning, c.hint])).toEqual([
+      ['hugetlb', true, undefined, undefined],
+      ['disk I/O', true, undefined, undefined],
+    ]);
+    const bare = resourceChecks({ hugetlb: { limitedByCgroup: false, detail: 'no hugetlb controller' }, io: { devices: [], detail: 'no io controller' } });
+    expect(bare.map((c) => [c.name, c.ok, c.warning])).toEqual([
+      ['hugetlb', false, true],
+      ['disk I/O', false, true],
+    ]);
+    expect(bare[0]!.hint).toMatch(/hugetlb controller/);
+    expect(bare[1]!.hint).toMatch(/io \(v2\) or blkio \(v1\)/);
+  });
+});
+
+/** The cgroup controllers this kernel offers, as it lists them (v2 root, or the v1 mounts). */
+function kernelControllers(): Set<string> {
+  const v2 = '/sys/fs/cgroup/cgroup.controllers';
+  const out = new Set<string>(fs.existsSync(v2) ? fs.readFileSync(v2, 'utf8').trim().split(/\s+/) : []);
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [, right] = line.split(' - ');
+    if (right?.startsWith('cgroup ')) for (const o of right.split(' ')[2]!.split(',')) out.add(o);
+  }
+  return out;
+}
+
+/** "MAJ:MIN" of the disk holding /usr, as util-linux sees it (a partition's disk when it is one). */
+function usrDisk(): string | null {
+  try {
+    const dev = execFileSync('findmnt', ['-n', '-o', 'MAJ:MIN', '--target', '/usr'], { encoding: 'utf8' }).trim();
+    if (!fs.existsSync(`/sys/dev/block/${dev}`)) return null;
+    if (!fs.existsSync(`/sys/dev/block/${dev}/partition`)) return dev;
+    return fs.readFileSync(`${fs.realpathSync(`/sys/dev/block/${dev}`)}/../dev`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+const isRoot = process.geteuid?.() === 0;
+
+describe.skipIf(!isRoot)('codexec doctor on this host (needs root)', () => {
+  const config = loadConfig({});
+  afterAll(async () => {
+    // The doctor's smoke test made this process's worker directory: leave the host as it was.
+    await releaseWorkerDir(detectCgroups({ parent: config.cgroupParent || undefined }));
+  });
+
+  it('reports the hugetlb and disk I/O state the kernel shows', async () => {
+    const checks = await runDoctor(config);
+    const by = (name: string) => checks.find((c) => c.name === name);
+    expect(by('sandbox smoke test'), JSON.stringify(checks)).toMatchObject({ ok: true });
+    const controllers = kernelControllers();
+    const hugetlb = by('hugetlb')!;
+    expect(hugetlb.ok).toBe(controllers.has('hugetlb'));
+    expect(hugetlb.detail).toMatch(controllers.has('hugetlb') ? /^limited to 0 in every execution group/ : /^no hugetlb controller/);
+    const io = by('disk I/O')!;
+    const disk = usrDisk();
+    const ioController = controllers.has('io') || controllers.has('blkio');
+    expect(io.ok, io.detail).toBe(ioController && disk !== null);
+    if (io.ok) expect(io.detail).toContain(disk!);
+    if (controllers.has('io') && !controllers.has('blkio')) expect(io.detail).toMatch(/io\.weight|weighted/);
+  }, 120_000);
+});
