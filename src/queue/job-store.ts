@@ -65,6 +65,8 @@ export interface QueueStats {
   counts: Record<ExecutionStatus, number>;
   oldestQueuedAgeMs: number | null;
   executors: ExecutorInfo[];
+  /** `codexec serve` processes with a heartbeat within the forget period (three leases). */
+  apiNodes: ApiNodeInfo[];
   recentFailures: { id: string; finishedAt: number; failureReason: string | null }[];
 }
 
@@ -74,6 +76,21 @@ export interface ExecutorInfo {
   pid: number;
   slots: number;
   busy: number;
+  startedAt: number;
+  heartbeatAt: number;
+}
+
+/** An API node (`codexec serve`), as it records itself. */
+export interface ApiNodeInfo {
+  id: string;
+  hostname: string;
+  pid: number;
+  /** codexec version it runs (a rolling upgrade shows two). */
+  version: string;
+  /** host:port it listens on (its host name when it listens on every address). */
+  address: string;
+  /** Embedded executor slots (CODEXEC_EXECUTORS); 0: API only. */
+  executors: number;
   startedAt: number;
   heartbeatAt: number;
 }
@@ -114,6 +131,9 @@ export interface JobStore {
   /** Executors registry (for status and readiness). */
   heartbeat(info: ExecutorInfo): Promise<void>;
   removeExecutor(id: string): Promise<void>;
+  /** API nodes registry (for status): each `codexec serve` records itself every few seconds. */
+  apiNodeHeartbeat(info: ApiNodeInfo): Promise<void>;
+  removeApiNode(id: string): Promise<void>;
   /** Rows queued by an older codexec without a plan get one (run once at startup by a process that has the profiles). */
   planLegacy(planner: (legacy: LegacyJob) => ExecutionPlan | null): Promise<number>;
   close(): Promise<void>;

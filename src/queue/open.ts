@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { CodexecError } from '../domain/errors.js';
 import { JobQueue, type JobQueueOptions } from './core/job-queue.js';
+import type { ProcessRole } from './postgres/application-name.js';
 import type { PostgresDriverOptions } from './postgres/driver.js';
 import { SqliteDriver, type SqliteDriverOptions } from './sqlite/driver.js';
 
@@ -60,12 +61,12 @@ export async function openPostgresQueue(url: string, opts: JobQueueOptions & Pos
 }
 
 /** Opens the job queue that the configuration names: SQLite in the data directory by default. */
-export async function openJobStore(config: StoreConfig, opts: { onEventsError?: (err: Error) => void } = {}): Promise<JobQueue> {
+export async function openJobStore(config: StoreConfig, opts: { onEventsError?: (err: Error) => void; role?: ProcessRole } = {}): Promise<JobQueue> {
   const queueOpts = { executorStaleMs: EXECUTOR_STALE_LEASES * config.leaseMs, retryBaseMs: config.retryBaseMs };
   if (databaseKind(config) === 'postgres') {
     const url = config.databaseUrl.trim();
     try {
-      return await openPostgresQueue(url, { ...queueOpts, onEventsError: opts.onEventsError });
+      return await openPostgresQueue(url, { ...queueOpts, onEventsError: opts.onEventsError, role: opts.role });
     } catch (err) {
       if (err instanceof CodexecError) throw err;
       throw new CodexecError('database_unavailable', 500, `cannot open the PostgreSQL database at ${where(url)}: ${(err as Error).message}`, { details: { at: where(url) }, cause: err });

@@ -11,20 +11,18 @@
 // ("watch") and a webhook to deliver ("webhook").
 
 export const STATEMENT_NAMES = [
-  // ---- locks (PostgreSQL: transaction-scoped advisory locks; SQLite: no-ops, its write
-  //      transaction already excludes every other writer). Always taken in this order.
-  'LockIdempotencyScope', // @scope: serialises enqueues in one idempotency scope
-  'LockSession', // @sessionId: serialises enqueues of one session (in-flight limit)
-  'LockOwner', // @owner: serialises enqueues of one owner (in-flight quota)
-  'LockQueueDepth', // serialises depth-checked enqueues
-
   // ---- executions: create and read
-  'ExecutionInsert', // a QUEUED job; returns the row
+  // The enqueue, in one statement (one round trip): a QUEUED job is inserted only when no job
+  // has the idempotency key in its scope and the counts are below the limits given (null: no
+  // limit); returns the new row, or (PostgreSQL) the one that holds the key, or nothing. The
+  // core reads why when nothing comes back. PostgreSQL takes advisory locks first (scope,
+  // session, owner, depth: always in this order), SQLite's write lock excludes every other writer.
+  'ExecutionEnqueue', // @id, @sessionId, @owner, @scope, @language, @sourceCode, @plan, @callbackUrl, @maxAttempts, @idempotencyKey, @requestHash, @now, @sessionLimit, @ownerLimit, @depthLimit
   'ExecutionGetById', // @id
   'ExecutionGetByIdForUpdate', // @id, locked until the transaction ends (PostgreSQL)
   'ExecutionGetByIdempotencyKey', // @scope, @idempotencyKey
   'ExecutionListBySession', // @sessionId, @limit; newest first
-  'ExecutionListInFlightForSession', // @sessionId, @limit: ids of QUEUED/RUNNING, oldest first
+  'ExecutionListInFlightForSession', // @sessionId, @limit: ids of QUEUED/RUNNING, oldest first (why an enqueue was refused)
   'ExecutionListInFlightForOwner', // @owner, @limit
   'ExecutionCountQueuedUpTo', // @limit: min(QUEUED count, limit) as n (bounded: O(limit), not O(queue))
   'ExecutionListCancelRequested', // @ids (JSON array text): those RUNNING with a cancel asked for
@@ -69,6 +67,12 @@ export const STATEMENT_NAMES = [
   'ExecutorDeleteStale', // @id, @staleBefore (never @id itself)
   'ExecutorDelete', // @id
   'ExecutorListAlive', // @staleBefore
+
+  // ---- API nodes (migration 4): `codexec serve` processes, recorded with a heartbeat like executors
+  'ApiNodeUpsert', // @id, @hostname, @pid, @version, @address, @executors, @startedAt, @heartbeatAt
+  'ApiNodeDeleteStale', // @id, @staleBefore (never @id itself)
+  'ApiNodeDelete', // @id
+  'ApiNodeListAlive', // @staleBefore
 ] as const;
 
 export type StatementName = (typeof STATEMENT_NAMES)[number];

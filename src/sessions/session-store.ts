@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { CodexecError } from '../domain/errors.js';
+import type { ProcessRole } from '../queue/postgres/application-name.js';
 import type { Session } from './session.js';
 import type { WindowCounters } from './window-counters.js';
 
@@ -8,6 +9,12 @@ import type { WindowCounters } from './window-counters.js';
 // implementations with one behaviour (test/sessions/session-store-conformance.ts runs against
 // both): SQLite in serve's data directory (one API node), PostgreSQL for several API nodes behind
 // a load balancer, where any node serves any request of any session.
+
+/**
+ * Retry-After of a refusal for the quota of open sessions: a place frees up when the client
+ * closes one of its sessions (or one expires), which a retry cannot know; a few seconds.
+ */
+export const SESSION_QUOTA_RETRY_AFTER_SECONDS = 10;
 
 /** File name of the session database in CODEXEC_DATA_DIR (SQLite only). */
 export const SESSION_DB_FILE_NAME = 'sessions.db';
@@ -27,6 +34,21 @@ export interface AutosavePatch {
   revision?: number;
   /** If-Match: the stored revision must equal this one; the new revision is then this + 1. */
   ifMatchRevision?: number;
+  /** When set, a session of another owner is not found (API keys see only their own). */
+  owner?: string | null;
+}
+
+export interface NewSession {
+  language: string;
+  sourceCode: string;
+  /** The API key creating it; null (the default) without authentication. */
+  owner?: string | null;
+  /**
+   * The owner's quota of sessions open (ACTIVE) at once: refused with QuotaExceededError
+   * ('sessions') when it has this many already. Checked and inserted atomically (per owner, on
+   * every node). Ignored without an owner.
+   */
+  maxOpenForOwner?: number;
 }
 
 /** What a run callback returns: its value, and whether a run was accepted (sets lastRunAt). */
@@ -36,7 +58,7 @@ export interface RunDecision<T> {
 }
 
 export interface SessionStore {
-  create(input: { language: string; sourceCode: string }, now?: number): Promise<Session>;
+  create(input: NewSession, now?: number): Promise<Session>;
 
   /** The session, with its status; null once it is deleted (idle TTL + retention passed). */
   get(id: string, now?: number): Promise<Session | null>;
@@ -49,8 +71,11 @@ export interface SessionStore {
    */
   autosave(id: string, patch: AutosavePatch, now?: number): Promise<Session>;
 
-  /** Closes a session (idempotent). An expired session becomes CLOSED too. */
-  closeSession(id: string, now?: number): Promise<Session>;
+  /**
+   * Closes a session (idempotent). An expired session becomes CLOSED too. With `owner`, a
+   * session of another owner is not found (and not closed).
+   */
+  closeSession(id: string, now?: number, owner?: string | null): Promise<Session>;
 
   /**
    * Runs `decide` with the session as it is now, while no autosave, close or other run of this
@@ -96,12 +121,15 @@ function isPostgres(databaseUrl: string): boolean {
  * Opens the session store of this configuration: `${dataDir}/sessions.db` by default, the
  * `sessions` table of CODEXEC_DATABASE_URL when it is a postgres:// URL (migrated on open).
  */
-export async function openSessionStore(config: Pick<Config, 'dataDir' | 'sessionIdleTtlMs' | 'retentionMs'> & Partial<Pick<Config, 'databaseUrl'>>): Promise<SessionStore> {
+export async function openSessionStore(
+  config: Pick<Config, 'dataDir' | 'sessionIdleTtlMs' | 'retentionMs'> & Partial<Pick<Config, 'databaseUrl'>>,
+  opts: { role?: ProcessRole } = {},
+): Promise<SessionStore> {
   const lifetimes = { idleTtlMs: config.sessionIdleTtlMs, retentionMs: config.retentionMs };
   if (isPostgres(config.databaseUrl ?? '')) {
     // Loaded only here, so that a SQLite install never loads the PostgreSQL client.
     const { PostgresSessionStore } = await import('./postgres/postgres-session-store.js');
-    return PostgresSessionStore.open((config.databaseUrl ?? '').trim(), lifetimes);
+    return PostgresSessionStore.open((config.databaseUrl ?? '').trim(), lifetimes, { role: opts.role });
   }
   const { SqliteSessionStore } = await import('./sqlite-session-store.js');
   return SqliteSessionStore.open({ file: path.join(config.dataDir, SESSION_DB_FILE_NAME), ...lifetimes });

@@ -14,6 +14,8 @@ export interface StoredSession {
   updatedAt: number; // last accepted autosave (or creation)
   lastRunAt: number | null;
   closedAt: number | null;
+  /** The API key that created it (CODEXEC_AUTH=keys), or null: only that key sees it. */
+  owner: string | null;
 }
 
 export interface Session extends StoredSession {
@@ -30,4 +32,13 @@ export function sessionStatus(s: StoredSession, idleTtlMs: number, now: number):
   if (s.closedAt !== null) return 'CLOSED';
   if (lastActivityAt(s) + idleTtlMs < now) return 'EXPIRED';
   return 'ACTIVE';
+}
+
+/**
+ * Whether `viewer` may see (and use) session `s`: a viewer of null (no authentication) sees every
+ * session; an API key sees only its own. Another key's session is "not found", never "forbidden":
+ * its existence is not told.
+ */
+export function visibleTo(s: { owner: string | null }, viewer: string | null | undefined): boolean {
+  return viewer === null || viewer === undefined || s.owner === viewer;
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import Keyv from 'keyv';
-import { NotFoundError, RevisionConflictError, SessionClosedError } from '../domain/errors.js';
+import { NotFoundError, QuotaExceededError, RevisionConflictError, SessionClosedError } from '../domain/errors.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import { sessionStatus, type Session, type StoredSession } from './session.js';
-import type { AutosavePatch, RunDecision, SessionLifetimes, SessionStore } from './session-store.js';
+import { sessionStatus, visibleTo, type Session, type StoredSession } from './session.js';
+import { SESSION_QUOTA_RETRY_AFTER_SECONDS, type AutosavePatch, type NewSession, type RunDecision, type SessionLifetimes, type SessionStore } from './session-store.js';
 import { SqliteKeyvStore } from './sqlite-keyv-store.js';
 
 const TABLE = 'sessions';
@@ -103,18 +103,21 @@ export class SqliteSessionStore implements SessionStore {
     const cached = this.cache.get(id);
     if (cached && Math.max(cached.updatedAt, cached.lastRunAt ?? 0, cached.closedAt ?? 0) + this.ttlMs(cached) > now) return cached;
     this.forget(id);
-    const s = await this.keyv.get(id);
+    const stored = await this.keyv.get(id);
+    // Records written before sessions had owners have none.
+    const s = stored ? { ...stored, owner: stored.owner ?? null } : undefined;
     if (s) this.remember(s);
     return s;
   }
 
-  private async load(id: string): Promise<StoredSession> {
+  /** The stored record; not found when it is gone, or when it is another owner's. */
+  private async load(id: string, owner?: string | null): Promise<StoredSession> {
     const s = await this.read(id);
-    if (!s) throw new NotFoundError('session', id);
+    if (!s || !visibleTo(s, owner)) throw new NotFoundError('session', id);
     return s;
   }
 
-  async create(input: { language: string; sourceCode: string }, now = Date.now()): Promise<Session> {
+  async create(input: NewSession, now = Date.now()): Promise<Session> {
     const s: StoredSession = {
       id: randomUUID(),
       language: input.language,
@@ -124,9 +127,27 @@ export class SqliteSessionStore implements SessionStore {
       updatedAt: now,
       lastRunAt: null,
       closedAt: null,
+      owner: input.owner ?? null,
     };
-    await this.save(s);
-    return this.view(s, now);
+    const owner = s.owner;
+    const limit = input.maxOpenForOwner;
+    if (owner === null) {
+      await this.save(s);
+      return this.view(s, now);
+    }
+    // An owner's creates go one at a time (this process is the only writer of sessions.db), and
+    // each is committed before the next counts: the count and the insert cannot be interleaved.
+    // The owner is recorded first: if the record's write then fails, an owner without a record
+    // counts for nothing.
+    return this.mutex.run(`owner:${owner}`, async () => {
+      if (limit !== undefined) {
+        const open = this.adapter.countOpenOfOwner(owner, this.opts.idleTtlMs, now, limit);
+        if (open >= limit) throw new QuotaExceededError('sessions', limit, SESSION_QUOTA_RETRY_AFTER_SECONDS);
+      }
+      this.adapter.recordOwner(`${NAMESPACE}:${s.id}`, owner);
+      await this.save(s);
+      return this.view(s, now);
+    });
   }
 
   async get(id: string, now = Date.now()): Promise<Session | null> {
@@ -137,7 +158,7 @@ export class SqliteSessionStore implements SessionStore {
   /** One read (from the cache, usually) and one write. */
   async autosave(id: string, patch: AutosavePatch, now = Date.now()): Promise<Session> {
     return this.mutex.run(id, async () => {
-      const s = await this.load(id);
+      const s = await this.load(id, patch.owner);
       const status = sessionStatus(s, this.opts.idleTtlMs, now);
       if (status !== 'ACTIVE') throw new SessionClosedError(id, status);
       if (patch.ifMatchRevision !== undefined && patch.ifMatchRevision !== s.revision) throw new RevisionConflictError(s.revision);
@@ -154,9 +175,9 @@ export class SqliteSessionStore implements SessionStore {
     });
   }
 
-  async closeSession(id: string, now = Date.now()): Promise<Session> {
+  async closeSession(id: string, now = Date.now(), owner?: string | null): Promise<Session> {
     return this.mutex.run(id, async () => {
-      const s = await this.load(id);
+      const s = await this.load(id, owner);
       if (s.closedAt !== null) return this.view(s, now);
       const next: StoredSession = { ...s, closedAt: now };
       await this.save(next);
@@ -181,6 +202,7 @@ export class SqliteSessionStore implements SessionStore {
   async pruneExpired(now = Date.now()): Promise<number> {
     const keys = this.adapter.pruneExpired(now, `${NAMESPACE}:`);
     for (const key of keys) this.forget(key.slice(NAMESPACE.length + 1));
+    this.adapter.pruneOwners();
     return keys.length;
   }
 

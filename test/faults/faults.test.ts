@@ -8,6 +8,7 @@ import { postgresScenario } from './scenarios/postgres.js';
 import { postgresRestartsScenario } from './scenarios/postgres-restarts.js';
 import { sandboxFailureScenario } from './scenarios/sandbox-failure.js';
 import { shutdownScenario } from './scenarios/shutdown.js';
+import { topologyScenario } from './scenarios/topology.js';
 
 // The fault tests of issue 4: real `codexec serve` and `codexec worker` processes on real SQLite
 // files, killed, stopped, signalled and overloaded. They run dist/ (build first; `npm test` does).
@@ -28,4 +29,5 @@ describe.sequential('fault tests', () => {
   drainScenario();
   postgresScenario();
   postgresRestartsScenario();
+  topologyScenario();
 });

@@ -264,7 +264,7 @@ export function jobStoreConformance(name: string, makeHarness: () => Promise<Sto
     it('reports stats: every status, oldest queued age, live executors, recent failures', async () => {
       const empty = await store.stats(T);
       expect(Object.keys(empty.counts).sort()).toEqual([...EXECUTION_STATUSES].sort());
-      expect(empty).toEqual({ counts: { QUEUED: 0, RUNNING: 0, COMPLETED: 0, FAILED: 0, TIMEOUT: 0 }, oldestQueuedAgeMs: null, executors: [], recentFailures: [] });
+      expect(empty).toEqual({ counts: { QUEUED: 0, RUNNING: 0, COMPLETED: 0, FAILED: 0, TIMEOUT: 0 }, oldestQueuedAgeMs: null, executors: [], apiNodes: [], recentFailures: [] });
 
       for (let i = 0; i < 14; i++) await store.enqueue(newExecution({ sessionId: `s${i}` }), { now: T + i });
       for (let i = 0; i < 13; i++) {
@@ -287,6 +287,20 @@ export function jobStoreConformance(name: string, makeHarness: () => Promise<Sto
       expect(s.recentFailures[0]).toMatchObject({ finishedAt: T + 212, failureReason: 'wall_time_limit' });
       expect(s.recentFailures.map((f) => f.finishedAt)).toEqual([...s.recentFailures.map((f) => f.finishedAt)].sort((a, b) => b - a));
       expect(new Set(s.recentFailures.map((f) => f.failureReason))).toEqual(new Set(['wall_time_limit', 'runtime_error']));
+    });
+
+    it('lists API nodes by heartbeat: a node silent for three leases is forgotten, a removed one is gone', async () => {
+      const base = { hostname: 'h', pid: 7, version: '1.2.3', address: '0.0.0.0:8080', executors: 0, startedAt: T };
+      await store.apiNodeHeartbeat({ ...base, id: 'old', heartbeatAt: T });
+      await store.apiNodeHeartbeat({ ...base, id: 'a1', heartbeatAt: T + 1000 });
+      await store.apiNodeHeartbeat({ ...base, id: 'a2', executors: 2, heartbeatAt: T + 1000 });
+      expect((await store.stats(T + 1000)).apiNodes.map((n) => n.id)).toEqual(['a1', 'a2', 'old']);
+      // a1's next heartbeat, long after: the upsert keeps one row per node, and 'old' is deleted.
+      await store.apiNodeHeartbeat({ ...base, id: 'a1', heartbeatAt: T + 100_000 });
+      await store.removeApiNode('a2');
+      const s = await store.stats(T + 100_000);
+      expect(s.apiNodes).toEqual([{ ...base, id: 'a1', heartbeatAt: T + 100_000 }]);
+      expect(s.executors).toEqual([]); // the two registries are apart
     });
 
     it('keeps only the last 10 failures in stats', async () => {

@@ -1,4 +1,3 @@
-import { QueueFullError, QuotaExceededError, SessionBusyError } from '../../domain/errors.js';
 import type { AttemptError, ExecutionRecord, ExecutionResult } from '../../domain/execution.js';
 import type { ExecutionPlan } from '../../domain/plan.js';
 import { EXECUTION_STATUSES, type ExecutionStatus } from '../../domain/states.js';
@@ -8,6 +7,7 @@ import { createQueueEvents, type QueueEvents } from '../events.js';
 import type {
   AttemptFailure,
   AttemptFailureResult,
+  ApiNodeInfo,
   CancelOutcome,
   EnqueueOptions,
   EnqueueResult,
@@ -20,9 +20,11 @@ import type {
 } from '../job-store.js';
 import type { OutputLog } from '../output-log.js';
 import type { WebhookOutbox } from '../webhook-outbox.js';
+import { enqueue } from './enqueue.js';
 import { QueueOutputLog, type BodyRunner } from './output-log.js';
+import { listApiNodes, listExecutors, ProcessRegistry } from './registry.js';
+import { canceledResult, decideFailure, leaseExpiredMessage } from './rules.js';
 import { QueueWebhookOutbox } from './webhook-outbox.js';
-import { canceledResult, checkReplay, decideFailure, idempotencyScope, leaseExpiredMessage } from './rules.js';
 
 export interface JobQueueOptions {
   /** An executor whose heartbeat is older than this is gone. Default 45 s: three default leases. */
@@ -37,8 +39,6 @@ export interface JobQueueOptions {
 
 export const DEFAULT_EXECUTOR_STALE_MS = 45_000;
 export const DEFAULT_RETRY_BASE_MS = 500;
-/** Seconds a client should wait after a 503 queue_full. */
-export const QUEUE_FULL_RETRY_AFTER_SECONDS = 2;
 /** Failures listed by stats(). */
 export const RECENT_FAILURES = 10;
 /** Rows deleted per statement by prune(). */
@@ -57,6 +57,8 @@ export class JobQueue implements JobStore {
   readonly webhooks: WebhookOutbox;
   private readonly executorStaleMs: number;
   private readonly retryBaseMs: number;
+  private readonly runner: BodyRunner;
+  private readonly registry: ProcessRegistry;
   private closed = false;
 
   constructor(
@@ -66,9 +68,10 @@ export class JobQueue implements JobStore {
     this.executorStaleMs = opts.executorStaleMs ?? DEFAULT_EXECUTOR_STALE_MS;
     this.retryBaseMs = opts.retryBaseMs ?? DEFAULT_RETRY_BASE_MS;
     this.events = createQueueEvents(driver.events, { unref: opts.unrefEvents ?? true, pollMs: opts.eventsPollMs });
-    const run: BodyRunner = (body, mode, wrote) => this.run(body, mode, wrote);
-    this.output = new QueueOutputLog(run);
-    this.webhooks = new QueueWebhookOutbox(run);
+    this.runner = (body, mode, wrote) => this.run(body, mode, wrote);
+    this.output = new QueueOutputLog(this.runner);
+    this.webhooks = new QueueWebhookOutbox(this.runner);
+    this.registry = new ProcessRegistry(this.runner, this.executorStaleMs);
   }
 
   get dialect(): 'sqlite' | 'postgres' {
@@ -88,59 +91,9 @@ export class JobQueue implements JobStore {
 
   // ---- create and read --------------------------------------------------------------------------
 
-  // One write transaction: the idempotency lookup, the in-flight and depth checks and the insert
-  // see one state that no other enqueue can change in between (SQLite: the write lock is taken
-  // first; PostgreSQL: advisory locks, always in the order scope, session, owner, depth, so no two
-  // enqueues can deadlock). Claims and finishes meanwhile only lower the counts.
+  /** One round trip when it is accepted (core/enqueue.ts). */
   async enqueue(input: NewExecution, opts: EnqueueOptions = {}): Promise<EnqueueResult> {
-    const now = opts.now ?? Date.now();
-    const key = opts.idempotencyKey ?? null;
-    const requestHash = opts.requestHash ?? null;
-    const scope = idempotencyScope(input.sessionId, input.owner);
-    const self = this;
-    return this.run(function* (): Body<EnqueueResult> {
-      if (key !== null) {
-        yield op('LockIdempotencyScope', { scope });
-        const existing = (yield op('ExecutionGetByIdempotencyKey', { scope, idempotencyKey: key })).rows[0];
-        if (existing) {
-          const execution = self.driver.toRecord(existing);
-          checkReplay(execution.requestHash, requestHash);
-          return { execution, created: false };
-        }
-      }
-      const perSession = opts.maxInFlightPerSession;
-      if (input.sessionId !== null && perSession !== undefined && perSession >= 1) {
-        yield op('LockSession', { sessionId: input.sessionId });
-        const { rows } = yield op('ExecutionListInFlightForSession', { sessionId: input.sessionId, limit: perSession });
-        if (rows.length >= perSession) throw new SessionBusyError(String(rows[0]!.id));
-      }
-      const perOwner = opts.maxInFlightPerOwner;
-      if (input.owner !== null && perOwner !== undefined && perOwner >= 1) {
-        yield op('LockOwner', { owner: input.owner });
-        const { rows } = yield op('ExecutionListInFlightForOwner', { owner: input.owner, limit: perOwner });
-        if (rows.length >= perOwner) throw new QuotaExceededError('executions in flight', perOwner);
-      }
-      if (opts.maxQueueDepth !== undefined) {
-        yield op('LockQueueDepth');
-        const n = Number((yield op('ExecutionCountQueuedUpTo', { limit: opts.maxQueueDepth })).rows[0]!.n);
-        if (n >= opts.maxQueueDepth) throw new QueueFullError(n, QUEUE_FULL_RETRY_AFTER_SECONDS);
-      }
-      const { rows } = yield op('ExecutionInsert', {
-        id: input.id,
-        sessionId: input.sessionId,
-        owner: input.owner,
-        scope,
-        language: input.plan.language.id,
-        sourceCode: input.sourceCode,
-        plan: JSON.stringify(input.plan),
-        maxAttempts: input.maxAttempts,
-        idempotencyKey: key,
-        requestHash,
-        callbackUrl: input.callbackUrl ?? null,
-        now,
-      });
-      return { execution: self.driver.toRecord(rows[0]!), created: true };
-    }, 'write');
+    return enqueue(this.runner, (row) => this.driver.toRecord(row), input, opts);
   }
 
   async get(id: string): Promise<ExecutionRecord | null> {
@@ -317,15 +270,8 @@ export class JobQueue implements JobStore {
       const counts = Object.fromEntries(EXECUTION_STATUSES.map((s) => [s, 0])) as Record<ExecutionStatus, number>;
       for (const r of (yield op('StatsCountByStatus')).rows) counts[r.status as ExecutionStatus] = Number(r.n);
       const queuedAt = (yield op('StatsOldestQueuedAt')).rows[0]?.queuedAt;
-      const executors = (yield op('ExecutorListAlive', { staleBefore })).rows.map((r) => ({
-        id: String(r.id),
-        hostname: String(r.hostname),
-        pid: Number(r.pid),
-        slots: Number(r.slots),
-        busy: Number(r.busy),
-        startedAt: Number(r.startedAt),
-        heartbeatAt: Number(r.heartbeatAt),
-      }));
+      const executors = yield* listExecutors(staleBefore);
+      const apiNodes = yield* listApiNodes(staleBefore);
       const recentFailures = (yield op('StatsRecentFailures', { limit: RECENT_FAILURES })).rows.map((r) => ({
         id: String(r.id),
         finishedAt: Number(r.finishedAt),
@@ -335,23 +281,26 @@ export class JobQueue implements JobStore {
         counts,
         oldestQueuedAgeMs: queuedAt === null || queuedAt === undefined ? null : Math.max(0, now - Number(queuedAt)),
         executors,
+        apiNodes,
         recentFailures,
       };
     }, 'read');
   }
 
-  async heartbeat(info: ExecutorInfo): Promise<void> {
-    const staleBefore = info.heartbeatAt - this.executorStaleMs;
-    await this.run(function* () {
-      yield op('ExecutorUpsert', { ...info });
-      yield op('ExecutorDeleteStale', { id: info.id, staleBefore });
-    }, 'write', false);
+  heartbeat(info: ExecutorInfo): Promise<void> {
+    return this.registry.executorHeartbeat(info);
   }
 
-  async removeExecutor(id: string): Promise<void> {
-    await this.run(function* () {
-      yield op('ExecutorDelete', { id });
-    }, 'single', false);
+  removeExecutor(id: string): Promise<void> {
+    return this.registry.removeExecutor(id);
+  }
+
+  apiNodeHeartbeat(info: ApiNodeInfo): Promise<void> {
+    return this.registry.apiNodeHeartbeat(info);
+  }
+
+  removeApiNode(id: string): Promise<void> {
+    return this.registry.removeApiNode(id);
   }
 
   // Rows queued by a codexec older than plans carry their request's pieces instead: each gets the

@@ -2,8 +2,9 @@ import pg from 'pg';
 import type { ExecutionRecord } from '../../domain/execution.js';
 import type { Body, Op, OpResult, QueueDriver, RunMode } from '../driver.js';
 import type { EventTransport } from '../events.js';
+import { applicationName, type ProcessRole } from './application-name.js';
 import { rethrowUnavailable } from './connection-errors.js';
-import { notifyEventTransport } from './events.js';
+import { notifyEventTransport, TCP_KEEPALIVE } from './events.js';
 import { migrate } from './migrations.js';
 import { BYTEA_PARAMS, PG_TYPES, rowToRecord } from './rows.js';
 import { bindValues, JOBS_CHANNEL, STATEMENTS } from './sql.js';
@@ -11,11 +12,20 @@ import { bindValues, JOBS_CHANNEL, STATEMENTS } from './sql.js';
 export interface PostgresDriverOptions {
   /** Connections of this process's pool. Default 10. */
   poolSize?: number;
+  /** Who this process is, for the connections' application_name. Default 'cli'. */
+  role?: ProcessRole;
   /** Told about connection failures of the LISTEN connection. */
   onEventsError?: (err: Error) => void;
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
+// A pooled connection idle this long is closed. With pg's default (10 s), a node that saw a run
+// less often than every 10 s opened new connections for it: ~10 ms of this process's CPU each
+// (SCRAM authentication) plus a new backend on the server, and ~30 ms of latency (a run every 12 s,
+// `node bench/postgres.mjs --interval-ms=12000`: end-to-end median 165 ms, 82 ms with this). Idle
+// connections cost the server only memory, and max_connections must allow the pools' maximum
+// anyway (docs/several-hosts.md).
+const IDLE_TIMEOUT_MS = 300_000;
 
 type Conn = pg.Pool | pg.PoolClient;
 
@@ -34,7 +44,14 @@ export class PostgresDriver implements QueueDriver {
   static async open(url: string, opts: PostgresDriverOptions = {}): Promise<PostgresDriver> {
     // A host that drops packets must not hang startup or a claim forever: connecting gives up
     // after CONNECT_TIMEOUT_MS and the caller sees an error (startup: database_unavailable).
-    const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: opts.poolSize ?? 10,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      idleTimeoutMillis: IDLE_TIMEOUT_MS,
+      ...TCP_KEEPALIVE,
+      fallback_application_name: applicationName(opts.role ?? 'cli', 'jobs'),
+    });
     // An idle connection that breaks (server restart, network) is removed from the pool, which
     // emits 'error'; without a listener that would crash the process. The next query reconnects.
     pool.on('error', () => undefined);
@@ -65,7 +82,7 @@ export class PostgresDriver implements QueueDriver {
     url: string,
     opts: PostgresDriverOptions,
   ) {
-    this.events = notifyEventTransport({ url, channel: JOBS_CHANNEL, onError: opts.onEventsError });
+    this.events = notifyEventTransport({ url, channel: JOBS_CHANNEL, onError: opts.onEventsError, applicationName: applicationName(opts.role ?? 'cli', 'listen') });
   }
 
   private async exec(conn: Conn, { name, params }: Op): Promise<OpResult> {

@@ -12,7 +12,14 @@ export interface NotifyTransportOptions {
   channel: string;
   /** Told about connection failures (the transport keeps trying). */
   onError?: (err: Error) => void;
+  /** The connection's fallback application_name (application-name.ts). */
+  applicationName?: string;
 }
+
+// TCP keepalive from a minute of silence: a LISTEN connection is idle for as long as no job
+// changes, and a NAT or firewall between hosts drops idle flows silently; its probes keep the flow
+// open, and tell a dead peer from a quiet one (the connection then errors, and is re-opened).
+export const TCP_KEEPALIVE = { keepAlive: true, keepAliveInitialDelayMillis: 60_000 } as const;
 
 const RECONNECT_MIN_MS = 250;
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -53,7 +60,7 @@ export function notifyEventTransport(opts: NotifyTransportOptions): EventTranspo
   const connect = (): void => {
     retry = null;
     if (closed) return;
-    const c = new pg.Client({ connectionString: opts.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    const c = new pg.Client({ connectionString: opts.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, fallback_application_name: opts.applicationName, ...TCP_KEEPALIVE });
     client = c;
     c.on('notification', (msg) => {
       if (msg.channel !== opts.channel) return;

@@ -30,18 +30,18 @@ export const ADVISORY_SCOPE_NAMESPACE = 0x63647869;
 export const LOCK_MIGRATIONS = `SELECT pg_advisory_xact_lock(${ADVISORY_NAMESPACE}, ${ADVISORY_KEY_MIGRATIONS})`;
 
 const QUEUE_SQL = {
-  // Transaction-scoped: released at COMMIT or ROLLBACK, also when the connection is lost.
-  LockIdempotencyScope: `SELECT pg_advisory_xact_lock(${ADVISORY_SCOPE_NAMESPACE}, hashtext(@scope))`,
-  LockSession: `SELECT pg_advisory_xact_lock(${ADVISORY_SESSION_NAMESPACE}, hashtext(@sessionId))`,
-  LockOwner: `SELECT pg_advisory_xact_lock(${ADVISORY_OWNER_NAMESPACE}, hashtext(@owner))`,
-  LockQueueDepth: `SELECT pg_advisory_xact_lock(${ADVISORY_NAMESPACE}, ${ADVISORY_KEY_QUEUE_DEPTH})`,
-
-  ExecutionInsert: `
-    INSERT INTO executions (id, session_id, owner, idempotency_scope, language, source_code, plan, callback_url,
-                            status, attempt, max_attempts, idempotency_key, request_hash, run_after, queued_at)
-    VALUES (@id, @sessionId, @owner, @scope, @language, @sourceCode, @plan, @callbackUrl,
-            'QUEUED', 0, @maxAttempts, @idempotencyKey, @requestHash, @now, @now)
-    RETURNING *`,
+  /**
+   * The enqueue: codexec_enqueue (migrations.ts, migration 4) takes the advisory locks its checks
+   * need (transaction-scoped: held until this statement commits), checks with a fresh snapshot
+   * after each lock, and inserts. Called without BEGIN: one round trip. Named arguments, so the
+   * call cannot bind a value to the wrong parameter.
+   */
+  ExecutionEnqueue: `
+    SELECT * FROM codexec_enqueue(
+      p_id => @id, p_session_id => @sessionId, p_owner => @owner, p_scope => @scope, p_language => @language,
+      p_source_code => @sourceCode, p_plan => @plan, p_callback_url => @callbackUrl, p_max_attempts => @maxAttempts,
+      p_idempotency_key => @idempotencyKey, p_request_hash => @requestHash, p_now => @now,
+      p_session_limit => @sessionLimit, p_owner_limit => @ownerLimit, p_depth_limit => @depthLimit)`,
 
   ExecutionGetById: `SELECT * FROM executions WHERE id = @id`,
 
@@ -226,6 +226,28 @@ const QUEUE_SQL = {
   ExecutorListAlive: `
     SELECT id, hostname, pid, slots, busy, started_at AS "startedAt", heartbeat_at AS "heartbeatAt"
     FROM executors WHERE heartbeat_at >= @staleBefore ORDER BY id`,
+
+  ApiNodeUpsert: `
+    INSERT INTO api_nodes (id, hostname, pid, version, address, executors, started_at, heartbeat_at)
+    VALUES (@id, @hostname, @pid, @version, @address, @executors, @startedAt, @heartbeatAt)
+    ON CONFLICT (id) DO UPDATE SET
+      hostname = excluded.hostname, pid = excluded.pid, version = excluded.version, address = excluded.address,
+      executors = excluded.executors, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
+
+  /** SKIP LOCKED and not ourselves, for the reason given at ExecutorDeleteStale. */
+  ApiNodeDeleteStale: `
+    DELETE FROM api_nodes
+    WHERE id IN (
+      SELECT id FROM api_nodes
+      WHERE heartbeat_at < @staleBefore AND id <> @id
+      FOR UPDATE SKIP LOCKED
+    )`,
+
+  ApiNodeDelete: `DELETE FROM api_nodes WHERE id = @id`,
+
+  ApiNodeListAlive: `
+    SELECT id, hostname, pid, version, address, executors, started_at AS "startedAt", heartbeat_at AS "heartbeatAt"
+    FROM api_nodes WHERE heartbeat_at >= @staleBefore ORDER BY id`,
 } as const satisfies Partial<DialectSql>;
 
 /** Every statement of the dialect: the queue's own, live output's and the webhook outbox's. */

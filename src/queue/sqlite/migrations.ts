@@ -309,6 +309,25 @@ BEGIN
 END;
 `,
   },
+  {
+    version: 4,
+    name: 'API nodes',
+    // `codexec serve` processes, recorded with a heartbeat as executors are, so that `codexec
+    // status` lists every API node on this database and flags one that went quiet. The same
+    // table as the PostgreSQL store's migration 4.
+    sql: `
+CREATE TABLE api_nodes (
+  id            TEXT    PRIMARY KEY CHECK (length(id) > 0),
+  hostname      TEXT    NOT NULL,
+  pid           INTEGER NOT NULL,
+  version       TEXT    NOT NULL,
+  address       TEXT    NOT NULL, -- host:port it listens on (its host name for a wildcard address)
+  executors     INTEGER NOT NULL CHECK (executors >= 0), -- embedded executor slots (0: API only)
+  started_at    INTEGER NOT NULL,
+  heartbeat_at  INTEGER NOT NULL
+);
+`,
+  },
 ];
 
 /** Applies the migrations the database lacks; returns the versions applied now. */

@@ -5,22 +5,31 @@ import { WEBHOOK_SQL } from './webhook-sql.js';
 // Every SQL statement of the job queue on SQLite, named as in ../statements.ts (which says what
 // each does) and bound by @name. The schema, its invariants and the event triggers are in
 // migrations.ts. No statement here locks: a write transaction (IMMEDIATE) takes SQLite's one
-// write lock before its first statement, so every body of the core runs with no other writer,
-// in this process or any other.
+// write lock before its first statement, and a write statement run alone takes it before it reads
+// anything, so every body of the core runs with no other writer, in this process or any other.
 
-const NO_LOCK = `SELECT 1`;
+// The counts below are bounded (LIMIT): O(limit), never O(queue).
+const IN_FLIGHT_FOR = (column: string, param: string, limit: string) =>
+  `(SELECT COUNT(*) FROM (SELECT 1 FROM executions WHERE ${column} = ${param} AND status IN ('QUEUED', 'RUNNING') LIMIT COALESCE(${limit}, 0)))`;
 
 const QUEUE_SQL = {
-  LockIdempotencyScope: NO_LOCK,
-  LockSession: NO_LOCK,
-  LockOwner: NO_LOCK,
-  LockQueueDepth: NO_LOCK,
-
-  ExecutionInsert: `
+  /**
+   * One statement, atomic without a lock: an INSERT takes the write lock before it evaluates
+   * anything, so the checks and the insert see one state. A limit that is null checks nothing
+   * (`NULL IS NULL OR ...`); the LIMITs are never null (COALESCE), which SQLite would refuse.
+   * Nothing comes back for a key already used in its scope or a limit reached: the core reads why.
+   */
+  ExecutionEnqueue: `
     INSERT INTO executions (id, session_id, owner, idempotency_scope, language, source_code, plan, callback_url,
                             status, attempt, max_attempts, idempotency_key, request_hash, run_after, queued_at)
-    VALUES (@id, @sessionId, @owner, @scope, @language, @sourceCode, @plan, @callbackUrl,
-            'QUEUED', 0, @maxAttempts, @idempotencyKey, @requestHash, @now, @now)
+    SELECT @id, @sessionId, @owner, @scope, @language, @sourceCode, @plan, @callbackUrl,
+           'QUEUED', 0, @maxAttempts, @idempotencyKey, @requestHash, @now, @now
+    WHERE (@idempotencyKey IS NULL
+           OR NOT EXISTS (SELECT 1 FROM executions WHERE idempotency_scope = @scope AND idempotency_key = @idempotencyKey))
+      AND (@sessionLimit IS NULL OR ${IN_FLIGHT_FOR('session_id', '@sessionId', '@sessionLimit')} < @sessionLimit)
+      AND (@ownerLimit IS NULL OR ${IN_FLIGHT_FOR('owner', '@owner', '@ownerLimit')} < @ownerLimit)
+      AND (@depthLimit IS NULL
+           OR (SELECT COUNT(*) FROM (SELECT 1 FROM executions WHERE status = 'QUEUED' LIMIT COALESCE(@depthLimit, 0))) < @depthLimit)
     RETURNING *`,
 
   ExecutionGetById: `SELECT * FROM executions WHERE id = @id`,
@@ -171,6 +180,21 @@ const QUEUE_SQL = {
   ExecutorListAlive: `
     SELECT id, hostname, pid, slots, busy, started_at AS startedAt, heartbeat_at AS heartbeatAt
     FROM executors WHERE heartbeat_at >= @staleBefore ORDER BY id`,
+
+  ApiNodeUpsert: `
+    INSERT INTO api_nodes (id, hostname, pid, version, address, executors, started_at, heartbeat_at)
+    VALUES (@id, @hostname, @pid, @version, @address, @executors, @startedAt, @heartbeatAt)
+    ON CONFLICT (id) DO UPDATE SET
+      hostname = excluded.hostname, pid = excluded.pid, version = excluded.version, address = excluded.address,
+      executors = excluded.executors, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
+
+  ApiNodeDeleteStale: `DELETE FROM api_nodes WHERE heartbeat_at < @staleBefore AND id <> @id`,
+
+  ApiNodeDelete: `DELETE FROM api_nodes WHERE id = @id`,
+
+  ApiNodeListAlive: `
+    SELECT id, hostname, pid, version, address, executors, started_at AS startedAt, heartbeat_at AS heartbeatAt
+    FROM api_nodes WHERE heartbeat_at >= @staleBefore ORDER BY id`,
 } as const satisfies Partial<DialectSql>;
 
 /** Every statement of the dialect: the queue's own, live output's and the webhook outbox's. */

@@ -9,6 +9,8 @@ export interface AutosaveInput {
   revision: number | null;
   ifMatchRevision: number | null;
   now: number;
+  /** When not null, only a session of this owner is written. */
+  owner: string | null;
 }
 
 interface Queued<Row> {
@@ -67,6 +69,7 @@ export class AutosaveBatcher<Row extends { id: string }> {
         revisions: inputs.map((i) => i.revision),
         ifMatchRevisions: inputs.map((i) => i.ifMatchRevision),
         nows: inputs.map((i) => i.now),
+        owners: inputs.map((i) => i.owner),
         ...this.lifetimes,
       });
       const applied = new Map(rows.map((r) => [r.id, r]));

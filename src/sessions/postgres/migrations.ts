@@ -67,6 +67,19 @@ CREATE UNLOGGED TABLE rate_limit_windows (
 CREATE INDEX rate_limit_windows_ends ON rate_limit_windows (window_ends_at);
 `,
   },
+  {
+    version: 3,
+    name: 'session owners',
+    // The API key that created a session (CODEXEC_AUTH=keys); NULL without authentication. The
+    // index serves the quota of open sessions per key (SessionCountOpenOfOwner) and holds only
+    // open sessions of keys. An autosave changes neither owner nor closed_at, so it stays a HOT
+    // update (see migration 1).
+    sql: `
+ALTER TABLE sessions ADD COLUMN owner TEXT CHECK (owner IS NULL OR length(owner) > 0);
+
+CREATE INDEX sessions_owner_open ON sessions (owner) WHERE owner IS NOT NULL AND closed_at IS NULL;
+`,
+  },
 ];
 
 const LOCK_MIGRATIONS = `SELECT pg_advisory_xact_lock(${ADVISORY_NAMESPACE}, ${ADVISORY_KEY_MIGRATIONS})`;

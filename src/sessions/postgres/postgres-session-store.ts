@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { CodexecError, NotFoundError, RevisionConflictError, SessionClosedError } from '../../domain/errors.js';
+import { CodexecError, NotFoundError, QuotaExceededError, RevisionConflictError, SessionClosedError } from '../../domain/errors.js';
+import { where } from '../../queue/open.js';
+import { applicationName, type ProcessRole } from '../../queue/postgres/application-name.js';
 import { rethrowUnavailable } from '../../queue/postgres/connection-errors.js';
 import { PG_TYPES } from '../../queue/postgres/rows.js';
 import { KeyedMutex } from '../keyed-mutex.js';
-import { sessionStatus, type Session, type StoredSession } from '../session.js';
-import type { AutosavePatch, RunDecision, SessionLifetimes, SessionStore } from '../session-store.js';
+import { sessionStatus, visibleTo, type Session, type StoredSession } from '../session.js';
+import { SESSION_QUOTA_RETRY_AFTER_SECONDS, type AutosavePatch, type NewSession, type RunDecision, type SessionLifetimes, type SessionStore } from '../session-store.js';
 import { AutosaveBatcher } from './autosave-batcher.js';
 import { migrate } from './migrations.js';
 import { PostgresWindowCounters } from './postgres-window-counters.js';
@@ -16,6 +18,8 @@ export interface PostgresSessionStoreOptions {
   poolSize?: number;
   /** Connections that hold a session's row lock while a run is decided. Default 3. */
   runPoolSize?: number;
+  /** Who this process is, for the connections' application_name. Default 'cli'. */
+  role?: ProcessRole;
   /**
    * Group autosaves that arrive together into one statement (default true). false: one
    * statement per autosave, the path a batch falls back to; the tests and the benchmark use it.
@@ -53,6 +57,7 @@ interface SessionRow {
   last_run_at: number | null;
   closed_at: number | null;
   expires_at: number;
+  owner: string | null;
 }
 
 /** `sourceCode`: the code the caller wrote, when the statement did not return it (SessionAutosave). */
@@ -66,6 +71,7 @@ function rowToStored(row: SessionRow, sourceCode?: string): StoredSession {
     updatedAt: row.updated_at,
     lastRunAt: row.last_run_at,
     closedAt: row.closed_at,
+    owner: row.owner,
   };
 }
 
@@ -116,8 +122,14 @@ export class PostgresSessionStore implements SessionStore {
 
   /** Connects to `url`, migrates the session tables (the first schema of its search_path). */
   static async open(url: string, lifetimes: SessionLifetimes, opts: PostgresSessionStoreOptions = {}): Promise<PostgresSessionStore> {
-    const pool = openPool({ connectionString: url, max: opts.poolSize ?? DEFAULT_POOL_SIZE });
-    const runPool = openPool({ connectionString: url, max: opts.runPoolSize ?? 3, idle_in_transaction_session_timeout: RUN_IDLE_IN_TRANSACTION_MS });
+    const role = opts.role ?? 'cli';
+    const pool = openPool({ connectionString: url, max: opts.poolSize ?? DEFAULT_POOL_SIZE, fallback_application_name: applicationName(role, 'sessions') });
+    const runPool = openPool({
+      connectionString: url,
+      max: opts.runPoolSize ?? 3,
+      idle_in_transaction_session_timeout: RUN_IDLE_IN_TRANSACTION_MS,
+      fallback_application_name: applicationName(role, 'session-runs'),
+    });
     try {
       const client = await pool.connect();
       let broken: Error | undefined;
@@ -164,10 +176,43 @@ export class PostgresSessionStore implements SessionStore {
     return row ? rowToStored(row) : null;
   }
 
-  async create(input: { language: string; sourceCode: string }, now = Date.now()): Promise<Session> {
-    const params = { ...this.params(randomUUID(), now), language: input.language, sourceCode: Buffer.from(input.sourceCode, 'utf8') };
-    const row = (await this.run<SessionRow>('SessionInsert', params)).rows[0];
+  async create(input: NewSession, now = Date.now()): Promise<Session> {
+    const owner = input.owner ?? null;
+    const params = { ...this.params(randomUUID(), now), language: input.language, sourceCode: Buffer.from(input.sourceCode, 'utf8'), owner };
+    const limit = input.maxOpenForOwner;
+    if (owner === null || limit === undefined) {
+      const row = (await this.run<SessionRow>('SessionInsert', params)).rows[0];
+      return this.view(rowToStored(row), now);
+    }
+    // The quota of open sessions: the key's creates, from every node, one at a time (sql.ts).
+    const row = await this.inTransaction(async (run) => {
+      await run('SessionLockOwner', { owner });
+      const open = (await run<{ n: number }>('SessionCountOpenOfOwner', { owner, now, idleTtlMs: this.lifetimes.idleTtlMs, limit })).rows[0].n;
+      if (open >= limit) throw new QuotaExceededError('sessions', limit, SESSION_QUOTA_RETRY_AFTER_SECONDS);
+      return (await run<SessionRow>('SessionInsert', params)).rows[0];
+    });
     return this.view(rowToStored(row), now);
+  }
+
+  /** `body` in a transaction on a connection of the main pool; rolled back when it throws. */
+  private async inTransaction<T>(body: (run: RunStatement) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect().catch(rethrowUnavailable);
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const out = await body(runner(client));
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackErr) {
+        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+      }
+      rethrowUnavailable(err);
+    } finally {
+      client.release(broken);
+    }
   }
 
   async get(id: string, now = Date.now()): Promise<Session | null> {
@@ -182,6 +227,7 @@ export class PostgresSessionStore implements SessionStore {
       sourceCode: patch.sourceCode === undefined ? null : Buffer.from(patch.sourceCode, 'utf8'),
       revision: patch.revision ?? null,
       ifMatchRevision: patch.ifMatchRevision ?? null,
+      owner: patch.owner ?? null,
     };
     return this.mutex.run(id, async () => {
       if (this.batcher) {
@@ -193,7 +239,7 @@ export class PostgresSessionStore implements SessionStore {
         if (row) return this.view(rowToStored(row, patch.sourceCode), now);
         // Refused: say why, from the row as it is now.
         const s = await this.read(id, now);
-        if (!s) throw new NotFoundError('session', id);
+        if (!s || !visibleTo(s, patch.owner)) throw new NotFoundError('session', id);
         const status = sessionStatus(s, this.lifetimes.idleTtlMs, now);
         if (status !== 'ACTIVE') throw new SessionClosedError(id, status);
         if (patch.ifMatchRevision !== undefined && patch.ifMatchRevision !== s.revision) throw new RevisionConflictError(s.revision);
@@ -203,13 +249,13 @@ export class PostgresSessionStore implements SessionStore {
     });
   }
 
-  async closeSession(id: string, now = Date.now()): Promise<Session> {
+  async closeSession(id: string, now = Date.now(), owner?: string | null): Promise<Session> {
     return this.mutex.run(id, () =>
       this.untilDecided('close', async () => {
-        const row = (await this.run<SessionRow>('SessionClose', this.params(id, now))).rows[0];
+        const row = (await this.run<SessionRow>('SessionClose', { ...this.params(id, now), owner: owner ?? null })).rows[0];
         if (row) return this.view(rowToStored(row), now);
         const s = await this.read(id, now);
-        if (!s) throw new NotFoundError('session', id);
+        if (!s || !visibleTo(s, owner)) throw new NotFoundError('session', id);
         return s.closedAt !== null ? this.view(s, now) : null;
       }),
     );
@@ -282,14 +328,4 @@ function runner(conn: pg.Pool | pg.PoolClient): RunStatement {
     const statement = STATEMENTS[name];
     return conn.query({ name: statement.name, text: statement.text, values: bindValues(statement, params), types: PG_TYPES }).catch(rethrowUnavailable);
   };
-}
-
-/** host:port/database of a URL, for messages: never its user or password. */
-function where(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
-  } catch {
-    return 'CODEXEC_DATABASE_URL';
-  }
 }

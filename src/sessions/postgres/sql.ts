@@ -1,5 +1,8 @@
 import { bindValues, compileNamed, type CompiledStatement } from '../../queue/postgres/sql.js';
 
+/** 'cdxa' as an int4: the advisory locks of an API key's session creates (SessionLockOwner), keyed by hashtext(owner). */
+export const ADVISORY_SESSION_OWNER_NAMESPACE = 0x63647861;
+
 // Every SQL statement of the PostgreSQL session store and of the shared rate-limit counters, in
 // one place, bound by @name like the job store's (src/queue/postgres/sql.ts). The schema is in
 // migrations.ts. Times are epoch ms in BIGINT columns, passed by the caller (`now`), like the
@@ -44,17 +47,32 @@ const AUTOSAVE = {
       expires_at  = ${openExpiresAt('i.now')}`,
   where: `s.id = i.id AND ${alive('i.now')} AND ${active('i.now')}
       AND (i.if_match_revision IS NULL OR s.revision = i.if_match_revision)
-      AND (i.revision IS NULL OR s.revision < i.revision)`,
+      AND (i.revision IS NULL OR s.revision < i.revision)
+      AND (i.owner IS NULL OR s.owner = i.owner)`,
   // The code only when the caller did not send it: it has it already.
-  returning: `s.id, s.language, s.revision, s.created_at, s.updated_at, s.last_run_at, s.closed_at, s.expires_at,
+  returning: `s.id, s.language, s.revision, s.created_at, s.updated_at, s.last_run_at, s.closed_at, s.expires_at, s.owner,
       CASE WHEN i.source_code IS NULL THEN s.source_code END AS source_code`,
 };
 
 export const SQL = {
   SessionInsert: `
-    INSERT INTO sessions (id, language, source_code, revision, created_at, updated_at, expires_at)
-    VALUES (@id, @language, @sourceCode, 0, @now, @now, ${openExpiresAt('@now::bigint')})
+    INSERT INTO sessions (id, language, source_code, revision, created_at, updated_at, expires_at, owner)
+    VALUES (@id, @language, @sourceCode, 0, @now, @now, ${openExpiresAt('@now::bigint')}, @owner)
     RETURNING *`,
+
+  /**
+   * Serialises the session creates of one API key, on every node, until the transaction ends:
+   * the count that follows (a statement of its own, so a snapshot taken after the lock) sees every
+   * create of that key committed before, and none can commit between it and the insert.
+   */
+  SessionLockOwner: `SELECT pg_advisory_xact_lock(${ADVISORY_SESSION_OWNER_NAMESPACE}, hashtext(@owner))`,
+
+  /** An API key's open (ACTIVE) sessions, counted up to @limit. */
+  SessionCountOpenOfOwner: `
+    SELECT COUNT(*) AS n FROM (
+      SELECT 1 FROM sessions s
+      WHERE s.owner = @owner AND s.closed_at IS NULL AND ${alive('@now::bigint')} AND ${active('@now::bigint')}
+      LIMIT @limit) AS open`,
 
   SessionGet: `SELECT * FROM sessions s WHERE s.id = @id AND ${alive('@now::bigint')}`,
 
@@ -66,7 +84,7 @@ export const SQL = {
   SessionAutosave: `
     UPDATE sessions s SET ${AUTOSAVE.set}
     FROM (SELECT @id::text AS id, @language::text AS language, @sourceCode::bytea AS source_code, @revision::bigint AS revision,
-                 @ifMatchRevision::bigint AS if_match_revision, @now::bigint AS now) AS i
+                 @ifMatchRevision::bigint AS if_match_revision, @now::bigint AS now, @owner::text AS owner) AS i
     WHERE ${AUTOSAVE.where}
     RETURNING ${AUTOSAVE.returning}`,
 
@@ -78,8 +96,9 @@ export const SQL = {
    */
   SessionAutosaveBatch: `
     WITH i AS (
-      SELECT * FROM unnest(@ids::text[], @languages::text[], @sourceCodes::bytea[], @revisions::bigint[], @ifMatchRevisions::bigint[], @nows::bigint[])
-        AS i (id, language, source_code, revision, if_match_revision, now)
+      SELECT * FROM unnest(@ids::text[], @languages::text[], @sourceCodes::bytea[], @revisions::bigint[], @ifMatchRevisions::bigint[], @nows::bigint[],
+                           @owners::text[])
+        AS i (id, language, source_code, revision, if_match_revision, now, owner)
     ), locked AS (
       SELECT id FROM sessions WHERE id = ANY(@ids::text[]) FOR UPDATE SKIP LOCKED
     )
@@ -88,10 +107,10 @@ export const SQL = {
     WHERE s.id IN (SELECT id FROM locked) AND ${AUTOSAVE.where}
     RETURNING ${AUTOSAVE.returning}`,
 
-  /** Closes an open session; no row back when it is already closed or gone. */
+  /** Closes an open session (of @owner, when not null); no row back when it is already closed, gone, or another owner's. */
   SessionClose: `
     UPDATE sessions s SET closed_at = @now::bigint, expires_at = @now::bigint + @retentionMs::bigint
-    WHERE s.id = @id AND ${alive('@now::bigint')} AND s.closed_at IS NULL
+    WHERE s.id = @id AND ${alive('@now::bigint')} AND s.closed_at IS NULL AND (@owner::text IS NULL OR s.owner = @owner::text)
     RETURNING *`,
 
   /** The session a run is decided on, locked until the run's transaction ends. */

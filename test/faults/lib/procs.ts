@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 // FAULTS_CODEXEC_ROOT runs the scenarios against another copy of the package (an installed one, a
 // build of another commit); by default, this checkout's bin/codexec and dist/.
-const BIN = path.join(process.env.FAULTS_CODEXEC_ROOT ?? ROOT, 'bin', 'codexec');
+export const BIN = path.join(process.env.FAULTS_CODEXEC_ROOT ?? ROOT, 'bin', 'codexec');
 
 // Host-specific settings a CI machine may need to pass through; every other CODEXEC_* variable of
 // the parent is dropped so that the tests control the configuration completely.
