@@ -4,7 +4,8 @@
 # cgroup subtree to manage, and OOMPolicy=continue keeps systemd from stopping the whole unit when
 # the kernel OOM-kills one execution (a memory bomb is an expected event, not a service failure).
 # The VM has no npx and no D-Bus for systemd-run: a unit file, started with systemctl, it is.
-# .ci/vm-vitest.sh runs vitest in it (and says what it does when vitest itself crashes).
+# .ci/vm-vitest.sh runs vitest in it (and says what it does when vitest itself crashes); its time
+# limits (VM_VITEST_FIRST_RUN_S, VM_VITEST_RERUN_S) pass through to the unit.
 set -euo pipefail
 cd /mnt/host
 args=$(printf '%q ' "$@")
@@ -15,6 +16,7 @@ Description=codexec tests on cgroup v2
 Type=oneshot
 WorkingDirectory=/mnt/host
 Environment=PATH=/usr/local/bin:/usr/bin:/bin HOME=/root CI=${CI:-} CODEXEC_SLOW=1
+Environment=VM_VITEST_FIRST_RUN_S=${VM_VITEST_FIRST_RUN_S:-1140} VM_VITEST_RERUN_S=${VM_VITEST_RERUN_S:-480}
 Delegate=yes
 OOMPolicy=continue
 ExecStart=/bin/bash /mnt/host/.ci/vm-vitest.sh ${args}

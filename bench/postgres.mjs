@@ -10,6 +10,7 @@
 // PostgreSQL has --api-nodes (default 2). Each PostgreSQL run uses a schema of its own, dropped after.
 //
 //   node bench/postgres.mjs [--short] [--n=300] [--api-nodes=2] [--workers=2] [--concurrency=2] [--clients=16]
+//                           [--stores=sqlite,postgres] [--interval-ms=0] [--pg-options="-c name=value"]
 //   database: CODEXEC_BENCH_DATABASE_URL, else CODEXEC_TEST_DATABASE_URL, else CODEXEC_DATABASE_URL
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,28 +33,69 @@ async function pgClient(url) {
   return c;
 }
 
-/** Backend pids of our application's connections, and their CPU (ms) from /proc. */
-async function backendCpuMs(admin, appName) {
-  const r = await admin.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [appName]);
-  let total = 0;
-  const pids = r.rows.map((x) => x.pid);
-  for (const pid of pids) {
-    const v = ownCpuMs(pid);
-    if (Number.isFinite(v)) total += v;
+/** Local TCP ports of the sockets that process `pid` holds open (from /proc: fd -> socket inode -> port). */
+function tcpPortsOf(pid) {
+  const inodes = new Set();
+  try {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  } catch {
+    return [];
   }
-  return { total, pids };
+  const ports = [];
+  for (const table of ['tcp', 'tcp6']) {
+    let text = '';
+    try {
+      text = fs.readFileSync(`/proc/${pid}/net/${table}`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && inodes.has(f[9])) ports.push(parseInt(f[1].split(':')[1], 16));
+    }
+  }
+  return ports;
+}
+
+/**
+ * The PostgreSQL backends serving our processes (found by the client ports of their sockets, so
+ * another run on the same server is never counted), their CPU (ms) from /proc, and their count
+ * per application_name (which says each connection's role and pool).
+ */
+async function backends(admin, procPids) {
+  const ports = procPids.flatMap(tcpPortsOf);
+  const r = await admin.query('SELECT pid, application_name FROM pg_stat_activity WHERE client_port = ANY($1::int[])', [ports]);
+  let total = 0;
+  const byName = {};
+  const cpu = {};
+  for (const { pid, application_name: name } of r.rows) {
+    const v = ownCpuMs(pid);
+    if (Number.isFinite(v)) {
+      total += v;
+      cpu[pid] = v;
+    }
+    byName[name] = (byName[name] ?? 0) + 1;
+  }
+  return { total, cpu, byName, pids: r.rows.map((x) => x.pid) };
 }
 
 /** One topology: start it, run `n` runs, measure, stop. */
-async function measure({ store, url, apiNodes, workers, concurrency, clients, n, short }) {
+async function measure({ store, url, apiNodes, workers, concurrency, clients, n, short, intervalMs = 0 }) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'codexec-bench-cp-'));
   const env = { CODEXEC_RATE_LIMIT_RUNS_PER_MINUTE: '0', CODEXEC_QUEUE_MAX_DEPTH: '100000', ...(url ? { CODEXEC_DATABASE_URL: url } : {}) };
   const procs = [];
   try {
     const apis = [];
     // SQLite: every process on the one data directory (the queue is its file). PostgreSQL: each
-    // process its own (sessions still live in a node's local SQLite file at the measured commits,
-    // so a client keeps to the API node its session was made on).
+    // process its own, so the database is all they share. Each client keeps to one API node, as
+    // a balancer's keep-alive connection would (any node could serve any of its requests).
     const own = () => (url ? null : dataDir);
     for (let i = 0; i < apiNodes; i++) {
       const s = await startServer({ env, executors: 0, dataDir: own() });
@@ -80,10 +122,22 @@ async function measure({ store, url, apiNodes, workers, concurrency, clients, n,
     };
     // Warm-up: every worker slot starts its fork server, every API node its statements.
     await Promise.all(sessions.map(runOne));
-    const appName = url ? new URL(url).searchParams.get('application_name') : null;
     const admin = url ? await pgClient(databaseUrl()) : null;
     const cpu0 = procs.map((p) => ownCpuMs(p.pid));
-    const pg0 = admin ? await backendCpuMs(admin, appName) : { total: 0, pids: [] };
+    const none = { total: 0, cpu: {}, byName: {}, pids: [] };
+    const pg0 = admin ? await backends(admin, procs.map((p) => p.pid)) : none;
+    // Connections per application_name, at their peak (sampled while the runs go on).
+    const peak = {};
+    const sampler = admin
+      ? setInterval(() => {
+          backends(admin, procs.map((p) => p.pid)).then(
+            (b) => {
+              for (const [k, v] of Object.entries(b.byName)) peak[k] = Math.max(peak[k] ?? 0, v);
+            },
+            () => {},
+          );
+        }, 250)
+      : null;
     let submitted = 0;
     let completed = 0;
     let bad = null;
@@ -92,8 +146,9 @@ async function measure({ store, url, apiNodes, workers, concurrency, clients, n,
     const deadline = t0 + (short ? 60_000 : 1_800_000);
     await Promise.all(
       sessions.map(async (s) => {
-        while (submitted < n && performance.now() < deadline) {
+        for (let mine = 0; submitted < n && performance.now() < deadline; mine++) {
           submitted++;
+          if (intervalMs > 0 && mine > 0) await sleep(intervalMs);
           const r = await runOne(s);
           if (r.body.status === 'COMPLETED' && r.body.stdout === EXPECTED) completed++;
           else bad ??= `${r.body.status} ${r.body.failure_reason ?? ''}`;
@@ -103,13 +158,15 @@ async function measure({ store, url, apiNodes, workers, concurrency, clients, n,
     );
     const elapsedMs = performance.now() - t0;
     const cpu1 = procs.map((p) => ownCpuMs(p.pid));
-    const pg1 = admin ? await backendCpuMs(admin, appName) : { total: 0, pids: [] };
+    if (sampler) clearInterval(sampler);
+    const pg1 = admin ? await backends(admin, procs.map((p) => p.pid)) : none;
     await admin?.end();
     const apiCpu = cpu1.slice(0, apiNodes).reduce((a, v, i) => a + v - cpu0[i], 0);
     const workerCpu = cpu1.slice(apiNodes).reduce((a, v, i) => a + v - cpu0[apiNodes + i], 0);
-    // Backends that were there at both samples (a pool may open or close some meanwhile: noted).
-    const pgCpu = pg1.total - pg0.total;
-    return { store, runs: e2e.length, completed, bad, elapsedMs, rate: (e2e.length / elapsedMs) * 1000, e2e: summarize(e2e), apiCpu, workerCpu, pgCpu, backends: pg1.pids.length };
+    // Backends there at the end: what they used since the first sample (all of it for one
+    // opened meanwhile). One closed meanwhile is not counted: the note says how many there were.
+    const pgCpu = Object.entries(pg1.cpu).reduce((a, [pid, v]) => a + v - (pg0.cpu[pid] ?? 0), 0);
+    return { store, runs: e2e.length, completed, bad, elapsedMs, rate: (e2e.length / elapsedMs) * 1000, e2e: summarize(e2e), apiCpu, workerCpu, pgCpu, backends: pg1.pids.length, peak };
   } finally {
     for (const p of procs.reverse()) await p.stop().catch(() => {});
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -123,21 +180,27 @@ export async function main(opts) {
   const workers = int('workers', 2);
   const concurrency = int('concurrency', 2);
   const clients = int('clients', opts.short ? 8 : 16);
+  // --interval-ms: each client pauses this long between runs (a light, sparse load: what idle
+  // connections and timers cost per run, rather than the throughput).
+  const intervalMs = opts.extra['interval-ms'] ? positiveInt(opts.extra['interval-ms'], '--interval-ms') : 0;
   const notes = [];
   const base = databaseUrl();
-  const results = [await measure({ store: 'SQLite', url: null, apiNodes: 1, workers, concurrency, clients, n, short: opts.short })];
+  // --stores=postgres (or sqlite): one side only, for profiling; the targets need both.
+  const stores = String(opts.extra.stores ?? 'sqlite,postgres').split(',');
+  const results = stores.includes('sqlite') ? [await measure({ store: 'SQLite', url: null, apiNodes: 1, workers, concurrency, clients, n, short: opts.short, intervalMs })] : [];
   let schema = null;
-  if (!base) notes.push('PostgreSQL skipped: set CODEXEC_BENCH_DATABASE_URL (or CODEXEC_TEST_DATABASE_URL) to a database the bench may create a schema in');
+  if (!stores.includes('postgres')) notes.push('PostgreSQL not measured (--stores)');
+  else if (!base) notes.push('PostgreSQL skipped: set CODEXEC_BENCH_DATABASE_URL (or CODEXEC_TEST_DATABASE_URL) to a database the bench may create a schema in');
   else {
     schema = `bench_${process.pid}_${Date.now() % 100000}`;
     const admin = await pgClient(base);
     await admin.query(`CREATE SCHEMA ${schema}`);
     await admin.end();
     const url = new URL(base);
-    url.searchParams.set('options', `-c search_path=${schema}`);
-    url.searchParams.set('application_name', `codexec-${schema}`);
+    // --pg-options: more server settings for codexec's connections, e.g. "-c synchronous_commit=off".
+    url.searchParams.set('options', `-c search_path=${schema}${opts.extra['pg-options'] ? ` ${opts.extra['pg-options']}` : ''}`);
     try {
-      results.push(await measure({ store: 'PostgreSQL', url: url.toString(), apiNodes, workers, concurrency, clients, n, short: opts.short }));
+      results.push(await measure({ store: 'PostgreSQL', url: url.toString(), apiNodes, workers, concurrency, clients, n, short: opts.short, intervalMs }));
     } finally {
       const a = await pgClient(base);
       await a.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => {});
@@ -148,18 +211,19 @@ export async function main(opts) {
     const cp = (r.apiCpu + r.workerCpu + r.pgCpu) / r.runs;
     return [r.store, r.store === 'SQLite' ? 1 : apiNodes, `${workers}x${concurrency}`, r.runs, r.completed, r.rate, r.e2e.median, r.e2e.p99, r.apiCpu / r.runs, r.workerCpu / r.runs, r.store === 'SQLite' ? '-' : r.pgCpu / r.runs, cp];
   });
-  const sq = results[0];
-  const pgr = results[1];
+  const sq = results.find((r) => r.store === 'SQLite');
+  const pgr = results.find((r) => r.store === 'PostgreSQL');
   const targets = [];
   let failed = results.some((r) => r.completed !== r.runs || r.runs === 0);
   for (const r of results) if (r.bad) notes.push(`${r.store}: not every run COMPLETED with "hi": first: ${r.bad}`);
-  if (pgr) {
+  if (pgr && sq) {
     const cp = (pgr.apiCpu + pgr.workerCpu + pgr.pgCpu) / pgr.runs;
     const sqCp = (sq.apiCpu + sq.workerCpu) / sq.runs;
     targets.push({ target: `PostgreSQL control-plane CPU <= ${TARGET_CPU_MS} ms per run`, measured: `${fmt(cp)} ms (API ${fmt(pgr.apiCpu / pgr.runs)}, workers ${fmt(pgr.workerCpu / pgr.runs)}, database backends ${fmt(pgr.pgCpu / pgr.runs)})`, baseline: `SQLite, same executors, same run: ${fmt(sqCp)} ms`, met: cp <= TARGET_CPU_MS });
     targets.push({ target: `PostgreSQL throughput >= ${TARGET_RATIO}x SQLite`, measured: `${fmt(pgr.rate)}/s vs ${fmt(sq.rate)}/s = ${fmt(pgr.rate / sq.rate, 2)}x`, baseline: `SQLite, ${workers} workers x ${concurrency}, same run`, met: pgr.rate / sq.rate >= TARGET_RATIO });
   }
-  notes.push(`${n} runs per store by ${clients} clients (long polling) after a warm-up run per client; CPU from /proc (10 ms ticks) of each API node and worker (their own, without the fork servers and programs), and of the PostgreSQL backends with our application_name (not the server's shared background processes)`);
+  notes.push(`${n} runs per store by ${clients} clients (long polling) after a warm-up run per client; CPU from /proc (10 ms ticks) of each API node and worker (their own, without the fork servers and programs), and of the PostgreSQL backends serving their connections (found by client port; not the server's shared background processes)`);
+  if (pgr) notes.push(`PostgreSQL connections at their peak, by application_name (all processes): ${Object.entries(pgr.peak).sort().map(([k, v]) => `${k} ${v}`).join(', ')}; ${pgr.backends} at the end`);
   return {
     name: `Control plane: PostgreSQL (${apiNodes} API nodes) against SQLite, ${workers} workers x ${concurrency}`,
     command: `node bench/postgres.mjs${opts.short ? ' --short' : ''}${opts.n ? ` --n=${opts.n}` : ''}`,

@@ -12,8 +12,8 @@ export function parseArgs(argv = process.argv.slice(2)) {
     else if (a.startsWith('--json=')) out.json = a.slice(7);
     else if (a.startsWith('--n=')) out.n = positiveInt(a.slice(4), '--n');
     else if (a.startsWith('--')) {
-      const [k, v] = a.slice(2).split('=');
-      out.extra[k] = v ?? true;
+      const eq = a.indexOf('=');
+      out.extra[eq < 0 ? a.slice(2) : a.slice(2, eq)] = eq < 0 ? true : a.slice(eq + 1); // a value may hold '='
     } else throw new Error(`unexpected argument ${a}`);
   }
   return out;

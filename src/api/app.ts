@@ -10,6 +10,7 @@ import { judge0Api, pistonApi } from './compat/index.js';
 import { ExecutionWaiter } from './execution-waiter.js';
 import { makeErrorHandler, sendError, shortPath, toCodexecError } from './error-handler.js';
 import { createRunLimiter, registerRateLimits } from './rate-limits.js';
+import { describeAuth, registerAuth, withKeyRunQuota } from './auth.js';
 import { LiveHub } from '../live/hub.js';
 import { registerLiveMetrics } from '../live/metrics.js';
 import { liveFormat } from './live-format.js';
@@ -74,13 +75,13 @@ function registerLifecycleHooks(app: App, deps: AppDeps, control: { shuttingDown
     const route = req.routeOptions.url ?? 'unmatched';
     deps.metrics.httpRequest(route, req.method, reply.statusCode);
     const frequent = req.method === 'GET' || req.method === 'HEAD' || (req.method === 'PATCH' && route === '/code-sessions/:session_id');
-    const fields = { method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    const fields = { method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ...(req.apiKey ? { key_id: req.apiKey.id } : {}) };
     if (frequent && reply.statusCode < 500) req.log.debug(fields, 'request');
     else req.log.info(fields, 'request');
   });
 }
 
-async function registerOpenApi(app: App): Promise<void> {
+async function registerOpenApi(app: App, auth: AppDeps['config']['auth']): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -104,7 +105,7 @@ async function registerOpenApi(app: App): Promise<void> {
       if (!('openapiObject' in doc)) return doc.swaggerObject;
       const run = doc.openapiObject.paths?.['/code-sessions/{session_id}/run']?.post;
       if (run?.requestBody && 'required' in run.requestBody) run.requestBody.required = false;
-      return doc.openapiObject;
+      return auth === 'keys' ? describeAuth(doc.openapiObject) : doc.openapiObject;
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -156,15 +157,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setNotFoundHandler((req, reply) => sendError(reply, new NotFoundError('route', `${req.method} ${shortPath(req.url)}`)));
   registerJsonParser(app);
   registerLifecycleHooks(app, deps, state);
+  // Before every route and every route's own hooks (rate limits key on the authenticated key).
+  registerAuth(app, deps);
   deps.metrics.bindQueueStats(() => deps.jobs.stats());
 
-  await registerOpenApi(app);
+  await registerOpenApi(app, config.auth);
   await registerRateLimits(app, deps.sessions.sharedCounters);
 
   // Before the server waits for its connections to end: event streams would otherwise hold it open.
   app.addHook('preClose', async () => live.close());
 
-  const ctx: RouteContext = { ...deps, control, waiter, live, runLimit: createRunLimiter(app, config.rateLimitRunsPerMinute) };
+  const ctx: RouteContext = { ...deps, control, waiter, live, runLimit: withKeyRunQuota(createRunLimiter(app, config.rateLimitRunsPerMinute), deps.sessions.sharedCounters) };
   sessionRoutes(app, ctx);
   runRoutes(app, ctx);
   batchRoutes(app, ctx);

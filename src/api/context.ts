@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger, FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Config } from '../config/schema.js';
+import type { KeyStore } from '../keys/key-store.js';
 import type { LanguageRegistry } from '../languages/registry.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { JobStore } from '../queue/job-store.js';
@@ -27,6 +28,8 @@ export interface AppDeps {
   /** A pino logger (used as is), Fastify logger options, or false for none. Default: createLogger(config). */
   logger?: FastifyBaseLogger | FastifyServerOptions['logger'];
   isolation: () => IsolationInfo;
+  /** The API keys (the job database's key tables): needed with CODEXEC_AUTH=keys. */
+  keys?: KeyStore;
   /** Executors alive, for /readyz. Default: executors with a recent heartbeat in the job store. */
   executorsAlive?: () => Promise<number>;
 }

@@ -10,12 +10,15 @@ const MINUTE_MS = 60_000;
 const TRACKED_CLIENTS = 10_000;
 
 /**
- * Who a request counts against: its X-Api-Key when it sends one (a platform backend calling for
- * many learners from one address passes one key per learner), else its IP address. codexec does
- * not authenticate keys, so a client can mint new ones; the per-session limits and the global
- * queue limit still bound what it can make us run.
+ * Who a request counts against. With CODEXEC_AUTH=keys, the API key it authenticated with (its id):
+ * X-Api-Key is then ignored, so a key's holder cannot spread its requests over names it makes up.
+ * Without authentication: its X-Api-Key when it sends one (a platform backend calling for many
+ * learners from one address passes one name per learner), else its IP address. Those names are
+ * not authenticated, so a client can mint new ones; the per-session limits and the global queue
+ * limit still bound what it can make us run.
  */
 export function clientKey(req: FastifyRequest): string {
+  if (req.apiKey) return `apikey:${req.apiKey.id}`;
   const key = req.headers['x-api-key'];
   if (typeof key === 'string' && key !== '') return `key:${key.slice(0, 200)}`;
   return `ip:${req.ip}`;

@@ -1,4 +1,4 @@
-import type { Config } from '../config/schema.js';
+import { CONFIG_SCHEMA, type Config } from '../config/schema.js';
 import { CodexecError } from '../domain/errors.js';
 import type { ExecutionResponse } from '../api/schemas/executions.js';
 import type { StatusResponse } from '../api/schemas/health.js';
@@ -44,10 +44,21 @@ export interface CodexecClient {
   close(): Promise<void>;
 }
 
+/** CODEXEC_API_KEY, through its parser (loadConfig has refused an invalid one already). */
+function apiKeyFromEnv(): string {
+  return CONFIG_SCHEMA.apiKey.parse(process.env[CONFIG_SCHEMA.apiKey.env] ?? '');
+}
+
 export class HttpClient implements CodexecClient {
   private readonly base: URL;
-  /** `server` is a URL checked by the CODEXEC_URL parser (http:// or https://). */
-  constructor(server: string) {
+  /**
+   * `server` is a URL checked by the CODEXEC_URL parser (http:// or https://). `apiKey`: sent to a
+   * server with CODEXEC_AUTH=keys (default CODEXEC_API_KEY; empty: none).
+   */
+  constructor(
+    server: string,
+    private readonly apiKey: string = apiKeyFromEnv(),
+  ) {
     this.base = new URL(server);
   }
   get where(): string {
@@ -55,7 +66,7 @@ export class HttpClient implements CodexecClient {
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await requestText(this.base, method, path, body);
+    const res = await requestText(this.base, method, path, body, this.apiKey);
     let json: unknown;
     try {
       json = JSON.parse(res.text);
@@ -64,7 +75,10 @@ export class HttpClient implements CodexecClient {
     }
     if (res.status < 200 || res.status >= 300) {
       const e = (json as { error?: { code?: string; message?: string } } | null)?.error;
-      throw new CodexecError(e?.code ?? 'http_error', res.status, e?.message ?? `${method} ${path} answered HTTP ${res.status}`);
+      const message = e?.message ?? `${method} ${path} answered HTTP ${res.status}`;
+      // The server wants a key: say where this command takes it from.
+      const hint = res.status === 401 ? ` (this command sends the key in CODEXEC_API_KEY${this.apiKey === '' ? ', which is not set' : ''})` : '';
+      throw new CodexecError(e?.code ?? 'http_error', res.status, message + hint);
     }
     return json as T;
   }

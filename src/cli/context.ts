@@ -6,6 +6,7 @@ import { ConfigError } from '../domain/errors.js';
 import { LanguageRegistry, defaultProfilesDir } from '../languages/registry.js';
 import { buildPlan } from '../executions/plan.js';
 import { openJobStore } from '../queue/open.js';
+import type { ProcessRole } from '../queue/postgres/application-name.js';
 import type { JobStore, LegacyJob } from '../queue/job-store.js';
 import { probeIsolation, type IsolationReport } from '../sandbox/host.js';
 import { Executor, type ExecutorHooks } from '../executor/executor.js';
@@ -40,10 +41,10 @@ function planLegacyJob(languages: LanguageRegistry, job: LegacyJob) {
 }
 
 /** The queue and the languages: what every command that touches jobs needs. */
-export async function openQueue(config: Config, opts: { probeVersions?: boolean } = {}): Promise<{ jobs: JobStore; languages: LanguageRegistry }> {
+export async function openQueue(config: Config, opts: { probeVersions?: boolean; role?: ProcessRole } = {}): Promise<{ jobs: JobStore; languages: LanguageRegistry }> {
   // Version probes start every toolchain once (the JVM takes a while): only servers need them.
   const languages = await LanguageRegistry.load(profilesDir(config), config, { probeVersions: opts.probeVersions ?? true });
-  const jobs = await openJobStore(config);
+  const jobs = await openJobStore(config, { role: opts.role });
   await jobs.planLegacy((job) => planLegacyJob(languages, job));
   return { jobs, languages };
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { execa } from 'execa';
 import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { LanguageRegistry } from '../languages/registry.js';
 import { defaultLauncherPath, openSandboxHost, probeIsolation } from '../sandbox/host.js';
 import { detectCgroups, describeCgroups } from '../sandbox/cgroups/index.js';
@@ -66,8 +67,8 @@ export function resourceChecks(report: Pick<IsolationReport, 'hugetlb' | 'io'>):
   ];
 }
 
-export async function runDoctor(): Promise<Check[]> {
-  const config = loadConfig(process.env);
+/** Every check, in order; `config` defaults to this process's environment. */
+export async function runDoctor(config: Config = loadConfig(process.env)): Promise<Check[]> {
   const checks: Check[] = [];
   const root = process.geteuid?.() === 0;
   checks.push({ name: 'running as root', ok: root, detail: root ? 'uid 0' : `uid ${process.geteuid?.()}`, hint: 'the sandbox needs root to create namespaces and cgroups and to drop to an unprivileged uid' });

@@ -37,8 +37,12 @@ export function describeConnectionError(err: unknown): string {
   return message.replace(/^(\w*Error: )+/, '') || 'unknown error';
 }
 
-/** One request with an optional JSON body; resolves with the status and the text of the answer. */
-export function requestText(base: URL, method: string, path: string, body?: unknown): Promise<HttpAnswer> {
+/**
+ * One request with an optional JSON body; resolves with the status and the text of the answer.
+ * `apiKey`: sent as `Authorization: Bearer` (a server with CODEXEC_AUTH=keys). Redirects are not
+ * followed, so the key never goes to another host than the one named.
+ */
+export function requestText(base: URL, method: string, path: string, body?: unknown, apiKey = ''): Promise<HttpAnswer> {
   // A server behind a reverse proxy may live under a path prefix (https://host/codexec).
   const url = new URL(base.pathname.replace(/\/$/, '') + path, base);
   const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -49,7 +53,11 @@ export function requestText(base: URL, method: string, path: string, body?: unkn
       url,
       {
         method,
-        headers: payload === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        headers: {
+          accept: 'application/json',
+          ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+          ...(apiKey === '' ? {} : { authorization: `Bearer ${apiKey}` }),
+        },
         timeout: REQUEST_TIMEOUT_MS,
       },
       (res) => {

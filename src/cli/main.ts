@@ -8,6 +8,7 @@ import { registerRun } from './run.js';
 import { registerStatus } from './status.js';
 import { registerDoctor } from './doctor.js';
 import { registerLanguages } from './languages.js';
+import { registerKeys } from './keys.js';
 
 function configHelp(): string {
   return Object.values(CONFIG_SCHEMA)
@@ -38,6 +39,7 @@ registerRun(program);
 registerStatus(program);
 registerDoctor(program);
 registerLanguages(program);
+registerKeys(program);
 
 function fail(err: unknown): never {
   // Commander already printed its message (help, version, or a usage error).

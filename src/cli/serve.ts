@@ -20,10 +20,19 @@ export function registerServe(program: Command): void {
       const { onShutdownSignals } = await import('./shutdown.js');
       const { WebhookDispatcher } = await import('../webhooks/dispatcher.js');
       const { startupFacts, startupLine } = await import('./startup-log.js');
+      const { ApiNodeHeartbeat, advertisedAddress } = await import('../observability/api-node-heartbeat.js');
+      const { openKeyStore } = await import('../keys/key-store.js');
       const config = loadConfig(process.env, flagOverrides(opts, { port: 'port', host: 'host', executors: 'executors' }));
       const logger = createLogger(config);
-      const q = await openQueue(config);
-      const sessions = await openSessionStore(config);
+      // The connections' application_name says which role holds them (pg_stat_activity).
+      const role = config.executors > 0 ? 'serve' : 'serve-api';
+      const q = await openQueue(config, { role });
+      const sessions = await openSessionStore(config, { role });
+      // The API keys, in the job database (CODEXEC_AUTH=keys only).
+      const keys = config.auth === 'keys' ? await openKeyStore(config, { role }) : undefined;
+      if (keys && (await keys.list()).every((k) => k.revokedAt !== null)) {
+        logger.warn('CODEXEC_AUTH=keys and no API key is active: every request will be refused (401); make one with `codexec keys create --name NAME`');
+      }
       const metrics = new Metrics({ queueStats: () => q.jobs.stats() });
       let isolation: Pick<IsolationReport, 'cgroupVersion' | 'problems' | 'warnings'> & { level: IsolationReport['level'] | 'api_only' };
       let executorHandle: Awaited<ReturnType<typeof startExecutor>> | null = null;
@@ -49,11 +58,15 @@ export function registerServe(program: Command): void {
         jobs: q.jobs,
         sessions,
         languages: q.languages,
+        keys,
         logger,
         metrics,
         isolation: () => ({ level: isolation.level, cgroupVersion: isolation.cgroupVersion, warnings: isolation.warnings }),
       });
       await app.listen({ port: config.port, host: config.host });
+      // Recorded in the queue database, so that `codexec status` lists every API node.
+      const node = new ApiNodeHeartbeat({ store: q.jobs, logger, address: advertisedAddress(config.host, config.port), executors: config.executors, leaseMs: config.leaseMs });
+      node.start();
       // Webhooks of finished runs (any node may send them: each delivery is claimed like a job).
       const webhooks = config.webhookSecret ? new WebhookDispatcher({ store: q.jobs, config, logger }) : null;
       webhooks?.start();
@@ -76,7 +89,9 @@ export function registerServe(program: Command): void {
         }
         await webhooks?.stop(5000);
         await app.close();
+        await node.stop();
         await sessions.close();
+        await keys?.close();
         await q.jobs.close();
       });
     });

@@ -28,6 +28,6 @@ export function startupFacts(command: 'serve' | 'worker', config: Config, langua
 export function startupLine(command: 'serve' | 'worker', config: Config, languages: Languages, isolation: string): string {
   const all = languages.list();
   const available = all.filter((l) => l.available).length;
-  const where = command === 'serve' ? `listening on ${config.host}:${config.port} (no authentication: see docs/security.md), ${config.executors} embedded executor(s)` : `${config.workerConcurrency} slot(s)`;
+  const where = command === 'serve' ? `listening on ${config.host}:${config.port} (${config.auth === 'keys' ? 'API keys required' : 'no authentication: see docs/security.md'}), ${config.executors} embedded executor(s)` : `${config.workerConcurrency} slot(s)`;
   return `${command} started: codexec ${codexecVersion()}, ${where}, isolation ${isolation}, data in ${config.dataDir}, jobs: ${describeJobDatabase(config)}, ${available} of ${all.length} languages available`;
 }

@@ -8,7 +8,7 @@ import { formatAge, summaryLine } from './format.js';
 /** "2026-12-04 17:20:01 UTC" */
 const clock = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
 
-/** `codexec status` as text: a header, counts, executors (stale ones marked), warnings, recent failures by origin. */
+/** `codexec status` as text: a header, counts, executors and API nodes (stale ones marked), warnings, recent failures by origin. */
 export function renderStatus(s: StatusResponse, where: string): string {
   const now = Date.parse(s.time);
   const header = [`codexec ${s.version}`, where];
@@ -22,6 +22,13 @@ export function renderStatus(s: StatusResponse, where: string): string {
   for (const e of s.executors) {
     const mark = e.stale ? '   STALE' : '';
     lines.push(`  ${e.id.padEnd(40)} ${e.busy}/${e.slots} busy   heartbeat ${formatAge(e.heartbeat_age_ms)} ago${mark}`);
+  }
+  const staleNodes = s.api_nodes.filter((n) => n.stale).length;
+  lines.push('', `API nodes alive: ${s.api_nodes.length - staleNodes}${staleNodes > 0 ? ` (and ${staleNodes} stale)` : ''}`);
+  for (const n of s.api_nodes) {
+    const mark = n.stale ? '   STALE' : '';
+    const role = n.executors > 0 ? `${n.executors} executors` : 'API only';
+    lines.push(`  ${n.id.padEnd(40)} ${n.address.padEnd(21)} v${n.version.padEnd(8)} ${role.padEnd(12)} heartbeat ${formatAge(n.heartbeat_age_ms)} ago${mark}`);
   }
   if (s.warnings.length > 0) {
     lines.push('');
@@ -50,7 +57,7 @@ function watchSeconds(raw: string | boolean | undefined): number | null {
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description('The queue at a glance (counts per state, oldest queued age, executors, warnings, recent failures), or one execution')
+    .description('The queue at a glance (counts per state, oldest queued age, executors, API nodes, warnings, recent failures), or one execution')
     .argument('[execution_id]', 'show this execution instead')
     .addOption(new Option('--server <url>', 'codexec server to ask [env CODEXEC_URL; default: the local database in CODEXEC_DATA_DIR]'))
     .option('--json', 'print JSON: the shape of GET /status (or of GET /executions/{id}); with --watch, one line per refresh')

@@ -2,6 +2,7 @@ import os from 'node:os';
 import { bool, bytes, defaultDataDir, dir, httpUrl, int, listOf, oneOf, str, type Parser } from './parsers.js';
 import { allowListParser } from '../webhooks/allow-list.js';
 import { secretParser } from '../webhooks/signature.js';
+import { apiKeyParser } from '../keys/api-key.js';
 
 // Every setting codexec reads, declared once: name, description, default, parser. The unit is in
 // the name. `loadConfig` parses them all and reports every invalid variable at once; the
@@ -36,8 +37,12 @@ export const CONFIG_SCHEMA = {
   databaseUrl: v('CODEXEC_DATABASE_URL', '', str, 'Empty: the job queue is SQLite in CODEXEC_DATA_DIR (one machine). `postgres://user:password@host:5432/db`: the job queue is in that PostgreSQL database, shared by `serve` and by `worker`s on other hosts (docs/several-hosts.md)'),
   executors: v('CODEXEC_EXECUTORS', os.availableParallelism(), int(0, 256), 'Executors embedded in `serve` (`--executors`; 0: an API-only node)', CPUS),
   workerConcurrency: v('CODEXEC_WORKER_CONCURRENCY', os.availableParallelism(), int(1, 256), 'Executions run at once by `codexec worker` (`--concurrency`)', CPUS),
+  workerMetricsPort: v('CODEXEC_WORKER_METRICS_PORT', 0, int(0, 65535), '`codexec worker` serves its own Prometheus metrics (`/metrics`: executions, queue wait, run time, retries, rescues) and `/healthz` on this TCP port of CODEXEC_HOST; 0: off. API nodes count only their own executions: scrape every worker'),
   logLevel: v('CODEXEC_LOG_LEVEL', 'info' as const, oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'Level of the JSON log lines (pino) on stdout'),
   profilesDir: v('CODEXEC_PROFILES_DIR', '', dir, 'Directory of language and seccomp profiles (it holds `languages/` and `seccomp/`); empty: the package\'s `sandbox-profiles/`'),
+  auth: v('CODEXEC_AUTH', 'none' as const, oneOf('none', 'keys'), '`none`: no authentication (an appliance on a private network; docs/security.md). `keys`: every route but /healthz, /readyz, /metrics and the API description needs `Authorization: Bearer <key>` (keys made with `codexec keys create`), and a key sees only its own sessions and executions'),
+  authCacheMs: v('CODEXEC_AUTH_CACHE_MS', 5000, int(0, 300_000), 'How long an API node trusts a key it looked up, in ms: a revoked key stops working on every node within this time (0: look every request up)'),
+  apiKey: v('CODEXEC_API_KEY', '', apiKeyParser, 'For `codexec run --server` and `codexec status --server`: the API key they send (`Authorization: Bearer`) to a server with CODEXEC_AUTH=keys; empty: none'),
   url: v('CODEXEC_URL', '', httpUrl, 'For `codexec run` and `codexec status`: URL of a codexec server (`--server`); empty: use the local database'),
 
   wallTimeMs: v('CODEXEC_WALL_TIME_MS', 5000, int(100, 600_000), 'Default wall-clock limit of a run, in ms'),

@@ -166,10 +166,35 @@ export class UnsupportedMediaTypeError extends CodexecError {
   }
 }
 
+/** The quotas of an API key (keys/api-key.ts), as `details.quota` names them. */
+export type Quota = 'runs_per_minute' | 'executions_in_flight' | 'sessions';
+
+const QUOTA_WORDS: Record<Quota, string> = {
+  runs_per_minute: 'runs per minute',
+  executions_in_flight: 'executions queued or running at once',
+  sessions: 'sessions open at once',
+};
+
 /** An API key's quota (executions in flight, runs per minute, sessions) is used up. */
 export class QuotaExceededError extends CodexecError {
-  constructor(what: string, limit: number, retryAfterSeconds = 1) {
-    super('quota_exceeded', 429, `this API key's quota of ${limit} ${what} is used up; retry later`, { retryAfterSeconds, details: { quota: what, limit } });
+  readonly quota: Quota;
+  /** `quota`: also the queue's older wording, 'executions in flight'. */
+  constructor(quota: Quota | 'executions in flight', limit: number, retryAfterSeconds = 1) {
+    const q: Quota = quota === 'executions in flight' ? 'executions_in_flight' : quota;
+    super('quota_exceeded', 429, `this API key's quota of ${limit} ${QUOTA_WORDS[q]} is used up; retry later`, { retryAfterSeconds, details: { quota: q, limit } });
+    this.quota = q;
+  }
+}
+
+/** CODEXEC_AUTH=keys: the request has no key, or one this server does not accept (401). */
+export class AuthenticationError extends CodexecError {
+  constructor(reason: 'api_key_missing' | 'api_key_invalid' | 'api_key_revoked') {
+    const messages = {
+      api_key_missing: 'this server needs an API key: send "Authorization: Bearer <key>" (keys are made with `codexec keys create`)',
+      api_key_invalid: 'the API key is not one of this server\'s keys (send "Authorization: Bearer <key>", the key as `codexec keys create` printed it)',
+      api_key_revoked: 'this API key was revoked; ask the operator for a new one',
+    } as const;
+    super(reason, 401, messages[reason]);
   }
 }
 

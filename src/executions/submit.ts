@@ -98,11 +98,9 @@ function checkArgs(args: string[] | undefined): void {
   if (args.length > MAX_ARGS) throw new InvalidRequestError(`at most ${MAX_ARGS} program arguments; got ${args.length}`, { limit: MAX_ARGS });
   let bytes = 0;
   for (const [i, arg] of args.entries()) {
-    // The launcher reads a phase's argv as NUL-terminated words up to the word "--end"
-    // (native/args.c): a NUL or an "--end" from a client would make the words after it launcher
-    // options (--no-seccomp, --uid). The sandbox spec refuses empty words.
+    // A word is passed to execve as a C string: a NUL would cut it. The launcher counts the words
+    // (native/PROTOCOL.md), so any other text, "--no-seccomp" included, reaches the program as is.
     if (arg === '' || arg.includes('\0')) throw new InvalidRequestError(`args[${i}]: a program argument cannot be empty or hold a NUL character`);
-    if (arg === '--end') throw new InvalidRequestError(`args[${i}]: "--end" is reserved and cannot be a program argument`);
     assertFaithfulText(arg, `args[${i}]`);
     bytes += Buffer.byteLength(arg, 'utf8');
   }

@@ -10,6 +10,8 @@ import { Metrics } from '../../src/observability/metrics.js';
 import type { JobQueue } from '../../src/queue/core/job-queue.js';
 import { openSqliteQueue } from '../../src/queue/open.js';
 import { openSessionStore, type SessionStore } from '../../src/sessions/session-store.js';
+import type { KeyStore } from '../../src/keys/key-store.js';
+import { SqliteKeyStore } from '../../src/keys/sqlite/sqlite-key-store.js';
 
 // The real app over real SQLite files in a temp dir, with a profiles dir of our own: python (its
 // toolchain is on every machine that runs these tests), a compiled language, and one whose
@@ -72,6 +74,8 @@ export interface Harness {
   sessions: SessionStore;
   languages: LanguageRegistry;
   metrics: Metrics;
+  /** The API keys in codexec.db (opened with CODEXEC_AUTH=keys only). */
+  keys: KeyStore | undefined;
   dir: string;
   /** "available" events the queue published: what wakes executors. */
   wakes: { count: number };
@@ -102,6 +106,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const sessions = await openSessionStore(config);
   const languages = await LanguageRegistry.load(config.profilesDir, config, { probeVersions: opts.shippedProfiles === true });
   const metrics = new Metrics({ defaultMetrics: false });
+  const keys = opts.deps?.keys ?? (config.auth === 'keys' ? SqliteKeyStore.open(path.join(dir, 'codexec.db')) : undefined);
   const wakes = { count: 0 };
   jobs.events.onEvent((e) => {
     if (e.kind === 'available') wakes.count += 1;
@@ -116,6 +121,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     logger: false,
     isolation: () => isolation,
     ...opts.deps,
+    keys,
   });
   await app.ready();
   return {
@@ -125,12 +131,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     sessions,
     languages,
     metrics,
+    keys,
     dir,
     wakes,
     isolation,
     async close() {
       await app.close();
       await sessions.close();
+      if (!opts.deps?.keys) await keys?.close();
       await jobs.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },

@@ -101,6 +101,7 @@ describe('Metrics', () => {
         { id: 'a', hostname: 'h', pid: 1, slots: 4, busy: 2, startedAt: 0, heartbeatAt: 0 },
         { id: 'b', hostname: 'h', pid: 2, slots: 2, busy: 0, startedAt: 0, heartbeatAt: 0 },
       ],
+      apiNodes: [],
       recentFailures: [],
     };
     const m = new Metrics({ queueStats: async () => stats });
@@ -112,10 +113,14 @@ describe('Metrics', () => {
     m.rescue(3);
     const { body, contentType } = await m.render();
     expect(contentType).toMatch(/^text\/plain/);
-    expect(body).toContain('codexec_queue_depth{status="QUEUED"} 4');
-    expect(body).toContain('codexec_queue_depth{status="RUNNING"} 2');
-    expect(body).toContain('codexec_executors{state="busy"} 2');
-    expect(body).toContain('codexec_executors{state="idle"} 4');
+    // Read from the database: the same on every node, so marked global (max() across nodes).
+    expect(body).toContain('codexec_queue_depth{status="QUEUED",scope="global"} 4');
+    expect(body).toContain('codexec_queue_depth{status="RUNNING",scope="global"} 2');
+    expect(body).toContain('codexec_executors{state="busy",scope="global"} 2');
+    expect(body).toContain('codexec_executors{state="idle",scope="global"} 4');
+    expect(body).toMatch(/# HELP codexec_queue_depth .*global/);
+    // This process runs no executor: no process-scoped slots.
+    expect(body).not.toMatch(/^codexec_executors\{[^}]*scope="process"/m);
     expect(body).toContain('codexec_executions_total{outcome="completed"} 1');
     expect(body).toContain('codexec_executions_total{outcome="timeout"} 1');
     expect(body).toContain('codexec_executions_total{outcome="compile_error"} 1');
@@ -126,14 +131,17 @@ describe('Metrics', () => {
     expect(body).toMatch(/process_cpu_user_seconds_total/);
   });
 
-  it('without a stats source, setExecutors is what is exported; two instances do not share a registry', async () => {
+  it('without a stats source (a worker): its own slots only, no queue depth; two instances do not share a registry', async () => {
     const a = new Metrics({ defaultMetrics: false });
     const b = new Metrics({ defaultMetrics: false });
     a.setExecutors(3, 1);
     a.retry();
-    expect((await a.render()).body).toContain('codexec_executors{state="busy"} 3');
+    const body = (await a.render()).body;
+    expect(body).toContain('codexec_executors{state="busy",scope="process"} 3');
+    expect(body).not.toMatch(/^codexec_\w+\{[^}]*scope="global"/m);
+    expect(body).not.toMatch(/^codexec_queue_depth\{/m); // a worker does not read the queue's counts: no zeros that look real
     const other = (await b.render()).body;
-    expect(other).toContain('codexec_executors{state="busy"} 0');
+    expect(other).not.toContain('codexec_executors{');
     expect(other).toContain('codexec_retries_total 0');
   });
 });

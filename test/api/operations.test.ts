@@ -137,7 +137,7 @@ describe('OpenAPI, docs, health, metrics', () => {
     ]) {
       expect(text, name).toContain(`# TYPE ${name} `);
     }
-    expect(text).toContain('codexec_queue_depth{status="QUEUED"} 1');
+    expect(text).toContain('codexec_queue_depth{status="QUEUED",scope="global"} 1');
     expect(text).toContain('codexec_executions_total{outcome="completed"} 1');
     expect(text).toContain('codexec_executions_total{outcome="runtime_error"} 1');
     expect(text).toContain('codexec_rescues_total 2');
@@ -172,7 +172,7 @@ describe('GET /status', () => {
       const res = await call(h, 'GET', '/status');
       expect(res.status).toBe(200);
       // Serialized through the route's response schema, which drops any field it does not declare.
-      expect(Object.keys(res.json).sort()).toEqual(['counts', 'database', 'executors', 'executors_alive', 'isolation', 'oldest_queued_age_ms', 'recent_failures', 'time', 'uptime_ms', 'version', 'warnings']);
+      expect(Object.keys(res.json).sort()).toEqual(['api_nodes', 'counts', 'database', 'executors', 'executors_alive', 'isolation', 'oldest_queued_age_ms', 'recent_failures', 'time', 'uptime_ms', 'version', 'warnings']);
       expect(res.json).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+\.\d+/), database: 'sqlite', executors_alive: 1, isolation: { level: 'full', cgroup_version: 'v2' } });
       expect(res.json.uptime_ms).toBeGreaterThanOrEqual(0);
       expect(Math.abs(Date.parse(res.json.time) - Date.now())).toBeLessThan(60_000);
@@ -216,6 +216,7 @@ describe('GET /status', () => {
         counts: { QUEUED: 0, RUNNING: 0, COMPLETED: 3, FAILED: 6, TIMEOUT: 2 },
         oldestQueuedAgeMs: null,
         executors: [],
+        apiNodes: [],
         recentFailures: reasons.map((r, i) => ({ id: `e${i}`, finishedAt: now - i * 1000, failureReason: r })),
       },
       { version: '1.2.3', now, staleAfterMs: 15_000, uptimeMs: null, isolation: null, database: 'postgres' },

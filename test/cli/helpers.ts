@@ -20,7 +20,8 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 
 export function codexec(args: string[], opts: { cwd: string; env: Record<string, string>; input?: string; timeout?: number } & Partial<Options>) {
   const { env, ...rest } = opts;
-  return execa(process.execPath, [BIN, ...args], { env, extendEnv: false, reject: false, timeout: 60_000, stripFinalNewline: false, ...rest });
+  // The options a caller adds never change the output's type (no encoding or lines options here).
+  return execa(process.execPath, [BIN, ...args], { env, extendEnv: false, reject: false, timeout: 60_000, stripFinalNewline: false, ...rest }) as ResultPromise<{ reject: false; stripFinalNewline: false }>;
 }
 
 /** A TCP port nobody listens on (bound, then released). */

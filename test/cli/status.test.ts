@@ -130,6 +130,7 @@ describe('stale executors and failures', () => {
         counts: { QUEUED: 0, RUNNING: 0, COMPLETED: 1, FAILED: 2, TIMEOUT: 1 },
         oldestQueuedAgeMs: null,
         executors: [],
+        apiNodes: [],
         recentFailures: [
           { id: 'aaaa', finishedAt: now - 5_000, failureReason: 'wall_time_limit' },
           { id: 'bbbb', finishedAt: now - 6_000, failureReason: 'internal_error' },

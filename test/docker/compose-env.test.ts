@@ -20,6 +20,7 @@ const SPEC_BY_ENV = new Map<string, ConfigVar<unknown>>(Object.values(CONFIG_SCH
 /** Settings the compose file deliberately does not expose, and why. */
 const NOT_IN_COMPOSE: Record<string, string> = {
   CODEXEC_URL: 'client setting of `codexec run/status`, not of a server',
+  CODEXEC_API_KEY: 'client setting of `codexec run/status` (the key they send), not of a server',
   CODEXEC_DATABASE_URL: 'the stack is one host: SQLite on the shared volume (PostgreSQL is for several hosts)',
   CODEXEC_PROFILES_DIR: 'profiles ship in the image; a custom directory needs a mount (docs/docker.md)',
 };
@@ -155,7 +156,7 @@ const example = envExampleValues(read('.env.example'));
 const imageEnv = dockerfileEnv(read('Dockerfile'));
 
 describe('Docker files and the config schema', () => {
-  it.each(['docker-compose.yml', 'docker-compose.cgroupv2.yml', '.env.example', 'Dockerfile'])('every CODEXEC_ name in %s is a setting', (file) => {
+  it.each(['docker-compose.yml', 'docker-compose.cgroupv2.yml', 'docker-compose.postgres.yml', '.env.example', 'Dockerfile'])('every CODEXEC_ name in %s is a setting', (file) => {
     const tokens = codexecTokens(read(file));
     const unknown = [...new Set(tokens)].filter((t) => !SPEC_BY_ENV.has(t));
     expect(unknown).toEqual([]);
@@ -229,5 +230,39 @@ describe('Docker files and the config schema', () => {
     // The entrypoint creates the job database as the API's user (see the Dockerfile): it must use
     // the file name the queue opens.
     expect(read('Dockerfile')).toContain(`"$data/${JOB_DB_FILE_NAME}"`);
+  });
+});
+
+// docker-compose.postgres.yml: the several-hosts stack (PostgreSQL, a balancer, two API nodes,
+// two workers). Its settings block must stay docker-compose.yml's, so that .env means the same to
+// both files; the services that run codexec must start with the defaults.
+describe('docker-compose.postgres.yml', () => {
+  const text = read('docker-compose.postgres.yml');
+  const stack = parseComposeEnvironments(text);
+  /** `${NAME:-default}` anywhere in a value, with no shell variables set. */
+  const withDefaults = (entries: EnvEntry[]) =>
+    Object.fromEntries(entries.map((e) => [e.name, e.raw.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, _k, d: string | undefined) => d ?? '')]));
+
+  it('has the settings block of docker-compose.yml, entry for entry', () => {
+    const mine = stack.anchors.get('codexec-settings')!.map((e) => [e.name, e.raw]);
+    expect(mine).toEqual(parsed.anchors.get('codexec-settings')!.map((e) => [e.name, e.raw]));
+  });
+
+  it('runs PostgreSQL, a balancer, two API-only nodes and two workers on the one database', () => {
+    expect([...stack.services.keys()].sort()).toEqual(['api-a', 'api-b', 'postgres', 'worker-a', 'worker-b']);
+    expect(text).toMatch(/^  lb:$/m);
+    const db = withDefaults(stack.services.get('postgres')!);
+    for (const name of ['api-a', 'api-b', 'worker-a', 'worker-b']) {
+      const env = withDefaults(stack.services.get(name)!);
+      const config = loadConfig(env);
+      const url = new URL(config.databaseUrl);
+      expect([url.hostname, url.username, decodeURIComponent(url.password), url.pathname], name).toEqual(['postgres', db.POSTGRES_USER, db.POSTGRES_PASSWORD, `/${db.POSTGRES_DB}`]);
+      if (name.startsWith('api')) expect([config.executors, config.port], name).toEqual([0, 8080]);
+      else expect(config.workerMetricsPort, name).toBe(9464);
+    }
+    // The balancer sends to both nodes, on the port they listen on.
+    const haproxy = read('deploy/haproxy.cfg');
+    expect(haproxy).toMatch(/^\s*server api-a api-a:8080$/m);
+    expect(haproxy).toMatch(/^\s*server api-b api-b:8080$/m);
   });
 });

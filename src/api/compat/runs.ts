@@ -7,7 +7,7 @@ import { isTerminal } from '../../domain/states.js';
 import { cancelExecution } from '../../executions/cancel.js';
 import { submitRun, type RunSubmission, type Submitted } from '../../executions/submit.js';
 import type { App, RouteContext } from '../context.js';
-import { clientKey } from '../rate-limits.js';
+import { keyFields, ownerOf } from '../ownership.js';
 
 // What the Judge0 and Piston adapters share: they submit through the one submit path
 // (executions/submit.ts) as runs without a session, count each run against the client's
@@ -48,9 +48,9 @@ export class CompatRuns {
   /** Submits one run (already charged) through the one submit path. */
   async submit(req: FastifyRequest, submission: RunSubmission): Promise<Submitted> {
     const { config, jobs, languages, metrics } = this.ctx;
-    const submitted = await submitRun({ config, jobs, languages }, submission);
+    const submitted = await submitRun({ config, jobs, languages }, { ...submission, ...keyFields(req) });
     if (submitted.created) {
-      metrics.runSubmitted();
+      metrics.runSubmitted(ownerOf(req));
       const { id, language } = submitted.execution;
       req.log.info({ execution_id: id, language, api: this.api, status: 'QUEUED' }, 'execution queued');
     }
@@ -77,7 +77,7 @@ export class CompatRuns {
   /** Cancels a run nobody will read; one that ended meanwhile is left as it is. */
   async abandon(req: FastifyRequest, id: string, why: string): Promise<void> {
     try {
-      await cancelExecution(this.ctx.jobs, id);
+      await cancelExecution(this.ctx.jobs, id, ownerOf(req));
       req.log.info({ execution_id: id, api: this.api, why }, 'execution canceled: its client no longer waits');
     } catch (err) {
       if (!(err instanceof CodexecError) || (err.code !== 'execution_finished' && err.code !== 'execution_not_found')) throw err;

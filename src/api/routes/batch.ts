@@ -3,6 +3,8 @@ import { CodexecError, InternalError, InvalidRequestError, RateLimitedError } fr
 import { submitRun, type RunSubmission } from '../../executions/submit.js';
 import type { App, RouteContext } from '../context.js';
 import { errorBody } from '../error-handler.js';
+import { countQuotaRefusal } from '../auth.js';
+import { keyFields, ownedSessionRuns, ownerOf } from '../ownership.js';
 import { errors } from '../schemas/common.js';
 import { BatchBody, BatchHeaders, BatchResponse, type BatchItemResult, type BatchRun } from '../schemas/batch.js';
 
@@ -13,13 +15,14 @@ import { BatchBody, BatchHeaders, BatchResponse, type BatchItemResult, type Batc
 
 const MINUTE_MS = 60_000;
 
-function submissionOf(run: BatchRun, key: string | null): RunSubmission {
+function submissionOf(run: BatchRun, key: string | null, req: FastifyRequest): RunSubmission {
   const hasSession = run.session_id !== undefined;
   const hasCode = run.language !== undefined || run.source_code !== undefined;
   if (hasSession === hasCode) throw new InvalidRequestError('give either session_id, or language and source_code');
   if (!hasSession && (run.language === undefined || run.source_code === undefined)) throw new InvalidRequestError('an inline run needs both language and source_code');
   return {
     source: hasSession ? { sessionId: run.session_id!.toLowerCase() } : { language: run.language!, sourceCode: run.source_code! },
+    ...keyFields(req),
     stdin: run.stdin,
     expectedOutput: run.expected_output,
     testCases: run.test_cases?.map((c) => ({ name: c.name, stdin: c.stdin, expectedOutput: c.expected_output, hidden: c.hidden })),
@@ -63,8 +66,11 @@ export function batchRoutes(app: App, ctx: RouteContext): void {
       for (const [index, run] of runs.entries()) {
         try {
           await rateLimit(req);
-          const { execution, created } = await submitRun({ config, jobs, languages, sessions }, submissionOf(run, key === null ? null : `${key}:${index}`));
-          if (created) metrics.runSubmitted();
+          const { execution, created } = await submitRun(
+            { config, jobs, languages, sessions: ownedSessionRuns(sessions, req) },
+            submissionOf(run, key === null ? null : `${key}:${index}`, req),
+          );
+          if (created) metrics.runSubmitted(ownerOf(req));
           results.push({
             index,
             status: 202,
@@ -73,6 +79,7 @@ export function batchRoutes(app: App, ctx: RouteContext): void {
           });
         } catch (raw) {
           const err = raw instanceof CodexecError ? raw : new InternalError();
+          countQuotaRefusal(metrics, req, err);
           if (!(raw instanceof CodexecError)) req.log.error({ err: raw, index }, 'batch run failed');
           results.push({
             index,

@@ -2,6 +2,7 @@ import { InvalidRequestError, NotFoundError, TooManyEventStreamsError } from '..
 import { parseLastEventId } from '../../live/sse-reader.js';
 import type { App, RouteContext } from '../context.js';
 import { ExecutionIdParams, errors } from '../schemas/common.js';
+import { canSee } from '../ownership.js';
 import { EVENTS_DESCRIPTION, EventsHeaders, EventsQuery } from '../schemas/events.js';
 
 // GET /executions/{id}/events: the live output of one execution as Server-Sent Events. This route
@@ -36,7 +37,8 @@ export function eventRoutes(app: App, ctx: RouteContext): void {
         throw new InvalidRequestError((err as Error).message);
       }
       if (live.full) throw new TooManyEventStreamsError(config.eventsMaxReaders);
-      if (!(await jobs.get(id))) throw new NotFoundError('execution', req.params.execution_id);
+      const execution = await jobs.get(id);
+      if (!execution || !canSee(req, execution)) throw new NotFoundError('execution', req.params.execution_id);
       // The connection's idle timeout must outlast the heartbeats; a reader that stops reading
       // stops the writes too, and is then cut by it (or, sooner, by its buffer's cap).
       const socket = req.raw.socket as { setTimeout?: (ms: number) => unknown } | undefined;

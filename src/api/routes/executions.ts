@@ -5,6 +5,7 @@ import { executionView } from '../views.js';
 import { ExecutionIdParams, errors } from '../schemas/common.js';
 import { ExecutionGetQuery, ExecutionResponse, ExecutionWithWebhookResponse } from '../schemas/executions.js';
 import { webhookView } from '../webhook-view.js';
+import { canSee, ownerOf } from '../ownership.js';
 
 // Extra socket time beyond a long poll's wait, for the answer to be written.
 const LONG_POLL_MARGIN_MS = 5000;
@@ -35,7 +36,11 @@ export function executionRoutes(app: App, ctx: RouteContext): void {
       // clients) would cut a long poll short: this request's socket gets the wait plus a margin.
       const socket = req.raw.socket as { setTimeout?: (ms: number) => unknown } | undefined;
       if (waitMs > 0 && typeof socket?.setTimeout === 'function') socket.setTimeout(Math.max(app.server.timeout ?? 0, waitMs + LONG_POLL_MARGIN_MS));
-      const execution = await waiter.wait(id, waitMs, () => jobs.get(id));
+      // Another key's execution reads as none at once: it is neither waited for nor shown.
+      const execution = await waiter.wait(id, waitMs, async () => {
+        const e = await jobs.get(id);
+        return e && canSee(req, e) ? e : null;
+      });
       if (!execution) throw new NotFoundError('execution', req.params.execution_id);
       const webhook = execution.callbackUrl === null ? null : webhookView(execution.callbackUrl, await jobs.webhooks.get(id));
       return { ...executionView(execution), webhook };
@@ -58,7 +63,7 @@ export function executionRoutes(app: App, ctx: RouteContext): void {
     },
     async (req, reply) => {
       const id = req.params.execution_id.toLowerCase();
-      const { execution, pending } = await cancelExecution(jobs, id);
+      const { execution, pending } = await cancelExecution(jobs, id, ownerOf(req));
       req.log.info({ execution_id: id, status: execution.status, pending }, 'execution cancel');
       return reply.code(pending ? 202 : 200).send(executionView(execution));
     },

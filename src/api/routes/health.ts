@@ -45,6 +45,10 @@ export function statusView(s: QueueStats, ctx: StatusContext): StatusResponse {
     return { id: e.id, hostname: e.hostname, pid: e.pid, slots: e.slots, busy: e.busy, started_at: iso(e.startedAt), heartbeat_at: iso(e.heartbeatAt), heartbeat_age_ms: age, stale: age > ctx.staleAfterMs };
   });
   const alive = executors.filter((e) => !e.stale).length;
+  const apiNodes = s.apiNodes.map((n) => {
+    const age = Math.max(0, ctx.now - n.heartbeatAt);
+    return { id: n.id, hostname: n.hostname, pid: n.pid, version: n.version, address: n.address, executors: n.executors, started_at: iso(n.startedAt), heartbeat_at: iso(n.heartbeatAt), heartbeat_age_ms: age, stale: age > ctx.staleAfterMs };
+  });
   const failures = s.recentFailures.map((f) => ({
     execution_id: f.id,
     finished_at: iso(f.finishedAt),
@@ -61,6 +65,9 @@ export function statusView(s: QueueStats, ctx: StatusContext): StatusResponse {
   for (const e of executors.filter((x) => x.stale)) {
     warnings.push({ code: 'stale_executor', message: `executor ${e.id} has sent no heartbeat for ${seconds(e.heartbeat_age_ms)}: stuck or gone; its jobs go back to the queue when their leases expire` });
   }
+  for (const n of apiNodes.filter((x) => x.stale)) {
+    warnings.push({ code: 'stale_api_node', message: `API node ${n.id} (${n.address}) has sent no heartbeat for ${seconds(n.heartbeat_age_ms)}: stopped without a clean shutdown, or stuck; check that the load balancer no longer sends it requests` });
+  }
   const platform = failures.filter((f) => f.origin === 'platform').length;
   if (platform > 0) {
     warnings.push({ code: 'platform_failures', message: `${platform} of the last ${failures.length} failures were on codexec's side (${[...new Set(failures.filter((f) => f.origin === 'platform').map((f) => f.failure_reason))].join(', ')}): see the logs` });
@@ -75,6 +82,7 @@ export function statusView(s: QueueStats, ctx: StatusContext): StatusResponse {
     oldest_queued_age_ms: s.oldestQueuedAgeMs,
     executors_alive: alive,
     executors,
+    api_nodes: apiNodes,
     recent_failures: failures,
     warnings,
   };
@@ -101,12 +109,12 @@ export function healthRoutes(app: App, ctx: RouteContext): void {
     {
       schema: {
         tags: TAGS,
-        summary: 'The queue at a glance: counts per state, oldest queued age, executors, recent failures, warnings',
+        summary: 'The queue at a glance: counts per state, oldest queued age, executors, API nodes, recent failures, warnings',
         description:
-          'What `codexec status --server URL` shows (and `codexec status --json` prints, in this shape). Executors without a heartbeat ' +
-          'for one lease (CODEXEC_LEASE_MS) are marked stale; failures are split by origin (platform: codexec could not run it; ' +
-          'program: the learner\'s code); warnings name what needs attention (queued work and no live executor, stale executors, ' +
-          'platform failures).',
+          'What `codexec status --server URL` shows (and `codexec status --json` prints, in this shape). Executors and API nodes ' +
+          'without a heartbeat for one lease (CODEXEC_LEASE_MS) are marked stale; failures are split by origin (platform: codexec could ' +
+          'not run it; program: the learner\'s code); warnings name what needs attention (queued work and no live executor, stale ' +
+          'executors, stale API nodes, platform failures).',
         response: { 200: StatusResponse, ...errors(500, 503) },
       },
     },
@@ -131,7 +139,8 @@ export function healthRoutes(app: App, ctx: RouteContext): void {
         summary: 'Readiness: databases reachable, executors alive, not shutting down',
         description:
           '200 when ready, 503 otherwise, with the same body saying which check failed. A server with CODEXEC_EXECUTORS=0 ' +
-          '(API only) does not wait for executors; any other waits for at least one live executor.',
+          '(API only) does not wait for executors, and says in checks.executors (anywhere, warning) whether any executor is alive ' +
+          'in any process on its database; any other server waits for at least one live executor.',
         response: { 200: ReadyResponse, 503: ReadyResponse, ...errors(500) },
       },
     },
@@ -165,7 +174,12 @@ export function healthRoutes(app: App, ctx: RouteContext): void {
         sessionsCheck.ok = false;
         sessionsCheck.error = reason(err);
       }
-      const executors = { ok: config.executors === 0 || alive > 0, alive, embedded: config.executors };
+      // An API-only node stays ready without executors (the balancer keeps sending it requests,
+      // whose runs wait QUEUED), and says so when none is alive anywhere.
+      const executors: ReadyResponse['checks']['executors'] = { ok: config.executors === 0 || alive > 0, alive, anywhere: alive > 0, embedded: config.executors };
+      if (config.executors === 0 && alive === 0 && database.ok) {
+        executors.warning = 'no executor is alive on this database: runs are accepted and stay QUEUED until a `codexec worker` (or a serve with executors) starts';
+      }
       const ready = database.ok && sessionsCheck.ok && executors.ok;
       const status = control.shuttingDown ? 'shutting_down' : ready ? 'ready' : 'not_ready';
       return reply.code(status === 'ready' ? 200 : 503).send({

@@ -2,6 +2,7 @@ import { NotFoundError } from '../../domain/errors.js';
 import { submitRun } from '../../executions/submit.js';
 import type { App, RouteContext } from '../context.js';
 import { executionSummaryView } from '../views.js';
+import { canSee, keyFields, ownedSessionRuns, ownerOf } from '../ownership.js';
 import { SessionIdParams, errors } from '../schemas/common.js';
 import { ExecutionListQuery, ExecutionListResponse, RunBody, RunHeaders, RunResponse } from '../schemas/executions.js';
 
@@ -39,9 +40,10 @@ export function runRoutes(app: App, ctx: RouteContext): void {
       await ctx.runLimit(req);
       // The one submit path (executions/submit.ts): this route only translates HTTP to it and back.
       const { execution, created } = await submitRun(
-        { config, jobs, languages, sessions },
+        { config, jobs, languages, sessions: ownedSessionRuns(sessions, req) },
         {
           source: { sessionId },
+          ...keyFields(req),
           stdin: body.stdin,
           expectedOutput: body.expected_output,
           testCases: body.test_cases?.map((c) => ({ name: c.name, stdin: c.stdin, expectedOutput: c.expected_output, hidden: c.hidden })),
@@ -54,7 +56,7 @@ export function runRoutes(app: App, ctx: RouteContext): void {
       );
 
       if (created) {
-        metrics.runSubmitted();
+        metrics.runSubmitted(ownerOf(req));
         req.log.info(
           { execution_id: execution.id, session_id: sessionId, language: execution.language, status: 'QUEUED' },
           'execution queued',
@@ -84,9 +86,13 @@ export function runRoutes(app: App, ctx: RouteContext): void {
     },
     async (req) => {
       const sessionId = req.params.session_id.toLowerCase();
-      const executions = await jobs.listBySession(sessionId, req.query.limit ?? 20);
-      // Listed executions answer even if their session was pruned; no executions and no session is a 404.
-      if (executions.length === 0 && !(await sessions.get(sessionId))) throw new NotFoundError('session', sessionId);
+      const executions = (await jobs.listBySession(sessionId, req.query.limit ?? 20)).filter((e) => canSee(req, e));
+      // Listed executions answer even if their session was pruned; no executions and no session is
+      // a 404. Another key's session is a 404 too (its runs are filtered out above).
+      if (executions.length === 0) {
+        const session = await sessions.get(sessionId);
+        if (!session || !canSee(req, session)) throw new NotFoundError('session', sessionId);
+      }
       return { session_id: sessionId, executions: executions.map(executionSummaryView) };
     },
   );

@@ -2,6 +2,7 @@ import { NotFoundError } from '../../domain/errors.js';
 import type { App, RouteContext } from '../context.js';
 import { autosaveView, sessionView } from '../views.js';
 import { perMinute } from '../rate-limits.js';
+import { canSee, ownerOf } from '../ownership.js';
 import { assertFaithfulText } from '../../domain/text.js';
 import { assertMaxBytes, parseIfMatch, revisionETag } from '../request-limits.js';
 import { SessionIdParams, errors } from '../schemas/common.js';
@@ -27,7 +28,10 @@ export function sessionRoutes(app: App, ctx: RouteContext): void {
       schema: {
         tags: TAGS,
         summary: 'Create a live coding session',
-        description: 'Starts a session in `language` with `source_code`, or with the language\'s template when it is absent.',
+        description:
+          'Starts a session in `language` with `source_code`, or with the language\'s template when it is absent. With API keys, the ' +
+          'session is the key\'s: other keys get 404 for it; a key with a quota of open sessions gets 429 `quota_exceeded` ' +
+          '(details.quota `sessions`) while it has that many ACTIVE sessions.',
         body: CreateSessionBody,
         response: { 201: SessionResponse, ...errors(400, 413, 415, 422, 429, 500, 503) },
       },
@@ -36,7 +40,12 @@ export function sessionRoutes(app: App, ctx: RouteContext): void {
       const profile = languages.resolve(req.body.language);
       assertMaxBytes(req.body.source_code, config.maxSourceBytes, 'source_too_large');
       assertFaithfulText(req.body.source_code, 'source_code');
-      const session = await sessions.create({ language: profile.id, sourceCode: req.body.source_code ?? profile.template });
+      const session = await sessions.create({
+        language: profile.id,
+        sourceCode: req.body.source_code ?? profile.template,
+        owner: ownerOf(req),
+        maxOpenForOwner: req.apiKey?.quotas.sessions ?? undefined,
+      });
       req.log.info({ session_id: session.id, language: session.language }, 'session created');
       return reply.code(201).header('etag', revisionETag(session.revision)).send(sessionView(session, config.sessionIdleTtlMs));
     },
@@ -55,7 +64,7 @@ export function sessionRoutes(app: App, ctx: RouteContext): void {
     },
     async (req, reply) => {
       const session = await sessions.get(req.params.session_id.toLowerCase());
-      if (!session) throw new NotFoundError('session', req.params.session_id);
+      if (!session || !canSee(req, session)) throw new NotFoundError('session', req.params.session_id);
       return reply.header('etag', revisionETag(session.revision)).send(sessionView(session, config.sessionIdleTtlMs));
     },
   );
@@ -90,6 +99,7 @@ export function sessionRoutes(app: App, ctx: RouteContext): void {
         sourceCode: body.source_code,
         revision: body.revision,
         ifMatchRevision,
+        owner: ownerOf(req),
       });
       return reply.header('etag', revisionETag(session.revision)).send(autosaveView(session));
     },
@@ -108,7 +118,7 @@ export function sessionRoutes(app: App, ctx: RouteContext): void {
     },
     async (req) => {
       const id = req.params.session_id.toLowerCase();
-      const session = await sessions.closeSession(id);
+      const session = await sessions.closeSession(id, undefined, ownerOf(req));
       const cancelled = await jobs.cancelQueuedForSession(id);
       req.log.info({ session_id: id, cancelled_executions: cancelled }, 'session closed');
       return { session_id: session.id, status: session.status, cancelled_executions: cancelled };

@@ -25,8 +25,10 @@ export const ReadyResponse = Type.Object({
     sessions: Check,
     executors: Type.Object({
       ok: Type.Boolean(),
-      alive: Type.Integer({ minimum: 0, description: 'Executor processes with a recent heartbeat' }),
+      alive: Type.Integer({ minimum: 0, description: 'Executor processes with a recent heartbeat, in every process on this database' }),
+      anywhere: Type.Boolean({ description: 'At least one executor is alive, here or in any other process on this database: runs submitted now will start' }),
       embedded: Type.Integer({ minimum: 0, description: 'CODEXEC_EXECUTORS of this server; 0 = API-only node, which does not wait for executors' }),
+      warning: Type.Optional(Type.String({ description: 'An API-only node is ready without executors, but says when none is alive anywhere: runs queue until a worker starts' })),
     }),
   }),
   isolation: IsolationJson,
@@ -46,7 +48,7 @@ export const FailureOrigin = StringEnum(['platform', 'program'] as const, {
 });
 
 export const StatusWarning = Type.Object({
-  code: StringEnum(['no_live_executor', 'stale_executor', 'platform_failures'] as const),
+  code: StringEnum(['no_live_executor', 'stale_executor', 'stale_api_node', 'platform_failures'] as const),
   message: Type.String(),
 });
 export type StatusWarning = Static<typeof StatusWarning>;
@@ -79,6 +81,21 @@ export const StatusResponse = Type.Object({
       stale: Type.Boolean({ description: 'No heartbeat for longer than one lease: stuck or gone (forgotten after three leases)' }),
     }),
     { description: 'Executors that sent a heartbeat within three leases, in every process on this database' },
+  ),
+  api_nodes: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      hostname: Type.String(),
+      pid: Type.Integer(),
+      version: Type.String({ description: 'codexec version the node runs' }),
+      address: Type.String({ description: 'host:port it listens on (CODEXEC_HOST, CODEXEC_PORT; the host name when it listens on every address)' }),
+      executors: Type.Integer({ minimum: 0, description: 'Embedded executor slots; 0: API only' }),
+      started_at: Type.String({ format: 'date-time' }),
+      heartbeat_at: Type.String({ format: 'date-time' }),
+      heartbeat_age_ms: Type.Integer({ minimum: 0 }),
+      stale: Type.Boolean({ description: 'No heartbeat for longer than one lease: stopped without a clean shutdown, or stuck (forgotten after three leases)' }),
+    }),
+    { description: 'API nodes (`codexec serve`) that sent a heartbeat within three leases, on this database' },
   ),
   recent_failures: Type.Array(
     Type.Object({

@@ -1,9 +1,12 @@
 import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { CodexecError, InvalidRequestError, NotFoundError } from '../../../domain/errors.js';
 import type { ExecutionRecord } from '../../../domain/execution.js';
 import type { App, RouteContext } from '../../context.js';
 import { ERROR_CODE_HEADER, fieldOf, messageOf, useDialectErrors } from '../errors.js';
+import { countQuotaRefusal } from '../../auth.js';
+import { canSee } from '../../ownership.js';
 import { CompatRuns, waitBoundMs } from '../runs.js';
 import { judge0LanguageList } from './languages.js';
 import { judge0Run } from './request.js';
@@ -55,10 +58,11 @@ export function judge0Api(ctx: RouteContext) {
     const runs = new CompatRuns(app, ctx, 'judge0');
     useDialectErrors(app, config.maxBodyBytes, judge0ErrorBody);
 
-    const find = async (token: string): Promise<ExecutionRecord | null> => {
+    // A token of another API key is unknown, like any other (answers 404 / null).
+    const find = async (req: FastifyRequest, token: string): Promise<ExecutionRecord | null> => {
       if (!UUID.test(token)) return null;
       const rec = await jobs.get(token.toLowerCase());
-      return rec && isJudge0Submission(rec) ? rec : null;
+      return rec && isJudge0Submission(rec) && canSee(req, rec) ? rec : null;
     };
 
     app.post(
@@ -105,7 +109,7 @@ export function judge0Api(ctx: RouteContext) {
         const tokens = req.query.tokens.split(',').map((t) => t.trim()).filter((t) => t !== '');
         if (tokens.length === 0) throw new InvalidRequestError('there should be at least one submission in a batch');
         if (tokens.length > MAX_BATCH) throw new InvalidRequestError(`number of submissions in a batch should be less than or equal to ${MAX_BATCH}`);
-        const found = await Promise.all(tokens.map(find));
+        const found = await Promise.all(tokens.map((t) => find(req, t)));
         return { submissions: found.map((e) => (e ? judge0View(e, fields, req.query.base64_encoded === true, languages) : null)) };
       },
     );
@@ -139,6 +143,7 @@ export function judge0Api(ctx: RouteContext) {
             answers.push({ token: execution.id });
           } catch (err) {
             if (!(err instanceof CodexecError) || (err.statusCode >= 500 && err.code !== 'queue_full')) throw err;
+            countQuotaRefusal(ctx.metrics, req, err);
             firstError ??= err;
             answers.push(judge0ErrorBody(err));
           }
@@ -165,7 +170,7 @@ export function judge0Api(ctx: RouteContext) {
       },
       async (req) => {
         const fields = parseFields(req.query.fields);
-        const execution = await find(req.params.token);
+        const execution = await find(req, req.params.token);
         if (!execution) throw new NotFoundError('execution', req.params.token.slice(0, 100));
         return judge0View(execution, fields, req.query.base64_encoded === true, languages);
       },
