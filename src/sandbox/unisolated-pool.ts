@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import Tinypool from 'tinypool';
 import type { SandboxFile, SandboxHost, SandboxRequest, SandboxResult } from './request.js';
@@ -13,16 +13,18 @@ import type { ThreadMessage, ThreadTask } from './unisolated-thread.js';
 // tail does not: fork still write-locks the address space). The isolated host needs none of this:
 // its fork servers are spawned once per slot.
 //
-// The thread entry is the compiled unisolated-thread.js (dist/ when running from src/ under
-// vitest): only this mode, and only with threads, needs a build.
+// The thread entry is unisolated-thread.js next to this file in dist/; running from src/ (vitest)
+// it is unisolated-thread.ts, loaded through scripts/ts-register.mjs, so no test needs a build.
 
-/** The compiled thread entry next to this file, else in dist/. */
-function threadEntry(): string {
+/** The thread entry next to this file, and the Node options a thread needs to load it. */
+function threadEntry(): { filename: string; execArgv: string[] } {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const candidate of [path.join(here, 'unisolated-thread.js'), path.resolve(here, '..', '..', 'dist', 'sandbox', 'unisolated-thread.js')]) {
-    if (fs.existsSync(candidate)) return candidate;
-  }
-  throw new Error('dist/sandbox/unisolated-thread.js is missing: run `npm run build` (the unisolated development mode runs programs on threads)');
+  const compiled = path.join(here, 'unisolated-thread.js');
+  if (fs.existsSync(compiled)) return { filename: compiled, execArgv: [] };
+  const source = path.join(here, 'unisolated-thread.ts');
+  const register = path.resolve(here, '..', '..', 'scripts', 'ts-register.mjs');
+  if (fs.existsSync(source) && fs.existsSync(register)) return { filename: source, execArgv: ['--import', pathToFileURL(register).href] };
+  throw new Error(`the unisolated thread entry is missing next to ${here}: reinstall codexec`);
 }
 
 /** Buffers cross threads as Uint8Arrays. */
@@ -34,7 +36,7 @@ export class UnisolatedPool implements SandboxHost {
 
   constructor(threads: number) {
     this.pool = new Tinypool({
-      filename: threadEntry(),
+      ...threadEntry(),
       minThreads: Math.max(1, threads),
       maxThreads: Math.max(1, threads),
       idleTimeout: 0,

@@ -37,6 +37,8 @@ const NOT_RUN: NotRun[] = [
   { match: 'npm install && npm start', why: 'this test starts its server with `npm start`; CI installs with `npm ci` (the same install scripts)', coveredBy: CI('npm ci') },
   { match: /^npm (install|run build)$/, why: 'CI installs with `npm ci` (the same install scripts) and builds in `npm test`', coveredBy: CI('npm ci') },
   { match: /^npm test\b/, why: 'the whole suite: CI runs it', coveredBy: CI('npm test') },
+  { match: /^npm run test:unit$/, why: 'the unit layer: CI runs it as nobody without a build', coveredBy: CI('.ci/unit-unprivileged.sh') },
+  { match: /^npm run test:(integration|security|faults)$/, why: 'a layer of the suite, which CI runs whole', coveredBy: CI('npm test') },
   { match: /^npx vitest run\b/, why: 'parts of the suite, which CI runs whole', coveredBy: CI('npm test') },
   { match: /^CODEXEC_TEST_DATABASE_URL=.*npx vitest run\b|^export CODEXEC_TEST_DATABASE_URL=/, why: 'the PostgreSQL tests: CI starts PostgreSQL this way', coveredBy: CI('.ci/postgres.sh') },
   { match: /^npm run bench\b/, why: 'benchmarks: CI runs their short mode', coveredBy: CI('npm run bench -- --short') },

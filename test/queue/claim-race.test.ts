@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobQueue } from '../../src/queue/core/job-queue.js';
 import { openSqliteQueue } from '../../src/queue/open.js';
-import { transpileForChildren } from './child-modules.js';
+import { srcModule, TS_CHILD_EXEC_ARGV } from '../support/ts-child.js';
 import { completedResult, makeTempDir, newExecution, nextMessage, removeDir } from './helpers.js';
 
 // Two claimers must never get the same job: the claim is one UPDATE ... RETURNING under SQLite's
@@ -41,10 +41,9 @@ describe('claim race', () => {
   }
 
   it(`4 processes claim ${JOBS} jobs: each exactly once, no SQLITE_BUSY`, async () => {
-    const modulePath = transpileForChildren(path.join(dir, 'build'));
-    const storeModule = modulePath('src/queue/open.ts');
+    const storeModule = srcModule('src/queue/open.ts');
     const children = Array.from({ length: 4 }, (_, i) => {
-      const child = fork(fixture, [storeModule, file, `proc${i}`], { execArgv: [], stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+      const child = fork(fixture, [storeModule, file, `proc${i}`], { execArgv: TS_CHILD_EXEC_ARGV, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
       let stderr = '';
       child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
       return { child, stderr: () => stderr };

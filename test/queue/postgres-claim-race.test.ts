@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { JobStore } from '../../src/queue/job-store.js';
 import type { JobQueue } from '../../src/queue/core/job-queue.js';
 import { openPostgresQueue } from '../../src/queue/open.js';
-import { transpileForChildren } from './child-modules.js';
+import { srcModule, TS_CHILD_EXEC_ARGV } from '../support/ts-child.js';
 import { completedResult, makeTempDir, newExecution, nextMessage, removeDir } from './helpers.js';
 import { createSchema, describePostgres, withClient, type TestSchema } from './postgres-helpers.js';
 
@@ -58,10 +58,9 @@ describePostgres('PostgreSQL claim race', () => {
     const dir = makeTempDir();
     const children: { child: ChildProcess; stderr: () => string }[] = [];
     try {
-      const modulePath = transpileForChildren(path.join(dir, 'build'));
-      const storeModule = modulePath('src/queue/open.ts');
+      const storeModule = srcModule('src/queue/open.ts');
       for (let i = 0; i < 4; i++) {
-        const child = fork(fixture, [storeModule, schema.url, `proc${i}`, '2'], { execArgv: [], stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+        const child = fork(fixture, [storeModule, schema.url, `proc${i}`, '2'], { execArgv: TS_CHILD_EXEC_ARGV, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
         let stderr = '';
         child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
         children.push({ child, stderr: () => stderr });

@@ -7,7 +7,7 @@ import type { ExecutionRecord } from '../../src/domain/execution.js';
 import type { JobEvent } from '../../src/queue/events.js';
 import { openSqliteQueue } from '../../src/queue/open.js';
 import type { JobQueue } from '../../src/queue/core/job-queue.js';
-import { transpileForChildren } from './child-modules.js';
+import { srcModule, TS_CHILD_EXEC_ARGV } from '../support/ts-child.js';
 import { completedResult, makeTempDir, newExecution, removeDir } from './helpers.js';
 
 // Events of the SQLite queue between processes: the job table's triggers append every status
@@ -50,8 +50,8 @@ describe('SQLite queue events', () => {
       });
       expect(events.watching).toBe(true);
       expect(await store.claim('idle-executor', 10_000)).toBeNull();
-      const openModule = transpileForChildren(path.join(dir, 'build'))('src/queue/open.ts');
-      const child = fork(fileURLToPath(new URL('./fixtures/enqueue-one.mjs', import.meta.url)), [openModule, file, 'ex_from_child'], { execArgv: [] });
+      const openModule = srcModule('src/queue/open.ts');
+      const child = fork(fileURLToPath(new URL('./fixtures/enqueue-one.mjs', import.meta.url)), [openModule, file, 'ex_from_child'], { execArgv: TS_CHILD_EXEC_ARGV });
       const exitCode = new Promise((r) => child.once('exit', r));
       expect((await claimed).id).toBe('ex_from_child');
       expect(await exitCode).toBe(0);

@@ -7,6 +7,7 @@ import { KeyedMutex } from '../../src/sessions/keyed-mutex.js';
 import { openSessionStore, SESSION_DB_FILE_NAME, type SessionStore } from '../../src/sessions/session-store.js';
 import { SqliteSessionStore } from '../../src/sessions/sqlite-session-store.js';
 import { sessionStoreConformance } from './session-store-conformance.js';
+import { srcModule, TS_CHILD_EXEC_ARGV } from '../support/ts-child.js';
 
 const MINUTE = 60_000;
 
@@ -58,11 +59,9 @@ describe('SqliteSessionStore', () => {
   it('refuses a second store on the same file, in this process or another, until the first closes', async () => {
     await expect(SqliteSessionStore.open({ file, idleTtlMs: MINUTE, retentionMs: MINUTE })).rejects.toMatchObject({ code: 'data_dir_in_use' });
     // Another process: the real case, a second `codexec serve` on the same data directory.
-    const dist = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'dist', 'sessions', 'sqlite-session-store.js');
-    const probe = `import(${JSON.stringify(dist)}).then((m) => m.SqliteSessionStore.open({ file: ${JSON.stringify(file)}, idleTtlMs: 1000, retentionMs: 1000 }))` +
+    const probe = `import(${JSON.stringify(srcModule('src/sessions/sqlite-session-store.ts'))}).then((m) => m.SqliteSessionStore.open({ file: ${JSON.stringify(file)}, idleTtlMs: 1000, retentionMs: 1000 }))` +
       `.then(() => console.log('opened'), (e) => console.log(e.code))`;
-    // dist/ is built by `npm test` before vitest runs.
-    expect(execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8' }).trim()).toBe('data_dir_in_use');
+    expect(execFileSync(process.execPath, [...TS_CHILD_EXEC_ARGV, '--input-type=module', '-e', probe], { encoding: 'utf8' }).trim()).toBe('data_dir_in_use');
     await store.close();
     store = await SqliteSessionStore.open({ file, idleTtlMs: MINUTE, retentionMs: MINUTE });
     expect(await store.count()).toBe(0);
