@@ -16,8 +16,11 @@ export async function importDist(rel) {
   }
 }
 
-/** Opens a sandbox host and the python profile; throws when this host cannot isolate. */
-export async function openSandbox() {
+/**
+ * Opens a sandbox host and the python profile; throws when this host cannot isolate. `capacity`:
+ * the host's slots (and their share), as probeIsolation takes it; default: the configured slots.
+ */
+export async function openSandbox({ capacity } = {}) {
   const { loadConfig } = await importDist('config/load.js');
   const { LanguageRegistry, defaultProfilesDir } = await importDist('languages/registry.js');
   const { probeIsolation, openSandboxHost } = await importDist('sandbox/host.js');
@@ -27,7 +30,7 @@ export async function openSandbox() {
   const config = loadConfig({});
   const dir = defaultProfilesDir();
   const languages = await LanguageRegistry.load(dir, config);
-  const { settings, report } = await probeIsolation(config, dir);
+  const { settings, report } = await probeIsolation(config, dir, capacity ? { capacity } : {});
   if (report.level !== 'full') throw new Error(`isolation unavailable: ${report.problems.join('; ')}`);
   const host = await openSandboxHost(settings);
   const profile = languages.resolve('python');
@@ -36,15 +39,15 @@ export async function openSandbox() {
   return {
     report,
     profile,
-    /** One sandboxed run of `source`; resolves with wall ms and the outcome. */
-    async run(source) {
+    /** One sandboxed run of `source` (`limits`: overrides of the profile's defaults); resolves with wall ms and the outcome. */
+    async run(source, limits = {}) {
       const t0 = performance.now();
       const outcome = await runInSandbox(host, {
         executionId: `${tag}-${seq++}`,
         profile,
         sourceCode: source,
         stdin: '',
-        runLimits: profile.limits.default,
+        runLimits: { ...profile.limits.default, ...limits },
         compileLimits: null,
       });
       return { ms: performance.now() - t0, outcome };
