@@ -26,16 +26,23 @@ describe('codexec doctor: huge pages and disk I/O', () => {
   });
 });
 
-/** The cgroup controllers this kernel offers, as it lists them (v2 root, or the v1 mounts). */
+/**
+ * The cgroup controllers this process may use, as the kernel lists them: on v2 those of the group
+ * it was started in (read before codexec moves it; under systemd, what the unit was delegated,
+ * which need not include hugetlb), on v1 the mounted hierarchies.
+ */
 function kernelControllers(): Set<string> {
-  const v2 = '/sys/fs/cgroup/cgroup.controllers';
-  const out = new Set<string>(fs.existsSync(v2) ? fs.readFileSync(v2, 'utf8').trim().split(/\s+/) : []);
+  const out = new Set<string>();
+  const own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'));
+  const v2 = own !== undefined ? `/sys/fs/cgroup${own.slice(3).replace(/\/$/, '')}/cgroup.controllers` : '';
+  if (v2 !== '' && fs.existsSync(v2)) for (const c of fs.readFileSync(v2, 'utf8').trim().split(/\s+/)) if (c) out.add(c);
   for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const [, right] = line.split(' - ');
     if (right?.startsWith('cgroup ')) for (const o of right.split(' ')[2]!.split(',')) out.add(o);
   }
   return out;
 }
+const CONTROLLERS_AT_START = kernelControllers();
 
 /** "MAJ:MIN" of the disk holding /usr, as util-linux sees it (a partition's disk when it is one). */
 function usrDisk(): string | null {
@@ -62,7 +69,7 @@ describe.skipIf(!isRoot)('codexec doctor on this host (needs root)', () => {
     const checks = await runDoctor(config);
     const by = (name: string) => checks.find((c) => c.name === name);
     expect(by('sandbox smoke test'), JSON.stringify(checks)).toMatchObject({ ok: true });
-    const controllers = kernelControllers();
+    const controllers = CONTROLLERS_AT_START;
     const hugetlb = by('hugetlb')!;
     expect(hugetlb.ok).toBe(controllers.has('hugetlb'));
     expect(hugetlb.detail).toMatch(controllers.has('hugetlb') ? /^limited to 0 in every execution group/ : /^no hugetlb controller/);
