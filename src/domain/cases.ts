@@ -2,6 +2,7 @@ import type { CaseResult, CaseStatus, CasesSummary, ExecutionResult, RunOutcome 
 import { judgeOutput, type TerminalStatus } from './feedback.js';
 import type { Limits } from './limits.js';
 import type { ComparisonMode, TestCase } from './plan.js';
+import { NO_OUTPUT, programOutput } from './program-output.js';
 
 // The verdict of each test case and of the run as a whole. A run with test cases is COMPLETED
 // when every case ran, whatever their verdicts (the seed's states stay), and its verdict is
@@ -39,7 +40,7 @@ export function caseResult(tc: TestCase, outcome: RunOutcome, limits: Limits, mo
     if (outcome.kind === 'runtime_error' && !outcome.signal) feedback = `The program exited with code ${outcome.exitCode}.`;
   }
   if (tc.hidden) {
-    return { name: tc.name, hidden: true, status, timeMs: null, cpuTimeMs: null, memoryPeakKb: null, exitCode: null, signal: null, stdout: '', stderr: '', stdoutTruncated: false, stderrTruncated: false, feedback: null };
+    return { name: tc.name, hidden: true, status, timeMs: null, cpuTimeMs: null, memoryPeakKb: null, ...NO_OUTPUT, feedback: null };
   }
   return {
     name: tc.name,
@@ -48,12 +49,7 @@ export function caseResult(tc: TestCase, outcome: RunOutcome, limits: Limits, mo
     timeMs: outcome.executionTimeMs,
     cpuTimeMs: outcome.cpuTimeMs,
     memoryPeakKb: outcome.memoryPeakKb,
-    exitCode: outcome.exitCode,
-    signal: outcome.signal,
-    stdout: outcome.stdout,
-    stderr: outcome.stderr,
-    stdoutTruncated: outcome.stdoutTruncated,
-    stderrTruncated: outcome.stderrTruncated,
+    ...programOutput(outcome),
     feedback,
   };
 }
@@ -91,12 +87,7 @@ export function casesResult(
     status: 'COMPLETED',
     result: {
       failureReason: null,
-      exitCode: null,
-      signal: null,
-      stdout: '',
-      stderr: '',
-      stdoutTruncated: false,
-      stderrTruncated: false,
+      ...NO_OUTPUT,
       outputNotUtf8,
       executionTimeMs: sum((c) => c.timeMs),
       cpuTimeMs: sum((c) => c.cpuTimeMs),

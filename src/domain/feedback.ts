@@ -1,6 +1,7 @@
 import { compareOutput, describeDifference } from './compare.js';
 import type { ExecutionResult, FailureReason, RunOutcome } from './execution.js';
 import type { ComparisonMode } from './plan.js';
+import { programOutput } from './program-output.js';
 import type { ExecutionStatus } from './states.js';
 import type { Limits } from './limits.js';
 
@@ -93,12 +94,7 @@ export function toStoredResult(
     status,
     result: {
       failureReason,
-      exitCode: outcome.exitCode,
-      signal: outcome.signal,
-      stdout: outcome.stdout,
-      stderr: outcome.stderr,
-      stdoutTruncated: outcome.stdoutTruncated,
-      stderrTruncated: outcome.stderrTruncated,
+      ...programOutput(outcome),
       outputNotUtf8: outcome.outputNotUtf8,
       executionTimeMs: outcome.executionTimeMs,
       cpuTimeMs: outcome.cpuTimeMs,

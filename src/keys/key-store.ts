@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import { CodexecError } from '../domain/errors.js';
+import type { Ledger } from '../queue/migration.js';
 import { jobDatabasePath } from '../queue/open.js';
 import type { ProcessRole } from '../queue/postgres/application-name.js';
 import type { ApiKey, KeyQuotas } from './api-key.js';
@@ -72,22 +73,8 @@ export function insertParams(key: NewKey): Record<string, unknown> {
   };
 }
 
-export interface KeysMigration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
-/** Throws unsupported_database when a newer codexec migrated the key tables. */
-export function refuseNewerKeysSchema(applied: Iterable<number>, migrations: readonly KeysMigration[]): void {
-  const newest = Math.max(0, ...applied);
-  const known = Math.max(0, ...migrations.map((m) => m.version));
-  if (newest > known) {
-    throw new CodexecError('unsupported_database', 500, `the API key tables have schema version ${newest} but this codexec knows only up to ${known}; upgrade codexec`, {
-      details: { schemaVersion: newest, knownVersion: known },
-    });
-  }
-}
+/** The ledger of the key tables' migrations (sqlite/ and postgres/ migrations.ts), apart from the queue's. */
+export const KEYS_LEDGER: Ledger = { table: 'keys_schema_migrations', holder: 'the API key tables have' };
 
 /** Opens (and migrates) the key tables of the job database this configuration names. */
 export async function openKeyStore(config: Pick<Config, 'dataDir' | 'databaseUrl'>, opts: { role?: ProcessRole } = {}): Promise<KeyStore> {

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { RunOutcome } from '../domain/execution.js';
+import { NO_OUTPUT } from '../domain/program-output.js';
 import { signalName } from './outcome.js';
 import { decodeOutput } from './output.js';
 import { FILE_LIMITS, isSafeRelativePath } from './protocol.js';
@@ -26,7 +27,7 @@ export class UnisolatedHost implements SandboxHost {
     const env = { ...BASE_ENV, ...req.plan.env, HOME: dir, TMPDIR: dir };
     const opts = { cwd: dir, env, extendEnv: false, reject: false, encoding: 'buffer', stripFinalNewline: false, killSignal: 'SIGKILL', cancelSignal: req.signal } as const;
     let out: RunOutcome = {
-      kind: 'completed', exitCode: null, signal: null, stdout: '', stderr: '', stdoutTruncated: false, stderrTruncated: false,
+      kind: 'completed', ...NO_OUTPUT,
       outputNotUtf8: false, executionTimeMs: 0, cpuTimeMs: null, memoryPeakKb: null, warnings: [INSECURE_WARNING],
     };
     try {

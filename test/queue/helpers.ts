@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import type { ExecutionResult } from '../../src/domain/execution.js';
 import type { Limits } from '../../src/domain/limits.js';
 import type { ExecutionPlan } from '../../src/domain/plan.js';
@@ -78,28 +77,4 @@ export function completedResult(stdout = 'Hello World\n'): ExecutionResult {
     feedback: null,
     warnings: [],
   };
-}
-
-/** A message of a claimer child (test/queue/fixtures/*claim-worker.mjs). */
-export type ChildMessage = { type: 'ready' } | { type: 'done'; claimed: string[] } | { type: 'error'; message: string };
-
-/** The child's next message; rejects on an error message or an early exit. */
-export function nextMessage(child: ChildProcess, stderr: () => string): Promise<ChildMessage> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (msg: ChildMessage): void => {
-      cleanup();
-      if (msg.type === 'error') reject(new Error(`claimer ${child.pid} failed: ${msg.message}`));
-      else resolve(msg);
-    };
-    const onExit = (code: number | null): void => {
-      cleanup();
-      reject(new Error(`claimer ${child.pid} exited (${code}) early: ${stderr()}`));
-    };
-    const cleanup = (): void => {
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
 }

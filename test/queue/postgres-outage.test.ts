@@ -1,4 +1,3 @@
-import net from 'node:net';
 import pg from 'pg';
 import pino from 'pino';
 import { expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { openSandboxRunner } from '../../src/executor/open-sandbox.js';
 import { openPostgresQueue } from '../../src/queue/open.js';
 import { isConnectionError } from '../../src/queue/postgres/connection-errors.js';
 import { probeIsolation } from '../../src/sandbox/host.js';
+import { startProxy } from '../support/tcp-proxy.js';
 import { newExecution, testPlan } from './helpers.js';
 import { DATABASE_URL, createSchema, describePostgres, withClient } from './postgres-helpers.js';
 
@@ -17,65 +17,11 @@ import { DATABASE_URL, createSchema, describePostgres, withClient } from './post
 // works again, without reopening, once the database is back. The outage is a TCP proxy on
 // loopback in front of the test server, cut and restored by the test.
 
-interface Proxy {
-  readonly port: number;
-  /** Drops every connection and refuses new ones. */
-  cut(): Promise<void>;
-  /** Accepts connections again, on the same port. */
-  restore(): Promise<void>;
-}
-
-async function startProxy(target: URL): Promise<Proxy> {
-  const sockets = new Set<net.Socket>();
-  let server: net.Server | null = null;
-  let port = 0;
-  const listen = (): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const s = net.createServer((client) => {
-        const upstream = net.connect(Number(target.port || 5432), target.hostname);
-        const drop = (): void => {
-          client.destroy();
-          upstream.destroy();
-          sockets.delete(client);
-          sockets.delete(upstream);
-        };
-        for (const sock of [client, upstream]) {
-          sockets.add(sock);
-          sock.on('error', drop);
-          sock.on('close', drop);
-        }
-        client.pipe(upstream);
-        upstream.pipe(client);
-      });
-      s.once('error', reject);
-      s.listen(port, '127.0.0.1', () => {
-        port = (s.address() as net.AddressInfo).port;
-        server = s;
-        resolve();
-      });
-    });
-  await listen();
-  return {
-    get port() {
-      return port;
-    },
-    async cut() {
-      for (const sock of [...sockets]) sock.destroy();
-      const s = server;
-      server = null;
-      if (s) await new Promise((r) => s.close(r));
-    },
-    restore: listen,
-  };
-}
-
 describePostgres('PostgreSQL outage', () => {
   it('while the database is unreachable every call is queue_unavailable (503, Retry-After); after, the same store works', async () => {
     const schema = await createSchema();
     const proxy = await startProxy(new URL(DATABASE_URL));
-    const url = new URL(schema.url);
-    url.host = `127.0.0.1:${proxy.port}`;
-    const store = await openPostgresQueue(url.toString(), { poolSize: 2 });
+    const store = await openPostgresQueue(proxy.url(schema.url), { poolSize: 2 });
     try {
       const { execution } = await store.enqueue(newExecution());
       await proxy.cut();
@@ -139,10 +85,8 @@ describePostgres('PostgreSQL outage', () => {
     const config = loadConfig({});
     const schema = await createSchema();
     const proxy = await startProxy(new URL(DATABASE_URL));
-    const url = new URL(schema.url);
-    url.host = `127.0.0.1:${proxy.port}`;
     const observer = await openPostgresQueue(schema.url, { poolSize: 1 }); // direct, never cut
-    const store = await openPostgresQueue(url.toString(), { poolSize: 2 });
+    const store = await openPostgresQueue(proxy.url(schema.url), { poolSize: 2 });
     const sandbox = await openSandboxRunner((await probeIsolation(config, defaultProfilesDir())).settings, { slots: 1, pool: false });
     const executor = new Executor({ store, sandbox, logger: pino({ level: 'silent' }), slots: 1, leaseMs: opts.leaseMs, retryBaseMs: 10 });
     const status = async (id: string) => (await observer.get(id))!;

@@ -4,7 +4,7 @@ import { perMinute, registerRateLimits } from '../../src/api/rate-limits.js';
 import type { App } from '../../src/api/context.js';
 import { PostgresSessionStore } from '../../src/sessions/postgres/postgres-session-store.js';
 import { DATABASE_URL, createSchema, describePostgres, withClient } from '../queue/postgres-helpers.js';
-import { startProxy } from './tcp-proxy.js';
+import { startProxy } from '../support/tcp-proxy.js';
 
 // The database goes away while API nodes use it: every session call and every rate-limited
 // request fails with queue_unavailable (503, Retry-After), no process dies (an unhandled 'error'

@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import { LOCK_MIGRATIONS } from '../../queue/postgres/sql.js';
-import { refuseNewerKeysSchema, type KeysMigration } from '../key-store.js';
+import type { Migration } from '../../queue/migration.js';
+import { applyMigrations } from '../../queue/postgres/ledger.js';
+import { KEYS_LEDGER } from '../key-store.js';
 
 // Numbered migrations of the API key tables, in the same database (and schema) as the job queue,
 // with a ledger of their own (`keys_schema_migrations`), as the session tables have theirs. Never
@@ -10,7 +11,7 @@ import { refuseNewerKeysSchema, type KeysMigration } from '../key-store.js';
 // job and session migrations: processes starting at once on several hosts apply them once, one
 // after the other, and never beside another store's migrations.
 
-export const MIGRATIONS: readonly KeysMigration[] = [
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'api keys',
@@ -37,30 +38,6 @@ CREATE INDEX api_keys_prefix ON api_keys (prefix);
 ];
 
 /** Applies the migrations the database lacks on `client`; returns the versions applied now. */
-export async function migrate(client: pg.ClientBase, migrations: readonly KeysMigration[] = MIGRATIONS, now = Date.now()): Promise<number[]> {
-  await client.query('BEGIN');
-  try {
-    // The lock comes first: CREATE TABLE IF NOT EXISTS is not safe against a concurrent twin.
-    await client.query(LOCK_MIGRATIONS);
-    await client.query(`CREATE TABLE IF NOT EXISTS keys_schema_migrations (
-      version     INTEGER PRIMARY KEY,
-      name        TEXT    NOT NULL,
-      applied_at  BIGINT  NOT NULL
-    )`);
-    const { rows } = await client.query<{ version: number }>('SELECT version FROM keys_schema_migrations');
-    const applied = new Set(rows.map((r) => r.version));
-    refuseNewerKeysSchema(applied, migrations);
-    const done: number[] = [];
-    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-      if (applied.has(m.version)) continue;
-      await client.query(m.sql);
-      await client.query('INSERT INTO keys_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, now]);
-      done.push(m.version);
-    }
-    await client.query('COMMIT');
-    return done;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined); // the caller discards a broken connection
-    throw err;
-  }
+export function migrate(client: pg.ClientBase, migrations: readonly Migration[] = MIGRATIONS, now = Date.now()): Promise<number[]> {
+  return applyMigrations(client, KEYS_LEDGER, migrations, now);
 }

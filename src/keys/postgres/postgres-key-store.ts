@@ -3,6 +3,7 @@ import { CodexecError } from '../../domain/errors.js';
 import { where } from '../../queue/open.js';
 import type { ProcessRole } from '../../queue/postgres/application-name.js';
 import { rethrowUnavailable } from '../../queue/postgres/connection-errors.js';
+import { guardPool, migrateOn } from '../../queue/postgres/pool.js';
 import { PG_TYPES } from '../../queue/postgres/rows.js';
 import { bindValues } from '../../queue/postgres/sql.js';
 import type { ApiKey } from '../api-key.js';
@@ -32,20 +33,9 @@ export class PostgresKeyStore implements KeyStore {
       // As queue/postgres/application-name.ts names every connection: role, then pool.
       fallback_application_name: `codexec-${opts.role ?? 'cli'}/keys`,
     });
-    // A connection that breaks while idle must not take the process with it (see the session store).
-    pool.on('error', () => undefined);
-    pool.on('connect', (client) => client.on('error', () => undefined));
+    guardPool(pool);
     try {
-      const client = await pool.connect();
-      let broken: Error | undefined;
-      try {
-        await migrate(client);
-      } catch (err) {
-        broken = err instanceof Error ? err : new Error(String(err));
-        throw err;
-      } finally {
-        client.release(broken);
-      }
+      await migrateOn(pool, migrate);
       return new PostgresKeyStore(pool);
     } catch (err) {
       await pool.end().catch(() => undefined);

@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3';
-import { refuseNewerKeysSchema, type KeysMigration } from '../key-store.js';
+import type { Migration } from '../../queue/migration.js';
+import { applyMigrations } from '../../queue/sqlite/ledger.js';
+import { KEYS_LEDGER } from '../key-store.js';
 
 // Numbered migrations of the API key tables in the SQLite job database (codexec.db), with a
 // ledger of their own (`keys_schema_migrations`) beside the queue's `schema_migrations`: each
@@ -7,7 +9,7 @@ import { refuseNewerKeysSchema, type KeysMigration } from '../key-store.js';
 // change is a new entry at the end. `migrate` applies the missing ones in one IMMEDIATE
 // transaction, so two processes opening the file at once apply each one once.
 
-export const MIGRATIONS: readonly KeysMigration[] = [
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'api keys',
@@ -34,24 +36,6 @@ CREATE INDEX api_keys_prefix ON api_keys (prefix);
 ];
 
 /** Applies the migrations the database lacks; returns the versions applied now. */
-export function migrate(db: Database.Database, migrations: readonly KeysMigration[] = MIGRATIONS, now = Date.now()): number[] {
-  const apply = db.transaction((): number[] => {
-    db.exec(`CREATE TABLE IF NOT EXISTS keys_schema_migrations (
-      version     INTEGER PRIMARY KEY,
-      name        TEXT    NOT NULL,
-      applied_at  INTEGER NOT NULL
-    )`);
-    const applied = new Set((db.prepare('SELECT version FROM keys_schema_migrations').all() as { version: number }[]).map((r) => r.version));
-    refuseNewerKeysSchema(applied, migrations);
-    const record = db.prepare('INSERT INTO keys_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-    const done: number[] = [];
-    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-      if (applied.has(m.version)) continue;
-      db.exec(m.sql);
-      record.run(m.version, m.name, now);
-      done.push(m.version);
-    }
-    return done;
-  });
-  return apply.immediate();
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS, now = Date.now()): number[] {
+  return applyMigrations(db, KEYS_LEDGER, migrations, now);
 }

@@ -1,5 +1,6 @@
 import type { ExecutionResult, FailureReason } from '../../domain/execution.js';
 import { IdempotencyConflictError } from '../../domain/errors.js';
+import { NO_OUTPUT } from '../../domain/program-output.js';
 
 // The queue's decisions, as pure functions: what happens to a failed attempt, what a cancel does,
 // what a queue-made failure tells the learner. The core (job-queue.ts) asks them and the drivers
@@ -10,12 +11,7 @@ import { IdempotencyConflictError } from '../../domain/errors.js';
 export function queueFailureResult(failureReason: FailureReason, feedback: string): ExecutionResult {
   return {
     failureReason,
-    exitCode: null,
-    signal: null,
-    stdout: '',
-    stderr: '',
-    stdoutTruncated: false,
-    stderrTruncated: false,
+    ...NO_OUTPUT,
     outputNotUtf8: false,
     executionTimeMs: null,
     cpuTimeMs: null,

@@ -6,6 +6,7 @@ import { applicationName, type ProcessRole } from './application-name.js';
 import { rethrowUnavailable } from './connection-errors.js';
 import { notifyEventTransport, TCP_KEEPALIVE } from './events.js';
 import { migrate } from './migrations.js';
+import { guardPool, inTransaction, migrateOn } from './pool.js';
 import { BYTEA_PARAMS, PG_TYPES, rowToRecord } from './rows.js';
 import { bindValues, JOBS_CHANNEL, STATEMENTS } from './sql.js';
 
@@ -52,24 +53,9 @@ export class PostgresDriver implements QueueDriver {
       ...TCP_KEEPALIVE,
       fallback_application_name: applicationName(opts.role ?? 'cli', 'jobs'),
     });
-    // An idle connection that breaks (server restart, network) is removed from the pool, which
-    // emits 'error'; without a listener that would crash the process. The next query reconnects.
-    pool.on('error', () => undefined);
-    // A checked-out connection that breaks emits 'error' on its client, which the pool does not
-    // forward: every client gets a listener when it is made, so none can crash the process; the
-    // query in flight reports the failure to its caller.
-    pool.on('connect', (client) => client.on('error', () => undefined));
+    guardPool(pool);
     try {
-      const client = await pool.connect();
-      let broken: Error | undefined;
-      try {
-        await migrate(client);
-      } catch (err) {
-        broken = err instanceof Error ? err : new Error(String(err));
-        throw err;
-      } finally {
-        client.release(broken);
-      }
+      await migrateOn(pool, migrate);
       return new PostgresDriver(pool, url, opts);
     } catch (err) {
       await pool.end().catch(() => undefined);
@@ -101,26 +87,10 @@ export class PostgresDriver implements QueueDriver {
 
   async run<T>(body: () => Body<T>, mode: RunMode): Promise<T> {
     if (mode === 'single') return this.drive(this.pool, body);
-    const client = await this.pool.connect().catch(rethrowUnavailable);
-    let broken: Error | undefined;
-    try {
-      // Read bodies see one snapshot (REPEATABLE READ); read-only, they can never fail with a
-      // serialization error.
-      await client.query(mode === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
-      const out = await this.drive(client, body);
-      await client.query('COMMIT');
-      return out;
-    } catch (err) {
-      try {
-        await client.query('ROLLBACK');
-      } catch (rollbackErr) {
-        // A connection whose ROLLBACK fails is discarded rather than returned to the pool.
-        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
-      }
-      rethrowUnavailable(err); // BEGIN or COMMIT on a lost connection; statements are mapped already
-    } finally {
-      client.release(broken);
-    }
+    // Read bodies see one snapshot (REPEATABLE READ); read-only, they can never fail with a
+    // serialization error.
+    const begin = mode === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN';
+    return inTransaction(this.pool, begin, (client) => this.drive(client, body));
   }
 
   toRecord(row: Record<string, unknown>): ExecutionRecord {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { TERMINAL_SQL, refuseNewerSchema, type Migration } from '../migration.js';
+import { JOBS_LEDGER, TERMINAL_SQL, type Migration } from '../migration.js';
+import { applyMigrations } from './ledger.js';
 import {
   ADVISORY_KEY_QUEUE_DEPTH,
   ADVISORY_NAMESPACE,
@@ -7,7 +8,6 @@ import {
   ADVISORY_SCOPE_NAMESPACE,
   ADVISORY_SESSION_NAMESPACE,
   JOBS_CHANNEL,
-  LOCK_MIGRATIONS,
 } from './sql.js';
 
 // Numbered migrations of the PostgreSQL job database. A migration is never edited once written: a
@@ -312,37 +312,7 @@ END $$;
   },
 ];
 
-/**
- * Applies the migrations the database lacks, on `client` (a connection of its own: the
- * transaction spans several statements); returns the versions applied now.
- */
-export async function migrate(
-  client: pg.ClientBase,
-  migrations: readonly Migration[] = MIGRATIONS,
-  now = Date.now(),
-): Promise<number[]> {
-  await client.query('BEGIN');
-  try {
-    await client.query(LOCK_MIGRATIONS);
-    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version     INTEGER PRIMARY KEY,
-      name        TEXT    NOT NULL,
-      applied_at  BIGINT  NOT NULL
-    )`);
-    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
-    const applied = new Set(rows.map((r) => r.version));
-    refuseNewerSchema(applied, migrations);
-    const done: number[] = [];
-    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-      if (applied.has(m.version)) continue;
-      await client.query(m.sql);
-      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, now]);
-      done.push(m.version);
-    }
-    await client.query('COMMIT');
-    return done;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined); // the caller discards a broken connection
-    throw err;
-  }
+/** Applies the migrations the database lacks, on `client` (a connection of its own); returns the versions applied now. */
+export function migrate(client: pg.ClientBase, migrations: readonly Migration[] = MIGRATIONS, now = Date.now()): Promise<number[]> {
+  return applyMigrations(client, JOBS_LEDGER, migrations, now);
 }

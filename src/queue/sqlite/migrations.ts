@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { TERMINAL_SQL, refuseNewerSchema, type Migration } from '../migration.js';
+import { JOBS_LEDGER, TERMINAL_SQL, type Migration } from '../migration.js';
+import { applyMigrations } from './ledger.js';
 
 // Numbered migrations of the SQLite job database. A migration is never edited once written: a
 // change to the schema is a new entry at the end. Each applied version is recorded in
@@ -332,25 +333,5 @@ CREATE TABLE api_nodes (
 
 /** Applies the migrations the database lacks; returns the versions applied now. */
 export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS, now = Date.now()): number[] {
-  const apply = db.transaction((): number[] => {
-    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version     INTEGER PRIMARY KEY,
-      name        TEXT    NOT NULL,
-      applied_at  INTEGER NOT NULL
-    )`);
-    const applied = new Set(
-      (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
-    );
-    refuseNewerSchema(applied, migrations);
-    const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-    const done: number[] = [];
-    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-      if (applied.has(m.version)) continue;
-      db.exec(m.sql);
-      record.run(m.version, m.name, now);
-      done.push(m.version);
-    }
-    return done;
-  });
-  return apply.immediate();
+  return applyMigrations(db, JOBS_LEDGER, migrations, now);
 }

@@ -1,12 +1,8 @@
 import type pg from 'pg';
-import { CodexecError } from '../../domain/errors.js';
-import { ADVISORY_KEY_MIGRATIONS, ADVISORY_NAMESPACE } from '../../queue/postgres/sql.js';
+import type { Ledger, Migration } from '../../queue/migration.js';
+import { applyMigrations } from '../../queue/postgres/ledger.js';
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+export type { Migration };
 
 // Numbered migrations of the session tables, in the same database (and schema) as the job
 // queue. A migration is never edited once written: a change is a new entry at the end. Applied
@@ -82,44 +78,9 @@ CREATE INDEX sessions_owner_open ON sessions (owner) WHERE owner IS NOT NULL AND
   },
 ];
 
-const LOCK_MIGRATIONS = `SELECT pg_advisory_xact_lock(${ADVISORY_NAMESPACE}, ${ADVISORY_KEY_MIGRATIONS})`;
+const LEDGER: Ledger = { table: 'session_schema_migrations', holder: 'the session tables have' };
 
 /** Applies the migrations the database lacks on `client`; returns the versions applied now. */
-export async function migrate(client: pg.ClientBase, migrations: readonly Migration[] = MIGRATIONS, now = Date.now()): Promise<number[]> {
-  await client.query('BEGIN');
-  try {
-    // The lock comes first: CREATE TABLE IF NOT EXISTS is not safe against a concurrent twin.
-    await client.query(LOCK_MIGRATIONS);
-    await client.query(`CREATE TABLE IF NOT EXISTS session_schema_migrations (
-      version     INTEGER PRIMARY KEY,
-      name        TEXT    NOT NULL,
-      applied_at  BIGINT  NOT NULL
-    )`);
-    const { rows } = await client.query<{ version: number }>('SELECT version FROM session_schema_migrations');
-    const applied = new Set(rows.map((r) => r.version));
-    refuseNewerSchema(applied, migrations);
-    const done: number[] = [];
-    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-      if (applied.has(m.version)) continue;
-      await client.query(m.sql);
-      await client.query('INSERT INTO session_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, now]);
-      done.push(m.version);
-    }
-    await client.query('COMMIT');
-    return done;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined); // the caller discards a broken connection
-    throw err;
-  }
-}
-
-function refuseNewerSchema(applied: Set<number>, migrations: readonly Migration[]): void {
-  const newest = Math.max(0, ...applied);
-  const known = Math.max(0, ...migrations.map((m) => m.version));
-  if (newest > known) {
-    // A newer codexec migrated these tables; running old code on them could break their invariants.
-    throw new CodexecError('unsupported_database', 500, `the session tables have schema version ${newest} but this codexec knows only up to ${known}; upgrade codexec`, {
-      details: { schemaVersion: newest, knownVersion: known },
-    });
-  }
+export function migrate(client: pg.ClientBase, migrations: readonly Migration[] = MIGRATIONS, now = Date.now()): Promise<number[]> {
+  return applyMigrations(client, LEDGER, migrations, now);
 }

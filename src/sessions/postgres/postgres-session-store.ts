@@ -4,6 +4,7 @@ import { CodexecError, NotFoundError, QuotaExceededError, RevisionConflictError,
 import { where } from '../../queue/open.js';
 import { applicationName, type ProcessRole } from '../../queue/postgres/application-name.js';
 import { rethrowUnavailable } from '../../queue/postgres/connection-errors.js';
+import { guardPool, inTransaction, migrateOn } from '../../queue/postgres/pool.js';
 import { PG_TYPES } from '../../queue/postgres/rows.js';
 import { KeyedMutex } from '../keyed-mutex.js';
 import { sessionStatus, visibleTo, type Session, type StoredSession } from '../session.js';
@@ -82,14 +83,7 @@ function known(sourceCode: string | undefined): string {
 
 /** A pool whose connections can break at any time without taking the process with them. */
 function openPool(config: pg.PoolConfig): pg.Pool {
-  const pool = new pg.Pool({ connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, ...config });
-  // An idle connection that breaks is removed from the pool, which emits 'error'. A connection
-  // checked out for a run's transaction has no pool listener while it is out, and pg emits
-  // 'error' on the client itself: each client gets its own listener for its whole life. The
-  // query in progress (or the next one) fails and reports the error to its caller.
-  pool.on('error', () => undefined);
-  pool.on('connect', (client) => client.on('error', () => undefined));
-  return pool;
+  return guardPool(new pg.Pool({ connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, ...config }));
 }
 
 // Sessions in the PostgreSQL database of the job queue, shared by every API node: a session
@@ -131,16 +125,7 @@ export class PostgresSessionStore implements SessionStore {
       fallback_application_name: applicationName(role, 'session-runs'),
     });
     try {
-      const client = await pool.connect();
-      let broken: Error | undefined;
-      try {
-        await migrate(client);
-      } catch (err) {
-        broken = err instanceof Error ? err : new Error(String(err));
-        throw err;
-      } finally {
-        client.release(broken);
-      }
+      await migrateOn(pool, migrate);
       return new PostgresSessionStore(pool, runPool, lifetimes, opts);
     } catch (err) {
       await Promise.all([pool.end(), runPool.end()]).catch(() => undefined);
@@ -195,24 +180,8 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   /** `body` in a transaction on a connection of the main pool; rolled back when it throws. */
-  private async inTransaction<T>(body: (run: RunStatement) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect().catch(rethrowUnavailable);
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const out = await body(runner(client));
-      await client.query('COMMIT');
-      return out;
-    } catch (err) {
-      try {
-        await client.query('ROLLBACK');
-      } catch (rollbackErr) {
-        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
-      }
-      rethrowUnavailable(err);
-    } finally {
-      client.release(broken);
-    }
+  private inTransaction<T>(body: (run: RunStatement) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, 'BEGIN', (client) => body(runner(client)));
   }
 
   async get(id: string, now = Date.now()): Promise<Session | null> {
@@ -271,31 +240,18 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async submitRun<T>(id: string, decide: (session: Session) => Promise<RunDecision<T>>, now = Date.now()): Promise<T> {
-    return this.mutex.run(id, async () => {
-      const client = await this.runPool.connect().catch(rethrowUnavailable);
-      const run = runner(client);
-      let broken: Error | undefined;
-      try {
-        await client.query('BEGIN');
+    return this.mutex.run(id, () =>
+      inTransaction(this.runPool, 'BEGIN', async (client) => {
+        const run = runner(client);
         const row = (await run<SessionRow>('SessionLockForRun', this.params(id, now))).rows[0];
         if (!row) throw new NotFoundError('session', id);
         const session = this.view(rowToStored(row), now);
         if (session.status !== 'ACTIVE') throw new SessionClosedError(id, session.status);
         const decision = await decide(session);
         if (decision.accepted) await run('SessionRecordRun', this.params(id, now));
-        await client.query('COMMIT');
         return decision.value;
-      } catch (err) {
-        try {
-          await client.query('ROLLBACK');
-        } catch (rollbackErr) {
-          broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
-        }
-        rethrowUnavailable(err); // BEGIN or COMMIT on a lost connection; statements are mapped already
-      } finally {
-        client.release(broken);
-      }
-    });
+      }),
+    );
   }
 
   async pruneExpired(now = Date.now()): Promise<number> {

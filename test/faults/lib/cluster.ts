@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { AttemptError } from '../../../src/domain/execution.js';
+import type { ExecutionRow } from '../../../src/queue/sqlite/rows.js';
 import { CodexecProcess, Fatal, ROOT, childEnv, freePort, waitFor } from './procs.js';
 
 // One codexec installation for a fault test: a data directory (the shared SQLite files), a
@@ -10,31 +12,6 @@ import { CodexecProcess, Fatal, ROOT, childEnv, freePort, waitFor } from './proc
 // and the serve/worker processes started on it.
 
 export type Env = Record<string, string | number>;
-
-export interface ExecutionRow {
-  seq: number;
-  id: string;
-  session_id: string;
-  source_code: string;
-  status: 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'TIMEOUT';
-  attempt: number;
-  max_attempts: number;
-  lease_owner: string | null;
-  lease_expires_at: number | null;
-  run_after: number;
-  queued_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  result: string | null;
-  errors: string;
-}
-
-export interface AttemptError {
-  attempt: number;
-  at: number;
-  code: string;
-  message: string;
-}
 
 export const TERMINAL = new Set(['COMPLETED', 'FAILED', 'TIMEOUT']);
 

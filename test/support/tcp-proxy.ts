@@ -2,13 +2,15 @@ import net from 'node:net';
 
 // A TCP proxy on loopback in front of the test PostgreSQL server, for outages: cut() drops every
 // connection and refuses new ones (a restart, a failover, the network), restore() accepts again on
-// the same port. (The same proxy as test/queue/postgres-outage.test.ts.)
+// the same port. The outage tests of the job queue and of the session store share it.
 
 export interface Proxy {
   readonly port: number;
   /** A copy of `url` that connects through the proxy. */
   url(url: string): string;
+  /** Drops every connection and refuses new ones. */
   cut(): Promise<void>;
+  /** Accepts connections again, on the same port. */
   restore(): Promise<void>;
 }
 
