@@ -51,7 +51,7 @@ export const SETS = [
 export async function main(opts) {
   const n = opts.n ?? (opts.short ? 4 : 100);
   const notes = [];
-  const { BASE_BINDS, programEnv } = await importDist('sandbox/command.js');
+  const { BASE_BINDS, BASE_ENV } = await importDist('sandbox/spec.js');
   const { loadSeccompProfile } = await importDist('sandbox/seccomp/index.js');
   const { defaultProfilesDir } = await importDist('languages/registry.js');
   const profileDir = path.join(root, 'sandbox-profiles', 'languages');
@@ -60,7 +60,7 @@ export async function main(opts) {
   fs.mkdirSync(buildDir, { recursive: true });
   const seccompFile = path.join(buildDir, 'seccomp-python.bin');
   fs.writeFileSync(seccompFile, filter);
-  const env = Object.fromEntries(programEnv(python.env ?? {}).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const env = { ...BASE_ENV, ...(python.env ?? {}) };
   const dir = helloDir();
   let res;
   try {
