@@ -12,6 +12,7 @@ export const UNIT = [
   'test/queue/backoff.test.ts',
   'test/queue/claim-race.test.ts',
   'test/queue/sqlite-events.test.ts',
+  'test/queue/sqlite-wal.test.ts',
   'test/queue/sqlite-job-store.test.ts',
   'test/sessions/session-cache.test.ts',
   'test/sessions/session-store.test.ts',

@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { KeyvStoreAdapter, StoredData } from 'keyv';
 import { DataDirInUseError } from '../domain/errors.js';
+import { enableWal } from '../queue/sqlite/wal.js';
 
 // Keyv's storage adapter on better-sqlite3, with the table layout of @keyv/sqlite
 // (`key VARCHAR(255) PRIMARY KEY, value TEXT`, value = Keyv's JSON `{"value":…,"expires":…}`), so
@@ -95,7 +96,7 @@ export class SqliteKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     this.db = new Database(opts.file, { timeout: opts.busyTimeoutMs ?? 5000 });
     try {
       if (opts.exclusive && opts.file !== ':memory:') this.lockExclusively(opts.file, opts.busyTimeoutMs ?? 5000);
-      this.db.pragma('journal_mode = WAL');
+      enableWal(this.db, opts.busyTimeoutMs ?? 5000);
       this.db.pragma('synchronous = NORMAL');
       // The session store keeps its own cache of recent sessions: SQLite's can stay small (the
       // better-sqlite3 default, 16 MiB, would only add RSS as sessions.db grows).

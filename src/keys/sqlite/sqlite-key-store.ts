@@ -5,6 +5,7 @@ import type { ApiKey } from '../api-key.js';
 import { insertParams, rowToKey, type KeyRow, type KeyStore, type NewKey } from '../key-store.js';
 import { migrate } from './migrations.js';
 import { SQL, type StatementName } from './sql.js';
+import { enableWal } from '../../queue/sqlite/wal.js';
 
 // API keys in the SQLite job database (codexec.db), on a connection of their own: the queue's
 // driver is not shared, and the file is shared with `codexec worker`s and `codexec keys`
@@ -22,11 +23,12 @@ export class SqliteKeyStore implements KeyStore {
   /** Opens (creating the directory and file if needed) and migrates the key tables of `file`. */
   static open(file: string, opts: { busyTimeoutMs?: number } = {}): SqliteKeyStore {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    const db = new Database(file, { timeout: opts.busyTimeoutMs ?? 5000 });
+    const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    const db = new Database(file, { timeout: busyTimeoutMs });
     try {
       // The job database's own settings (queue/sqlite/driver.ts says why): WAL, and commits
       // without an fsync each.
-      db.pragma('journal_mode = WAL');
+      enableWal(db, busyTimeoutMs);
       db.pragma('synchronous = NORMAL');
       migrate(db);
       return new SqliteKeyStore(db);

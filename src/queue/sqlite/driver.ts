@@ -9,6 +9,7 @@ import { sqliteEventTransport } from './events.js';
 import { migrate } from './migrations.js';
 import { rowToRecord } from './rows.js';
 import { SQL } from './sql.js';
+import { enableWal } from './wal.js';
 
 /** Page cache of the job database connection (each process has one). */
 export const JOB_DB_CACHE_KIB = 4096;
@@ -36,10 +37,11 @@ export class SqliteDriver implements QueueDriver {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     // `timeout` is SQLite's busy_timeout: a writer waits this long for the lock instead of failing
     // at once with SQLITE_BUSY when another process is writing.
-    const db = new Database(file, { timeout: opts.busyTimeoutMs ?? 5000 });
+    const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    const db = new Database(file, { timeout: busyTimeoutMs });
     try {
       // WAL: readers never block the writer nor the writer readers, and a commit is one append.
-      db.pragma('journal_mode = WAL');
+      enableWal(db, busyTimeoutMs);
       // synchronous=NORMAL under WAL fsyncs the WAL only at checkpoints, not at every commit. A
       // commit is complete once written to the WAL file (in the OS page cache), so kill -9 of any
       // process, at any moment, loses nothing committed and never corrupts the database: the OS
