@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 // The test layers (CONTRIBUTING.md, "Tests"). `npm test` runs them all; `npm run test:unit` only
-// the first, which needs no root, no language toolchain, no PostgreSQL and no build.
+// the first, which needs no root, no language toolchain, no PostgreSQL and no build, and runs on
+// every core (--maxWorkers=100%: vitest's default leaves one core free, half of a 2-core machine);
+// the other layers keep the default, their timings and cgroups share the machine.
 //   unit         rules, parsers, schemas, stores on SQLite, the API without executors
 //   integration  real executions (root, toolchains), the CLI, PostgreSQL, the documentation
 //   security     the attack suite: one test per attack on the sandbox and the API
