@@ -31,6 +31,9 @@ interface SeccompData {
   args?: (number | bigint)[];
 }
 
+// Instructions the last runBpf call executed, its RET included.
+let lastSteps = 0;
+
 /** Runs a classic BPF program against struct seccomp_data; returns the RET value. */
 function runBpf(program: Buffer, data: SeccompData): number {
   const mem = Buffer.alloc(64);
@@ -72,6 +75,7 @@ function runBpf(program: Buffer, data: SeccompData): number {
         acc = (acc & k) >>> 0;
         break;
       case 0x06: // RET K
+        lastSteps = steps + 1;
         return k;
       default:
         throw new Error(`instruction 0x${code.toString(16)} at ${pc - 1} is outside the allowed subset`);
@@ -176,6 +180,32 @@ describe.each(['x86_64', 'aarch64'] as const)('default profile on %s', (arch) =>
     expect(runBpf(filter, { nr: 0, arch: other })).toBe(RET_KILL_PROCESS);
   });
 
+  it('decides every call number as the profile says, each in a few instructions (a search, not a list)', async () => {
+    const file = path.join(PROFILES_DIR, 'seccomp/default.json');
+    const p = parseSeccompProfile(JSON.parse(readFileSync(file, 'utf8')), file);
+    const { filter } = await load();
+    const table = TABLES[arch];
+    const max = Math.max(...Object.values(table));
+    let longest = 0;
+    for (let nr = 0; nr <= max + 3; nr++) {
+      const rules = p.syscalls.filter((r) => r.names.some((n) => Object.hasOwn(table, n) && table[n] === nr));
+      const probes: bigint[][] = [[0n, 0n, 0n, 0n, 0n, 0n], Array(6).fill(0xffffffff_ffffffffn)];
+      for (const arg of rules.flatMap((r) => r.args))
+        for (const v of [arg.value, arg.value + 1n, arg.value - 1n, arg.valueTwo]) {
+          const args = Array<bigint>(6).fill(0n);
+          args[arg.index] = BigInt.asUintN(64, v);
+          probes.push(args);
+        }
+      for (const args of probes) {
+        const got = runBpf(filter, { nr, arch: AUDIT[arch], args });
+        expect({ nr, args, got }).toEqual({ nr, args, got: meaning(p, arch, nr, args) });
+        if (rules.every((r) => r.args.length === 0)) longest = Math.max(longest, lastSteps);
+      }
+    }
+    // ~log2(300) comparisons and the checks before them; one JEQ per listed call would be ~300.
+    expect(longest).toBeLessThanOrEqual(20);
+  });
+
   it('answers ENOSYS above the known table and EPERM for an unlisted known call', async () => {
     const { filter } = await load();
     const max = Math.max(...Object.values(TABLES[arch]));
@@ -222,6 +252,28 @@ function reference(op: string, arg: bigint, value: bigint, valueTwo: bigint): bo
     case 'SCMP_CMP_MASKED_EQ': return (arg & value) === valueTwo;
   }
   throw new Error(op);
+}
+
+// What a profile means for one call, read from the profile itself: its first rule for the call
+// whose comparisons all hold, or the default action (ENOSYS above the table for an allow-list).
+function meaning(p: SeccompProfile, arch: SeccompArch, nr: number, args: bigint[]): number {
+  const value = (action: string, errnoRet?: number): number =>
+    ({
+      SCMP_ACT_ALLOW: RET_ALLOW,
+      SCMP_ACT_ERRNO: RET_ERRNO(errnoRet ?? EPERM),
+      SCMP_ACT_KILL: RET_KILL_PROCESS,
+      SCMP_ACT_KILL_PROCESS: RET_KILL_PROCESS,
+      SCMP_ACT_KILL_THREAD: 0,
+      SCMP_ACT_TRAP: 0x00030000,
+      SCMP_ACT_LOG: 0x7ffc0000,
+    })[action]!;
+  const table = TABLES[arch];
+  if (p.defaultAction === 'SCMP_ACT_ERRNO' && nr > Math.max(...Object.values(table))) return RET_ERRNO(ENOSYS);
+  for (const rule of p.syscalls) {
+    if (!rule.names.some((n) => Object.hasOwn(table, n) && table[n] === nr)) continue;
+    if (rule.args.every((a) => reference(a.op, args[a.index], a.value, a.valueTwo))) return value(rule.action, rule.errnoRet);
+  }
+  return value(p.defaultAction, p.defaultErrnoRet);
 }
 
 describe('argument comparisons', () => {

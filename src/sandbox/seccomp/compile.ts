@@ -13,15 +13,18 @@ import { SYSCALLS_X86_64 } from './syscalls-x86_64.js';
 //   load nr; x86_64 only: x32 calls (nr & 0x40000000) -> KILL_PROCESS
 //   allow-list profiles only: nr above the table's highest -> ERRNO(ENOSYS), like runc, so a libc
 //     that tries a newer call first (fchmodat2, ...) falls back instead of failing with EPERM
-//   for each system call that has rules, in number order:
-//     JEQ nr -> its block, which tests the rules in file order and returns the first match's
-//     action, or the default action when none matches
-//   default action
-// A linear list costs one comparison per listed call on a slow path only: since Linux 5.11 the
-// kernel evaluates the filter once per call number at load time and skips it entirely for calls it
-// always allows without looking at arguments (seccomp's action cache), which this layout permits
-// because it uses only the instructions that cache understands (LD nr/arch, JEQ/JGT/JGE/JSET K,
-// JA, AND K, RET K) and loads arguments only inside a call's own block.
+//   the call numbers cut into intervals, each one call whose action depends on its arguments (its
+//     block: the rules in file order, the first match's action, else the default action) or a
+//     run of consecutive numbers with one fixed action (RET); a binary search of JGE over the
+//     intervals' first numbers reaches the interval of A
+// The search matters at load time, not per call: since Linux 5.11 the kernel evaluates the filter
+// once per call number when it is attached and then skips it entirely for calls it always allows
+// without looking at arguments (seccomp's action cache). With one JEQ per listed call that
+// evaluation walked ~300 comparisons for each of ~450 numbers, ~0.2 ms of CPU charged to every run
+// (bench/seccomp-attach.mjs); the search takes ~8 per number, and merging runs of equal actions
+// keeps the program short (the kernel also checks and translates every instruction). The cache
+// still applies because the program uses only the instructions it understands (LD nr/arch,
+// JEQ/JGT/JGE/JSET K, JA, AND K, RET K) and loads arguments only inside a call's own block.
 
 export type SeccompArch = 'x86_64' | 'aarch64';
 
@@ -109,23 +112,62 @@ export function compileSeccompWithReport(profile: SeccompProfile, arch: SeccompA
     asm.jump(JMP_JGT_K, Math.max(...Object.values(info.table)), 0, 1);
     asm.ret(SECCOMP_RET.ERRNO | ENOSYS);
   }
-  for (const [nr, rules] of groups) {
-    const block = compileBlock(rules, defaultRet);
-    if (block === null) continue;
-    if (block.length <= 255) {
-      asm.jump(JMP_JEQ_K, nr, 0, block.length);
-    } else {
-      // The block is too long for an 8-bit skip: jump over it with JA, whose offset is 32-bit.
-      asm.jump(JMP_JEQ_K, nr, 1, 0);
-      asm.emit(JMP_JA, 0, 0, block.length);
-    }
-    asm.append(block);
-  }
-  asm.ret(defaultRet);
+  asm.append(search(intervals(groups, defaultRet)));
 
   if (asm.length > BPF_MAXINSNS)
     throw new ProfileError(profile.file, [`compiles to ${asm.length} BPF instructions for ${arch}; the kernel accepts at most ${BPF_MAXINSNS}`]);
   return { filter: asm.toBuffer(), instructionCount: asm.length, warnings };
+}
+
+// From `first` up to the next interval's first number, calls get `code`: a fixed action (a RET
+// value) or the block of one call that looks at its arguments.
+interface Interval {
+  first: number;
+  code: number | Assembler;
+}
+
+// Cuts the number line [0, inf) into intervals, in order; the first starts at 0.
+function intervals(groups: [number, SeccompRule[]][], defaultRet: number): Interval[] {
+  const out: Interval[] = [{ first: 0, code: defaultRet }];
+  let next = 0; // the first number not covered by `out`'s last interval yet
+  const push = (first: number, code: number | Assembler) => {
+    const last = out[out.length - 1];
+    if (typeof code === 'number' && last.code === code) return; // extends the run
+    if (last.first === first) out[out.length - 1] = { first, code }; // replaces an empty start
+    else out.push({ first, code });
+  };
+  for (const [nr, rules] of groups) {
+    if (nr > next) push(next, defaultRet); // a gap: calls without rules
+    push(nr, callCode(rules, defaultRet));
+    next = nr + 1;
+  }
+  push(next, defaultRet);
+  return out;
+}
+
+// Entered with the call number in A; every path ends in a RET.
+function search(list: Interval[]): Assembler {
+  const out = new Assembler();
+  if (list.length === 1) {
+    const { code } = list[0];
+    if (typeof code === 'number') out.ret(code);
+    else out.append(code);
+    return out;
+  }
+  const half = list.length >> 1;
+  const low = search(list.slice(0, half));
+  const high = search(list.slice(half));
+  // A >= the first number of the upper half: over the lower half; otherwise into it.
+  if (low.length <= 255) {
+    out.jump(JMP_JGE_K, list[half].first, low.length, 0);
+  } else {
+    // Too far for an 8-bit skip: jump over it with JA, whose offset is 32-bit.
+    out.jump(JMP_JGE_K, list[half].first, 0, 1);
+    out.emit(JMP_JA, 0, 0, low.length);
+  }
+  out.append(low);
+  out.append(high);
+  return out;
 }
 
 function actionValue(action: SeccompAction, errnoRet: number | undefined): number {
@@ -166,9 +208,12 @@ function groupByNumber(rules: SeccompRule[], table: Readonly<Record<string, numb
   return { groups: [...groups.entries()].sort((a, b) => a[0] - b[0]), unknown: [...unknown] };
 }
 
-// The code for one call number, entered with the number in A: each rule's comparisons, falling
-// through to the next rule on a mismatch; null when every path would give the default anyway.
-function compileBlock(rules: SeccompRule[], defaultRet: number): Assembler | null {
+// What one call number gets: a fixed RET value when its rules do not look at arguments (or none
+// applies), else its block, entered with the number in A, which tests each rule's comparisons,
+// falling through to the next rule on a mismatch, and returns the first match's action.
+function callCode(rules: SeccompRule[], defaultRet: number): number | Assembler {
+  if (rules.every((r) => actionValue(r.action, r.errnoRet) === defaultRet)) return defaultRet;
+  if (rules[0].args.length === 0) return actionValue(rules[0].action, rules[0].errnoRet);
   const block = new Assembler();
   let decided = false;
   for (const rule of rules) {
@@ -184,8 +229,7 @@ function compileBlock(rules: SeccompRule[], defaultRet: number): Assembler | nul
     block.place(nextRule);
   }
   if (!decided) block.ret(defaultRet);
-  const onlyDefault = rules.every((r) => actionValue(r.action, r.errnoRet) === defaultRet);
-  return onlyDefault ? null : block;
+  return block;
 }
 
 // Falls through when `arg` holds, jumps to `fail` otherwise. 64-bit values are compared as two
