@@ -23,22 +23,27 @@ static long long thread_cpu_ns(void) {
 int main(int argc, char **argv) {
   if (argc < 3) { fprintf(stderr, "usage: seccomp-attach RUNS FILE...\n"); return 2; }
   int runs = atoi(argv[1]);
-  static struct sock_filter insns[4096];
+  int nfilters = argc - 2;
+  struct sock_fprog *progs = calloc(nfilters, sizeof *progs);
+  if (!progs) { perror("calloc"); return 1; }
+  for (int f = 0; f < nfilters; f++) { /* read once, before anything is measured */
+    FILE *in = fopen(argv[f + 2], "rb");
+    if (!in) { perror(argv[f + 2]); return 1; }
+    progs[f].filter = calloc(4096, sizeof *progs[f].filter);
+    if (!progs[f].filter) { perror("calloc"); return 1; }
+    progs[f].len = (unsigned short)fread(progs[f].filter, sizeof *progs[f].filter, 4096, in);
+    fclose(in);
+  }
   for (int i = 0; i < runs; i++) {
-    for (int f = 2; f < argc; f++) { /* the filters take turns run by run */
-      FILE *in = fopen(argv[f], "rb");
-      if (!in) { perror(argv[f]); return 1; }
-      size_t n = fread(insns, sizeof insns[0], 4096, in);
-      fclose(in);
+    for (int f = 0; f < nfilters; f++) { /* the filters take turns run by run */
       int p[2];
       if (pipe(p)) { perror("pipe"); return 1; }
       pid_t c = fork();
       if (c < 0) { perror("fork"); return 1; }
       if (c == 0) {
-        struct sock_fprog prog = { .len = (unsigned short)n, .filter = insns };
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) _exit(3);
         long long t0 = thread_cpu_ns();
-        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog)) _exit(4);
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &progs[f])) _exit(4);
         long long d = thread_cpu_ns() - t0;
         if (write(p[1], &d, sizeof d) != sizeof d) _exit(5);
         _exit(0);
@@ -49,8 +54,8 @@ int main(int argc, char **argv) {
       close(p[0]);
       int st;
       waitpid(c, &st, 0);
-      if (d < 0) { fprintf(stderr, "%s: attach failed (child status %d)\n", argv[f], st); return 1; }
-      printf("file %d run %d cpu_ns %lld\n", f - 2, i, d);
+      if (d < 0) { fprintf(stderr, "%s: attach failed (child status %d)\n", argv[f + 2], st); return 1; }
+      printf("file %d run %d cpu_ns %lld\n", f, i, d);
     }
   }
   return 0;

@@ -93,10 +93,11 @@ export class SqliteKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     if (opts.file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(opts.file)), { recursive: true });
     this.opts = { table: opts.table, file: opts.file };
     const t = opts.table;
-    this.db = new Database(opts.file, { timeout: opts.busyTimeoutMs ?? 5000 });
+    const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    this.db = new Database(opts.file, { timeout: busyTimeoutMs });
     try {
-      if (opts.exclusive && opts.file !== ':memory:') this.lockExclusively(opts.file, opts.busyTimeoutMs ?? 5000);
-      enableWal(this.db, opts.busyTimeoutMs ?? 5000);
+      if (opts.exclusive && opts.file !== ':memory:') this.lockExclusively(opts.file, busyTimeoutMs);
+      enableWal(this.db, busyTimeoutMs);
       this.db.pragma('synchronous = NORMAL');
       // The session store keeps its own cache of recent sessions: SQLite's can stay small (the
       // better-sqlite3 default, 16 MiB, would only add RSS as sessions.db grows).
