@@ -25,12 +25,25 @@ export function keyFields(req: FastifyRequest): Pick<RunSubmission, 'owner' | 'm
 
 /**
  * The session store's run path as this request may use it: a session of another key is not
- * found. Checked on the session as read under the run's lock (the owner never changes).
+ * found. Checked on the session as read under the run's lock, or as read before the one-statement
+ * run (the owner never changes).
  */
 export function ownedSessionRuns(sessions: SessionRuns, req: FastifyRequest): SessionRuns {
   const owner = ownerOf(req);
   if (owner === null) return sessions;
+  const oneStatement = sessions.runInOneStatement?.bind(sessions);
   return {
+    runInOneStatement: oneStatement
+      ? (id, job, now) =>
+          oneStatement(
+            id,
+            (session) => {
+              if (!visibleTo(session, owner)) throw new NotFoundError('session', id);
+              return job(session);
+            },
+            now,
+          )
+      : undefined,
     submitRun: (id, decide, now) =>
       sessions.submitRun(
         id,

@@ -7,7 +7,7 @@ import type { ComparisonMode, ExecutionPlan, TestCase } from '../domain/plan.js'
 import { assertFaithfulText, assertMaxBytes } from '../domain/text.js';
 import type { LanguageProfile } from '../languages/profile.js';
 import type { LanguageRegistry } from '../languages/registry.js';
-import type { JobStore } from '../queue/job-store.js';
+import type { EnqueueOptions, JobStore, NewExecution } from '../queue/job-store.js';
 import type { Session } from '../sessions/session.js';
 import { checkCallbackUrl } from '../webhooks/callback-url.js';
 import { buildPlan } from './plan.js';
@@ -18,12 +18,30 @@ import { runRequestHash } from './request-hash.js';
 // cases); the language is resolved and the plan made (plan.ts); then, for a session's run, under
 // the session's lock (no autosave, close or other run of it can interleave, on any node): the
 // session must be ACTIVE, the cooldown passed, and the job is enqueued with the idempotency,
-// in-flight and depth checks done atomically by the queue. Executors hear of it through the
-// queue's events.
+// in-flight and depth checks done atomically by the queue. On PostgreSQL the plain case (the
+// session unchanged between a read and the enqueue, no cooldown, no refusal) is one statement
+// after a read instead of a transaction held across the enqueue (SessionRuns.runInOneStatement);
+// the same checks hold, and anything else takes the locked path. Executors hear of it through
+// the queue's events.
+
+/** A run's job, as the submit path builds it from a session's code. */
+export interface SessionJob {
+  input: NewExecution;
+  opts: EnqueueOptions;
+}
 
 /** What a session store must offer the submit path (sessions/session-store.ts). */
 export interface SessionRuns {
   submitRun<T>(id: string, decide: (session: Session) => Promise<{ value: T; accepted: boolean }>, now?: number): Promise<T>;
+  /**
+   * The plain case of a run in two round trips and no lock held between them (PostgreSQL, whose
+   * sessions share the queue's database): the session is read; `job` builds the job from it, or
+   * says null (not this way); then one statement locks the session, and only if it is unchanged
+   * since the read, enqueues the job and records the run. Returns the new execution, or null for
+   * anything else (the session not ACTIVE or changed meanwhile, a limit reached, an earlier job
+   * with the key): the caller then takes submitRun, which decides and explains every case.
+   */
+  runInOneStatement?(id: string, job: (session: Session) => SessionJob | null, now?: number): Promise<ExecutionRecord | null>;
 }
 
 export interface SubmitDeps {
@@ -178,10 +196,10 @@ function prepare(deps: SubmitDeps, profile: LanguageProfile, sourceCode: string,
   return { plan, requestHash };
 }
 
-async function enqueue(deps: SubmitDeps, s: RunSubmission, sessionId: string | null, sourceCode: string, plan: ExecutionPlan, requestHash: string, now: number, callbackUrl: string | null) {
-  return deps.jobs.enqueue(
-    { id: randomUUID(), sessionId, owner: s.owner ?? null, sourceCode, plan, maxAttempts: deps.config.maxAttempts, callbackUrl },
-    {
+function jobOf(deps: SubmitDeps, s: RunSubmission, sessionId: string | null, sourceCode: string, plan: ExecutionPlan, requestHash: string, now: number, callbackUrl: string | null): SessionJob {
+  return {
+    input: { id: randomUUID(), sessionId, owner: s.owner ?? null, sourceCode, plan, maxAttempts: deps.config.maxAttempts, callbackUrl },
+    opts: {
       idempotencyKey: s.idempotencyKey ?? null,
       requestHash,
       maxInFlightPerSession: sessionId === null ? undefined : deps.config.sessionMaxInFlight,
@@ -189,7 +207,7 @@ async function enqueue(deps: SubmitDeps, s: RunSubmission, sessionId: string | n
       maxQueueDepth: deps.config.queueMaxDepth,
       now,
     },
-  );
+  };
 }
 
 /** Submits one run; see the comment at the top of this file. */
@@ -198,22 +216,40 @@ export async function submitRun(deps: SubmitDeps, s: RunSubmission, now = Date.n
   const callbackUrl = s.callbackUrl ? checkCallbackUrl(s.callbackUrl, deps.config) : null;
   if ('sourceCode' in s.source) {
     const { plan, requestHash } = prepare(deps, deps.languages.resolve(s.source.language), s.source.sourceCode, s, testCases, callbackUrl);
-    return enqueue(deps, s, null, s.source.sourceCode, plan, requestHash, now, callbackUrl);
+    const job = jobOf(deps, s, null, s.source.sourceCode, plan, requestHash, now, callbackUrl);
+    return deps.jobs.enqueue(job.input, job.opts);
   }
   const sessionId = s.source.sessionId;
-  if (!deps.sessions) throw new Error('submitRun: a session run needs the session store');
-  return deps.sessions.submitRun(
+  const sessions = deps.sessions;
+  if (!sessions) throw new Error('submitRun: a session run needs the session store');
+  const build = (session: Session) => {
+    const { plan, requestHash } = prepare(deps, deps.languages.resolve(session.language), session.sourceCode, s, testCases, callbackUrl);
+    return { requestHash, job: jobOf(deps, s, sessionId, session.sourceCode, plan, requestHash, now, callbackUrl) };
+  };
+  // Never more than the cooldown: a run recorded with a later clock (another node's, or a run
+  // submitted a moment after this one that took the lock first) must not refuse this one longer,
+  // nor at all when there is no cooldown.
+  const cooldown = deps.config.runCooldownMs;
+  const cooldownLeftMs = (session: Session) => (session.lastRunAt === null || cooldown === 0 ? 0 : Math.min(cooldown, session.lastRunAt + cooldown - now));
+  if (sessions.runInOneStatement) {
+    const execution = await sessions.runInOneStatement(sessionId, (session) => (cooldownLeftMs(session) > 0 ? null : build(session).job), now);
+    if (execution) {
+      deps.jobs.events.poke(); // enqueued outside the job store: this process's executors look now
+      return { execution, created: true };
+    }
+  }
+  return sessions.submitRun(
     sessionId,
     async (session) => {
-      const { plan, requestHash } = prepare(deps, deps.languages.resolve(session.language), session.sourceCode, s, testCases, callbackUrl);
-      const waitMs = session.lastRunAt === null ? 0 : session.lastRunAt + deps.config.runCooldownMs - now;
+      const { requestHash, job } = build(session);
+      const waitMs = cooldownLeftMs(session);
       if (waitMs > 0) {
         // A retry of the run that started the cooldown is answered, not refused.
         const replay = await findReplay(deps.jobs, sessionId, s.idempotencyKey ?? null, requestHash);
         if (replay) return { value: { execution: replay, created: false }, accepted: false };
         throw new RateLimitedError(`this session ran less than ${deps.config.runCooldownMs} ms ago; retry in ${waitMs} ms`, waitMs / 1000, 'run_cooldown');
       }
-      const result = await enqueue(deps, s, sessionId, session.sourceCode, plan, requestHash, now, callbackUrl);
+      const result = await deps.jobs.enqueue(job.input, job.opts);
       return { value: result, accepted: result.created };
     },
     now,

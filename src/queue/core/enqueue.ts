@@ -27,6 +27,25 @@ function limitsOf(input: NewExecution, opts: EnqueueOptions): Limits {
   };
 }
 
+/** The parameters of ExecutionEnqueue for this job (SessionRunEnqueue takes them too). */
+export function enqueueParams(input: NewExecution, opts: EnqueueOptions = {}): Record<string, unknown> & Limits & { scope: string } {
+  return {
+    id: input.id,
+    sessionId: input.sessionId,
+    owner: input.owner,
+    scope: idempotencyScope(input.sessionId, input.owner),
+    language: input.plan.language.id,
+    sourceCode: input.sourceCode,
+    plan: JSON.stringify(input.plan),
+    maxAttempts: input.maxAttempts,
+    idempotencyKey: opts.idempotencyKey ?? null,
+    requestHash: opts.requestHash ?? null,
+    callbackUrl: input.callbackUrl ?? null,
+    now: opts.now ?? Date.now(),
+    ...limitsOf(input, opts),
+  };
+}
+
 // Submitting a job, over the queue's driver. One statement, one round trip (ExecutionEnqueue: the
 // idempotency lookup, the in-flight and depth checks and the insert, atomic in each database's
 // way). When it inserts nothing, one read snapshot says why, and the rules below turn that into
@@ -38,25 +57,11 @@ export async function enqueue(
   input: NewExecution,
   opts: EnqueueOptions = {},
 ): Promise<EnqueueResult> {
+  const params = enqueueParams(input, opts);
+  const { scope } = params;
   const key = opts.idempotencyKey ?? null;
   const requestHash = opts.requestHash ?? null;
-  const scope = idempotencyScope(input.sessionId, input.owner);
-  const limits = limitsOf(input, opts);
-  const params = {
-    id: input.id,
-    sessionId: input.sessionId,
-    owner: input.owner,
-    scope,
-    language: input.plan.language.id,
-    sourceCode: input.sourceCode,
-    plan: JSON.stringify(input.plan),
-    maxAttempts: input.maxAttempts,
-    idempotencyKey: key,
-    requestHash,
-    callbackUrl: input.callbackUrl ?? null,
-    now: opts.now ?? Date.now(),
-    ...limits,
-  };
+  const limits: Limits = { sessionLimit: params.sessionLimit, ownerLimit: params.ownerLimit, depthLimit: params.depthLimit };
   for (let attempt = 1; ; attempt++) {
     const row = await run(function* () {
       return (yield op('ExecutionEnqueue', params)).rows[0];

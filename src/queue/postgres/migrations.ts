@@ -310,6 +310,52 @@ BEGIN
 END $$;
 `,
   },
+  {
+    version: 5,
+    name: 'a session run in one round trip',
+    // codexec_session_run: what SessionRunEnqueue runs (src/sessions/postgres/sql.ts says when).
+    // A run of a live session as one statement: lock the session's row, check that it is still
+    // exactly as the caller read it a moment before (same revision, same last autosave and last
+    // run, not closed), enqueue through codexec_enqueue (migration 4: its locks, checks and
+    // insert), and when that inserted the job, record the run on the session. It returns the new
+    // job, or nothing: the session changed, or the enqueue inserted nothing or found an earlier
+    // job with the key; the caller then takes the locked path, which explains each case. The
+    // caller decided that the session was ACTIVE from what it read (sessionStatus, one rule in
+    // TypeScript), and the row being unchanged keeps that true at the same instant. The expiry
+    // after the run is computed by the calling statement (sql.ts), so no session rule is written
+    // here. The sessions table belongs to the session store's migrations: a PL/pgSQL body is
+    // resolved when it runs, and only the PostgreSQL session store calls this, on the database it
+    // shares with the queue. Locks: the session's row, then the enqueue's advisory locks, the
+    // order of the locked path (whose transaction holds the row while it enqueues), so this adds
+    // no wait-for cycle.
+    sql: `
+CREATE FUNCTION codexec_session_run(
+  p_revision BIGINT, p_updated_at BIGINT, p_last_run_at BIGINT, p_expires_at BIGINT,
+  p_id TEXT, p_session_id TEXT, p_owner TEXT, p_scope TEXT, p_language TEXT, p_source_code BYTEA, p_plan JSON,
+  p_callback_url TEXT, p_max_attempts INTEGER, p_idempotency_key TEXT, p_request_hash TEXT, p_now BIGINT,
+  p_session_limit INTEGER, p_owner_limit INTEGER, p_depth_limit INTEGER
+) RETURNS SETOF executions LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  r executions;
+BEGIN
+  PERFORM 1 FROM sessions s
+    WHERE s.id = p_session_id AND s.closed_at IS NULL AND s.revision = p_revision AND s.updated_at = p_updated_at
+      AND s.last_run_at IS NOT DISTINCT FROM p_last_run_at
+    FOR UPDATE;
+  IF NOT FOUND THEN RETURN; END IF;
+  FOR r IN SELECT * FROM codexec_enqueue(
+      p_id => p_id, p_session_id => p_session_id, p_owner => p_owner, p_scope => p_scope, p_language => p_language,
+      p_source_code => p_source_code, p_plan => p_plan, p_callback_url => p_callback_url, p_max_attempts => p_max_attempts,
+      p_idempotency_key => p_idempotency_key, p_request_hash => p_request_hash, p_now => p_now,
+      p_session_limit => p_session_limit, p_owner_limit => p_owner_limit, p_depth_limit => p_depth_limit) LOOP
+    IF r.id = p_id THEN
+      UPDATE sessions SET last_run_at = p_now, expires_at = p_expires_at WHERE id = p_session_id;
+      RETURN NEXT r;
+    END IF;
+  END LOOP;
+END $$;
+`,
+  },
 ];
 
 /** Applies the migrations the database lacks, on `client` (a connection of its own); returns the versions applied now. */

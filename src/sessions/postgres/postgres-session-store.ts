@@ -5,7 +5,10 @@ import { where } from '../../queue/open.js';
 import { applicationName, type ProcessRole } from '../../queue/postgres/application-name.js';
 import { rethrowUnavailable } from '../../queue/postgres/connection-errors.js';
 import { guardPool, inTransaction, migrateOn } from '../../queue/postgres/pool.js';
-import { PG_TYPES } from '../../queue/postgres/rows.js';
+import type { ExecutionRecord } from '../../domain/execution.js';
+import type { SessionJob } from '../../executions/submit.js';
+import { enqueueParams } from '../../queue/core/enqueue.js';
+import { PG_TYPES, rowToRecord } from '../../queue/postgres/rows.js';
 import { KeyedMutex } from '../keyed-mutex.js';
 import { sessionStatus, visibleTo, type Session, type StoredSession } from '../session.js';
 import { SESSION_QUOTA_RETRY_AFTER_SECONDS, type AutosavePatch, type NewSession, type RunDecision, type SessionLifetimes, type SessionStore } from '../session-store.js';
@@ -252,6 +255,38 @@ export class PostgresSessionStore implements SessionStore {
         return decision.value;
       }),
     );
+  }
+
+  /**
+   * The plain run in two statements and no transaction (SessionRuns.runInOneStatement in
+   * executions/submit.ts): SessionGet, then SessionRunEnqueue, which does what the locked path
+   * does (lock, enqueue, record the run) only if the session is still as read. Through the same
+   * KeyedMutex as every other operation on the session here, so this process's autosaves called
+   * before it are applied before it reads. Refusals are never explained here: null sends the
+   * caller to submitRun.
+   */
+  async runInOneStatement(id: string, job: (session: Session) => SessionJob | null, now = Date.now()): Promise<ExecutionRecord | null> {
+    return this.mutex.run(id, async () => {
+      const stored = await this.read(id, now);
+      if (!stored) return null;
+      const session = this.view(stored, now);
+      if (session.status !== 'ACTIVE') return null;
+      const built = job(session);
+      if (!built) return null;
+      const params = enqueueParams(built.input, { ...built.opts, now });
+      const row = (
+        await this.run<Record<string, unknown>>('SessionRunEnqueue', {
+          ...this.params(id, now),
+          ...params,
+          sessionId: id,
+          sourceCode: Buffer.from(built.input.sourceCode, 'utf8'),
+          revision: stored.revision,
+          updatedAt: stored.updatedAt,
+          lastRunAt: stored.lastRunAt,
+        })
+      ).rows[0];
+      return row ? rowToRecord(row) : null;
+    });
   }
 
   async pruneExpired(now = Date.now()): Promise<number> {

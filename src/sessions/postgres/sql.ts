@@ -121,6 +121,21 @@ export const SQL = {
     UPDATE sessions SET last_run_at = @now::bigint, expires_at = ${openExpiresAt('@now::bigint')}
     WHERE id = @id`,
 
+  /**
+   * A run in one statement, with no lock held between round trips: the caller read the session
+   * (SessionGet), found it ACTIVE and built the job from its code; codexec_session_run (the job
+   * store's migration 5) locks the row, and only if it is unchanged since that read, enqueues the
+   * job (codexec_enqueue, with ExecutionEnqueue's parameters) and records the run like
+   * SessionRecordRun. Returns the new job, or no row: the caller takes the locked path.
+   */
+  SessionRunEnqueue: `
+    SELECT * FROM codexec_session_run(
+      p_revision => @revision, p_updated_at => @updatedAt, p_last_run_at => @lastRunAt::bigint, p_expires_at => ${openExpiresAt('@now::bigint')},
+      p_id => @id, p_session_id => @sessionId, p_owner => @owner, p_scope => @scope, p_language => @language,
+      p_source_code => @sourceCode, p_plan => @plan, p_callback_url => @callbackUrl, p_max_attempts => @maxAttempts,
+      p_idempotency_key => @idempotencyKey, p_request_hash => @requestHash, p_now => @now,
+      p_session_limit => @sessionLimit, p_owner_limit => @ownerLimit, p_depth_limit => @depthLimit)`,
+
   /** Expired records, found through the index on their expiry hour (see migrations.ts). */
   SessionPruneBatch: `
     DELETE FROM sessions WHERE id IN (
