@@ -126,6 +126,17 @@ describePostgres('a session run on PostgreSQL', () => {
     expect(await executionsOf(s.id)).toEqual([]);
   });
 
+  it('a run recorded by a node whose clock is ahead: no refusal without a cooldown, and never longer than the cooldown with one', async () => {
+    const s = await a.create({ language: 'python', sourceCode: 'x' });
+    const now = Date.now();
+    expect((await run(a, s.id, configOf(), {}, now + 60_000)).created).toBe(true); // node A's clock, a minute ahead
+    expect((await run(b, s.id, configOf(), {}, now)).created).toBe(true);
+    const later = now + 1;
+    await run(a, s.id, configOf(), {}, later + 60_000);
+    const refused = await run(b, s.id, configOf({ runCooldownMs: 1000 }), {}, later).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'run_cooldown', retryAfterSeconds: 1 });
+  });
+
   it('cooldown, busy and replay decide as on the locked path, from either node', async () => {
     const s = await a.create({ language: 'python', sourceCode: 'x' });
     const now = Date.now();
