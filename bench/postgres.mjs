@@ -9,7 +9,7 @@
 // SQLite has one API node (a second one on the same file adds nothing but lock contention);
 // PostgreSQL has --api-nodes (default 2). Each PostgreSQL run uses a schema of its own, dropped after.
 //
-//   node bench/postgres.mjs [--short] [--n=300] [--api-nodes=2] [--workers=2] [--concurrency=2] [--clients=16]
+//   node bench/postgres.mjs [--short] [--n=300] [--rounds=1] [--api-nodes=2] [--workers=2] [--concurrency=2] [--clients=16]
 //                           [--stores=sqlite,postgres] [--interval-ms=0] [--pg-options="-c name=value"]
 //   database: CODEXEC_BENCH_DATABASE_URL, else CODEXEC_TEST_DATABASE_URL, else CODEXEC_DATABASE_URL
 import fs from 'node:fs';
@@ -166,11 +166,35 @@ async function measure({ store, url, apiNodes, workers, concurrency, clients, n,
     // Backends there at the end: what they used since the first sample (all of it for one
     // opened meanwhile). One closed meanwhile is not counted: the note says how many there were.
     const pgCpu = Object.entries(pg1.cpu).reduce((a, [pid, v]) => a + v - (pg0.cpu[pid] ?? 0), 0);
-    return { store, runs: e2e.length, completed, bad, elapsedMs, rate: (e2e.length / elapsedMs) * 1000, e2e: summarize(e2e), apiCpu, workerCpu, pgCpu, backends: pg1.pids.length, peak };
+    return { store, runs: e2e.length, completed, bad, elapsedMs, e2eMs: e2e, apiCpu, workerCpu, pgCpu, backends: pg1.pids.length, peak };
   } finally {
     for (const p of procs.reverse()) await p.stop().catch(() => {});
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The rounds of one store added up: runs, time and CPU summed, e2e over every run. */
+function addUp(list) {
+  if (list.length === 0) return null;
+  const sum = (k) => list.reduce((a, r) => a + r[k], 0);
+  const e2eMs = list.flatMap((r) => r.e2eMs);
+  const elapsedMs = sum('elapsedMs');
+  const peak = {};
+  for (const r of list) for (const [k, v] of Object.entries(r.peak)) peak[k] = Math.max(peak[k] ?? 0, v);
+  return {
+    store: list[0].store,
+    runs: sum('runs'),
+    completed: sum('completed'),
+    bad: list.find((r) => r.bad)?.bad ?? null,
+    elapsedMs,
+    rate: (e2eMs.length / elapsedMs) * 1000,
+    e2e: summarize(e2eMs),
+    apiCpu: sum('apiCpu'),
+    workerCpu: sum('workerCpu'),
+    pgCpu: sum('pgCpu'),
+    backends: list.at(-1).backends,
+    peak,
+  };
 }
 
 export async function main(opts) {
@@ -187,12 +211,12 @@ export async function main(opts) {
   const base = databaseUrl();
   // --stores=postgres (or sqlite): one side only, for profiling; the targets need both.
   const stores = String(opts.extra.stores ?? 'sqlite,postgres').split(',');
-  const results = stores.includes('sqlite') ? [await measure({ store: 'SQLite', url: null, apiNodes: 1, workers, concurrency, clients, n, short: opts.short, intervalMs })] : [];
-  let schema = null;
-  if (!stores.includes('postgres')) notes.push('PostgreSQL not measured (--stores)');
-  else if (!base) notes.push('PostgreSQL skipped: set CODEXEC_BENCH_DATABASE_URL (or CODEXEC_TEST_DATABASE_URL) to a database the bench may create a schema in');
-  else {
-    schema = `bench_${process.pid}_${Date.now() % 100000}`;
+  // --rounds=R: R rounds, each measuring both stores (SQLite first in odd rounds, PostgreSQL first
+  // in even ones), added up per store: on a shared VM whose speed drifts over minutes, taking
+  // turns gives both stores the same machine; each round's ratio is listed, so the spread shows.
+  const rounds = int('rounds', 1);
+  const measurePostgres = async () => {
+    const schema = `bench_${process.pid}_${Date.now() % 100000}`;
     const admin = await pgClient(base);
     await admin.query(`CREATE SCHEMA ${schema}`);
     await admin.end();
@@ -200,12 +224,32 @@ export async function main(opts) {
     // --pg-options: more server settings for codexec's connections, e.g. "-c synchronous_commit=off".
     url.searchParams.set('options', `-c search_path=${schema}${opts.extra['pg-options'] ? ` ${opts.extra['pg-options']}` : ''}`);
     try {
-      results.push(await measure({ store: 'PostgreSQL', url: url.toString(), apiNodes, workers, concurrency, clients, n, short: opts.short, intervalMs }));
+      return await measure({ store: 'PostgreSQL', url: url.toString(), apiNodes, workers, concurrency, clients, n, short: opts.short, intervalMs });
     } finally {
       const a = await pgClient(base);
       await a.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => {});
       await a.end();
     }
+  };
+  const measureSqlite = () => measure({ store: 'SQLite', url: null, apiNodes: 1, workers, concurrency, clients, n, short: opts.short, intervalMs });
+  if (!stores.includes('postgres')) notes.push('PostgreSQL not measured (--stores)');
+  else if (!base) notes.push('PostgreSQL skipped: set CODEXEC_BENCH_DATABASE_URL (or CODEXEC_TEST_DATABASE_URL) to a database the bench may create a schema in');
+  const order = [stores.includes('sqlite') ? measureSqlite : null, stores.includes('postgres') && base ? measurePostgres : null].filter(Boolean);
+  const perRound = [];
+  for (let round = 1; round <= rounds; round++) {
+    const turn = round % 2 === 1 ? order : [...order].reverse();
+    const got = [];
+    for (const m of turn) got.push(await m());
+    perRound.push(got);
+  }
+  const results = ['SQLite', 'PostgreSQL'].map((store) => addUp(perRound.flat().filter((r) => r.store === store))).filter(Boolean);
+  const roundRatios = perRound.map((got) => {
+    const sq = got.find((r) => r.store === 'SQLite');
+    const pgr = got.find((r) => r.store === 'PostgreSQL');
+    return sq && pgr ? pgr.runs / pgr.elapsedMs / (sq.runs / sq.elapsedMs) : null;
+  });
+  if (rounds > 1 && roundRatios.every((r) => r !== null)) {
+    notes.push(`${rounds} rounds, taking turns (SQLite first in odd rounds); PostgreSQL/SQLite throughput per round: ${roundRatios.map((r) => fmt(r, 2)).join(', ')}; the tables add the rounds up`);
   }
   const rows = results.map((r) => {
     const cp = (r.apiCpu + r.workerCpu + r.pgCpu) / r.runs;
@@ -222,11 +266,11 @@ export async function main(opts) {
     targets.push({ target: `PostgreSQL control-plane CPU <= ${TARGET_CPU_MS} ms per run`, measured: `${fmt(cp)} ms (API ${fmt(pgr.apiCpu / pgr.runs)}, workers ${fmt(pgr.workerCpu / pgr.runs)}, database backends ${fmt(pgr.pgCpu / pgr.runs)})`, baseline: `SQLite, same executors, same run: ${fmt(sqCp)} ms`, met: cp <= TARGET_CPU_MS });
     targets.push({ target: `PostgreSQL throughput >= ${TARGET_RATIO}x SQLite`, measured: `${fmt(pgr.rate)}/s vs ${fmt(sq.rate)}/s = ${fmt(pgr.rate / sq.rate, 2)}x`, baseline: `SQLite, ${workers} workers x ${concurrency}, same run`, met: pgr.rate / sq.rate >= TARGET_RATIO });
   }
-  notes.push(`${n} runs per store by ${clients} clients (long polling) after a warm-up run per client; CPU from /proc (10 ms ticks) of each API node and worker (their own, without the fork servers and programs), and of the PostgreSQL backends serving their connections (found by client port; not the server's shared background processes)`);
+  notes.push(`${n} runs per store${rounds > 1 ? ' and round' : ''} by ${clients} clients (long polling) after a warm-up run per client; CPU from /proc (10 ms ticks) of each API node and worker (their own, without the fork servers and programs), and of the PostgreSQL backends serving their connections (found by client port; not the server's shared background processes)`);
   if (pgr) notes.push(`PostgreSQL connections at their peak, by application_name (all processes): ${Object.entries(pgr.peak).sort().map(([k, v]) => `${k} ${v}`).join(', ')}; ${pgr.backends} at the end`);
   return {
     name: `Control plane: PostgreSQL (${apiNodes} API nodes) against SQLite, ${workers} workers x ${concurrency}`,
-    command: `node bench/postgres.mjs${opts.short ? ' --short' : ''}${opts.n ? ` --n=${opts.n}` : ''}`,
+    command: `node bench/postgres.mjs${opts.short ? ' --short' : ''}${opts.n ? ` --n=${opts.n}` : ''}${rounds > 1 ? ` --rounds=${rounds}` : ''}`,
     tables: [
       {
         title: 'runs/s; e2e ms; control-plane CPU ms per run',

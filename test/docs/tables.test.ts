@@ -14,6 +14,7 @@ import { registerStatus } from '../../src/cli/status.js';
 import { registerWorker } from '../../src/cli/worker.js';
 import { configTableMarkdown } from '../../src/config/reference.js';
 import { CONFIG_SCHEMA } from '../../src/config/schema.js';
+import { MIGRATIONS as PG_MIGRATIONS } from '../../src/queue/postgres/migrations.js';
 import { JOBS_CHANNEL } from '../../src/queue/postgres/sql.js';
 import { CodexecError } from '../../src/domain/errors.js';
 import { startHarness, type Harness } from '../api/harness.js';
@@ -207,8 +208,9 @@ describe('variables and metrics the documentation names exist', () => {
       const exported = new Set([...(await h.app.inject({ method: 'GET', url: '/metrics' })).body.matchAll(/^# TYPE (codexec_\w+)/gm)].map((m) => m[1]));
       expect(exported.size).toBeGreaterThan(5);
       const named = files.flatMap((f) => [...read(f).matchAll(/\bcodexec_[a-z_]+[a-z]/g)].map((m) => ({ f, name: m[0].replace(/_(bucket|sum|count)$/, '') })));
-      // Not metrics: the launcher's and test names, and the PostgreSQL NOTIFY channel.
-      const unknown = named.filter(({ name }) => !exported.has(name) && name !== JOBS_CHANNEL && !/^codexec_(launcher|worker|test)/.test(name));
+      // Not metrics: the launcher's and test names, the PostgreSQL NOTIFY channel and the SQL functions of its migrations.
+      const sqlFunctions = new Set(PG_MIGRATIONS.flatMap((m) => [...m.sql.matchAll(/CREATE FUNCTION (codexec_\w+)/g)].map((x) => x[1])));
+      const unknown = named.filter(({ name }) => !exported.has(name) && name !== JOBS_CHANNEL && !sqlFunctions.has(name) && !/^codexec_(launcher|worker|test)/.test(name));
       expect(unknown.map(({ f, name }) => `${f}: ${name}`)).toEqual([]);
     } finally {
       await h.close();
