@@ -24,7 +24,7 @@ TimeoutStartSec=infinity
 UNIT
 systemctl daemon-reload
 systemctl start codexec-tests.service || true
-cat /tmp/codexec-tests.log
+cat /mnt/host/build/vm-tests.log
 rc=$(cat /tmp/codexec-tests.rc 2>/dev/null || echo 1)
 echo "vm-tests: exit $rc"
 exit "$rc"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs vitest inside the cgroup v2 VM (started by .ci/vm-tests.sh as a systemd service) and writes
-# its exit code to /tmp/codexec-tests.rc.
+# its exit code to /tmp/codexec-tests.rc. The log is written into the shared repository
+# (build/vm-tests.log, git-ignored) as it grows: when the VM's own time limit ends it, nothing it
+# printed is shown, but .ci/run then prints the tail of this file, so a hang says where it was.
 #
 # Under the VM's software emulation the vitest process itself was once killed by SIGSEGV after a
 # test file had passed (CI, exit 139). The tests run in vitest's child processes, and a crash there
@@ -21,7 +23,8 @@ set -uo pipefail
 FIRST_RUN_S=${VM_VITEST_FIRST_RUN_S:-1140}
 RERUN_S=${VM_VITEST_RERUN_S:-480}
 cd /mnt/host
-log=/tmp/codexec-tests.log
+mkdir -p build
+log=/mnt/host/build/vm-tests.log
 strip() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
 # Files vitest printed a result for: " ✓ test/a.test.ts (3 tests) 12ms", "❯" or "×" when one failed,
 # "↓" when skipped.
@@ -64,9 +67,8 @@ if [ "$rc" -gt 128 ]; then
   else
     echo "vm-vitest: running once more the $(printf '%s\n' "$rest" | wc -l) file(s) that printed no result:" $rest >> "$log"
     # shellcheck disable=SC2086
-    timeout --kill-after=10 "$RERUN_S" node node_modules/vitest/vitest.mjs run $rest > /tmp/codexec-tests-rerun.log 2>&1
+    timeout --kill-after=10 "$RERUN_S" node node_modules/vitest/vitest.mjs run $rest >> "$log" 2>&1
     rc=$?
-    cat /tmp/codexec-tests-rerun.log >> "$log"
     { [ "$rc" -gt 128 ] || [ "$rc" = 124 ]; } && echo "vm-vitest: vitest was killed again or did not finish in $RERUN_S s (exit $rc): the step fails." >> "$log"
   fi
 fi

@@ -9,7 +9,7 @@
 // SQLite has one API node (a second one on the same file adds nothing but lock contention);
 // PostgreSQL has --api-nodes (default 2). Each PostgreSQL run uses a schema of its own, dropped after.
 //
-//   node bench/postgres.mjs [--short] [--n=300] [--rounds=1] [--api-nodes=2] [--workers=2] [--concurrency=2] [--clients=16]
+//   node bench/postgres.mjs [--short] [--n=300] [--rounds=1] [--sample-ms=2000] [--api-nodes=2] [--workers=2] [--concurrency=2] [--clients=16]
 //                           [--stores=sqlite,postgres] [--interval-ms=0] [--pg-options="-c name=value"]
 //   database: CODEXEC_BENCH_DATABASE_URL, else CODEXEC_TEST_DATABASE_URL, else CODEXEC_DATABASE_URL
 import fs from 'node:fs';
@@ -23,6 +23,13 @@ import { HELLO, EXPECTED } from './lib/spawn.mjs';
 
 export const TARGET_CPU_MS = 15;
 export const TARGET_RATIO = 0.9;
+
+/** Busy CPU of the whole machine so far, ms (/proc/stat: every state but idle and iowait; 10 ms ticks). */
+function machineBusyMs() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return (user + nice + system + irq + softirq + steal) * 10;
+}
 
 const databaseUrl = () => process.env.CODEXEC_BENCH_DATABASE_URL || process.env.CODEXEC_TEST_DATABASE_URL || process.env.CODEXEC_DATABASE_URL || '';
 
@@ -87,7 +94,7 @@ async function backends(admin, procPids) {
 }
 
 /** One topology: start it, run `n` runs, measure, stop. */
-async function measure({ store, url, apiNodes, workers, concurrency, clients, n, short, intervalMs = 0 }) {
+async function measure({ store, url, apiNodes, workers, concurrency, clients, n, short, intervalMs = 0, sampleMs = 2000 }) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'codexec-bench-cp-'));
   const env = { CODEXEC_RATE_LIMIT_RUNS_PER_MINUTE: '0', CODEXEC_QUEUE_MAX_DEPTH: '100000', ...(url ? { CODEXEC_DATABASE_URL: url } : {}) };
   const procs = [];
@@ -124,9 +131,13 @@ async function measure({ store, url, apiNodes, workers, concurrency, clients, n,
     await Promise.all(sessions.map(runOne));
     const admin = url ? await pgClient(databaseUrl()) : null;
     const cpu0 = procs.map((p) => ownCpuMs(p.pid));
+    const busy0 = machineBusyMs();
     const none = { total: 0, cpu: {}, byName: {}, pids: [] };
     const pg0 = admin ? await backends(admin, procs.map((p) => p.pid)) : none;
-    // Connections per application_name, at their peak (sampled while the runs go on).
+    // Connections per application_name, at their peak (sampled while the runs go on). A sample
+    // reads every socket of every process and /proc/net/tcp: several ms of this process's CPU
+    // and a query, paid on the two cores the PostgreSQL side is measured on and not on SQLite's,
+    // so it is taken every --sample-ms (2 s: pools fill in the first seconds), not 4 times a second.
     const peak = {};
     const sampler = admin
       ? setInterval(() => {
@@ -136,7 +147,7 @@ async function measure({ store, url, apiNodes, workers, concurrency, clients, n,
             },
             () => {},
           );
-        }, 250)
+        }, sampleMs)
       : null;
     let submitted = 0;
     let completed = 0;
@@ -157,6 +168,7 @@ async function measure({ store, url, apiNodes, workers, concurrency, clients, n,
       }),
     );
     const elapsedMs = performance.now() - t0;
+    const machineMs = machineBusyMs() - busy0;
     const cpu1 = procs.map((p) => ownCpuMs(p.pid));
     if (sampler) clearInterval(sampler);
     const pg1 = admin ? await backends(admin, procs.map((p) => p.pid)) : none;
@@ -166,7 +178,7 @@ async function measure({ store, url, apiNodes, workers, concurrency, clients, n,
     // Backends there at the end: what they used since the first sample (all of it for one
     // opened meanwhile). One closed meanwhile is not counted: the note says how many there were.
     const pgCpu = Object.entries(pg1.cpu).reduce((a, [pid, v]) => a + v - (pg0.cpu[pid] ?? 0), 0);
-    return { store, runs: e2e.length, completed, bad, elapsedMs, e2eMs: e2e, apiCpu, workerCpu, pgCpu, backends: pg1.pids.length, peak };
+    return { store, runs: e2e.length, completed, bad, elapsedMs, e2eMs: e2e, apiCpu, workerCpu, pgCpu, machineMs, backends: pg1.pids.length, peak };
   } finally {
     for (const p of procs.reverse()) await p.stop().catch(() => {});
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -192,6 +204,7 @@ function addUp(list) {
     apiCpu: sum('apiCpu'),
     workerCpu: sum('workerCpu'),
     pgCpu: sum('pgCpu'),
+    machineMs: sum('machineMs'),
     backends: list.at(-1).backends,
     peak,
   };
@@ -215,6 +228,7 @@ export async function main(opts) {
   // in even ones), added up per store: on a shared VM whose speed drifts over minutes, taking
   // turns gives both stores the same machine; each round's ratio is listed, so the spread shows.
   const rounds = int('rounds', 1);
+  const sampleMs = int('sample-ms', 2000);
   const measurePostgres = async () => {
     const schema = `bench_${process.pid}_${Date.now() % 100000}`;
     const admin = await pgClient(base);
@@ -224,7 +238,7 @@ export async function main(opts) {
     // --pg-options: more server settings for codexec's connections, e.g. "-c synchronous_commit=off".
     url.searchParams.set('options', `-c search_path=${schema}${opts.extra['pg-options'] ? ` ${opts.extra['pg-options']}` : ''}`);
     try {
-      return await measure({ store: 'PostgreSQL', url: url.toString(), apiNodes, workers, concurrency, clients, n, short: opts.short, intervalMs });
+      return await measure({ store: 'PostgreSQL', url: url.toString(), apiNodes, workers, concurrency, clients, n, short: opts.short, intervalMs, sampleMs });
     } finally {
       const a = await pgClient(base);
       await a.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => {});
@@ -253,7 +267,7 @@ export async function main(opts) {
   }
   const rows = results.map((r) => {
     const cp = (r.apiCpu + r.workerCpu + r.pgCpu) / r.runs;
-    return [r.store, r.store === 'SQLite' ? 1 : apiNodes, `${workers}x${concurrency}`, r.runs, r.completed, r.rate, r.e2e.median, r.e2e.p99, r.apiCpu / r.runs, r.workerCpu / r.runs, r.store === 'SQLite' ? '-' : r.pgCpu / r.runs, cp];
+    return [r.store, r.store === 'SQLite' ? 1 : apiNodes, `${workers}x${concurrency}`, r.runs, r.completed, r.rate, r.e2e.median, r.e2e.p99, r.apiCpu / r.runs, r.workerCpu / r.runs, r.store === 'SQLite' ? '-' : r.pgCpu / r.runs, cp, r.machineMs / r.runs];
   });
   const sq = results.find((r) => r.store === 'SQLite');
   const pgr = results.find((r) => r.store === 'PostgreSQL');
@@ -266,7 +280,7 @@ export async function main(opts) {
     targets.push({ target: `PostgreSQL control-plane CPU <= ${TARGET_CPU_MS} ms per run`, measured: `${fmt(cp)} ms (API ${fmt(pgr.apiCpu / pgr.runs)}, workers ${fmt(pgr.workerCpu / pgr.runs)}, database backends ${fmt(pgr.pgCpu / pgr.runs)})`, baseline: `SQLite, same executors, same run: ${fmt(sqCp)} ms`, met: cp <= TARGET_CPU_MS });
     targets.push({ target: `PostgreSQL throughput >= ${TARGET_RATIO}x SQLite`, measured: `${fmt(pgr.rate)}/s vs ${fmt(sq.rate)}/s = ${fmt(pgr.rate / sq.rate, 2)}x`, baseline: `SQLite, ${workers} workers x ${concurrency}, same run`, met: pgr.rate / sq.rate >= TARGET_RATIO });
   }
-  notes.push(`${n} runs per store${rounds > 1 ? ' and round' : ''} by ${clients} clients (long polling) after a warm-up run per client; CPU from /proc (10 ms ticks) of each API node and worker (their own, without the fork servers and programs), and of the PostgreSQL backends serving their connections (found by client port; not the server's shared background processes)`);
+  notes.push(`${n} runs per store${rounds > 1 ? ' and round' : ''} by ${clients} clients (long polling) after a warm-up run per client; CPU from /proc (10 ms ticks) of each API node and worker (their own, without the fork servers and programs), and of the PostgreSQL backends serving their connections (found by client port; not the server's shared background processes); "machine CPU": the whole machine's busy time per run (/proc/stat), programs, sandboxes, PostgreSQL's background processes and the kernel included, and anything else running`);
   if (pgr) notes.push(`PostgreSQL connections at their peak, by application_name (all processes): ${Object.entries(pgr.peak).sort().map(([k, v]) => `${k} ${v}`).join(', ')}; ${pgr.backends} at the end`);
   return {
     name: `Control plane: PostgreSQL (${apiNodes} API nodes) against SQLite, ${workers} workers x ${concurrency}`,
@@ -274,7 +288,7 @@ export async function main(opts) {
     tables: [
       {
         title: 'runs/s; e2e ms; control-plane CPU ms per run',
-        headers: ['store', 'API nodes', 'workers', 'runs', 'COMPLETED', 'runs/s', 'e2e p50', 'e2e p99', 'API CPU', 'worker CPU', 'DB backends CPU', 'control plane'],
+        headers: ['store', 'API nodes', 'workers', 'runs', 'COMPLETED', 'runs/s', 'e2e p50', 'e2e p99', 'API CPU', 'worker CPU', 'DB backends CPU', 'control plane', 'machine CPU'],
         rows,
       },
     ],
