@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { NotFoundError } from '../domain/errors.js';
 import type { RunSubmission, SessionRuns } from '../executions/submit.js';
-import { visibleTo } from '../sessions/session.js';
+import { visibleTo, type Session } from '../sessions/session.js';
 
 // What an API key may see and use: the sessions and executions it created, and nothing else.
 // Another key's session or execution is answered 404 (never 403: its existence is not told) on
@@ -31,27 +31,14 @@ export function keyFields(req: FastifyRequest): Pick<RunSubmission, 'owner' | 'm
 export function ownedSessionRuns(sessions: SessionRuns, req: FastifyRequest): SessionRuns {
   const owner = ownerOf(req);
   if (owner === null) return sessions;
+  /** The session, when this request's key owns it. */
+  const own = (session: Session, id: string): Session => {
+    if (!visibleTo(session, owner)) throw new NotFoundError('session', id);
+    return session;
+  };
   const oneStatement = sessions.runInOneStatement?.bind(sessions);
   return {
-    runInOneStatement: oneStatement
-      ? (id, job, now) =>
-          oneStatement(
-            id,
-            (session) => {
-              if (!visibleTo(session, owner)) throw new NotFoundError('session', id);
-              return job(session);
-            },
-            now,
-          )
-      : undefined,
-    submitRun: (id, decide, now) =>
-      sessions.submitRun(
-        id,
-        async (session) => {
-          if (!visibleTo(session, owner)) throw new NotFoundError('session', id);
-          return decide(session);
-        },
-        now,
-      ),
+    runInOneStatement: oneStatement ? (id, job, now) => oneStatement(id, (session) => job(own(session, id)), now) : undefined,
+    submitRun: (id, decide, now) => sessions.submitRun(id, async (session) => decide(own(session, id)), now),
   };
 }

@@ -27,8 +27,16 @@ function limitsOf(input: NewExecution, opts: EnqueueOptions): Limits {
   };
 }
 
-/** The parameters of ExecutionEnqueue for this job (SessionRunEnqueue takes them too). */
-export function enqueueParams(input: NewExecution, opts: EnqueueOptions = {}): Record<string, unknown> & Limits & { scope: string } {
+/** The parameters of ExecutionEnqueue (SessionRunEnqueue takes them too). */
+export interface EnqueueParams extends Limits {
+  [name: string]: unknown;
+  scope: string;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+}
+
+/** The parameters of ExecutionEnqueue for this job. */
+export function enqueueParams(input: NewExecution, opts: EnqueueOptions = {}): EnqueueParams {
   return {
     id: input.id,
     sessionId: input.sessionId,
@@ -58,10 +66,6 @@ export async function enqueue(
   opts: EnqueueOptions = {},
 ): Promise<EnqueueResult> {
   const params = enqueueParams(input, opts);
-  const { scope } = params;
-  const key = opts.idempotencyKey ?? null;
-  const requestHash = opts.requestHash ?? null;
-  const limits: Limits = { sessionLimit: params.sessionLimit, ownerLimit: params.ownerLimit, depthLimit: params.depthLimit };
   for (let attempt = 1; ; attempt++) {
     const row = await run(function* () {
       return (yield op('ExecutionEnqueue', params)).rows[0];
@@ -69,10 +73,10 @@ export async function enqueue(
     if (row) {
       const execution = toRecord(row);
       if (execution.id === input.id) return { execution, created: true };
-      checkReplay(execution.requestHash, requestHash); // PostgreSQL returns the row that holds the key
+      checkReplay(execution.requestHash, params.requestHash); // PostgreSQL returns the row that holds the key
       return { execution, created: false };
     }
-    const refusal = await run(() => whyRefused(toRecord, input, scope, key, requestHash, limits), 'read');
+    const refusal = await run(() => whyRefused(toRecord, input, params), 'read');
     if (refusal instanceof Error) throw refusal;
     if (refusal) return refusal;
     if (attempt >= ENQUEUE_ATTEMPTS) throw new Error(`enqueue refused ${ENQUEUE_ATTEMPTS} times although no limit refused it when read`);
@@ -83,11 +87,9 @@ export async function enqueue(
 function* whyRefused(
   toRecord: (row: Record<string, unknown>) => ExecutionRecord,
   input: NewExecution,
-  scope: string,
-  key: string | null,
-  requestHash: string | null,
-  limits: Limits,
+  params: EnqueueParams,
 ): Body<EnqueueResult | Error | null> {
+  const { scope, idempotencyKey: key, requestHash, sessionLimit, ownerLimit, depthLimit } = params;
   if (key !== null) {
     const existing = (yield op('ExecutionGetByIdempotencyKey', { scope, idempotencyKey: key })).rows[0];
     if (existing) {
@@ -96,17 +98,17 @@ function* whyRefused(
       return { execution, created: false };
     }
   }
-  if (limits.sessionLimit !== null) {
-    const { rows } = yield op('ExecutionListInFlightForSession', { sessionId: input.sessionId, limit: limits.sessionLimit });
-    if (rows.length >= limits.sessionLimit) return new SessionBusyError(String(rows[0]!.id));
+  if (sessionLimit !== null) {
+    const { rows } = yield op('ExecutionListInFlightForSession', { sessionId: input.sessionId, limit: sessionLimit });
+    if (rows.length >= sessionLimit) return new SessionBusyError(String(rows[0]!.id));
   }
-  if (limits.ownerLimit !== null) {
-    const { rows } = yield op('ExecutionListInFlightForOwner', { owner: input.owner, limit: limits.ownerLimit });
-    if (rows.length >= limits.ownerLimit) return new QuotaExceededError('executions in flight', limits.ownerLimit);
+  if (ownerLimit !== null) {
+    const { rows } = yield op('ExecutionListInFlightForOwner', { owner: input.owner, limit: ownerLimit });
+    if (rows.length >= ownerLimit) return new QuotaExceededError('executions in flight', ownerLimit);
   }
-  if (limits.depthLimit !== null) {
-    const n = Number((yield op('ExecutionCountQueuedUpTo', { limit: limits.depthLimit })).rows[0]!.n);
-    if (n >= limits.depthLimit) return new QueueFullError(n, QUEUE_FULL_RETRY_AFTER_SECONDS);
+  if (depthLimit !== null) {
+    const n = Number((yield op('ExecutionCountQueuedUpTo', { limit: depthLimit })).rows[0]!.n);
+    if (n >= depthLimit) return new QueueFullError(n, QUEUE_FULL_RETRY_AFTER_SECONDS);
   }
   return null;
 }
