@@ -15,12 +15,19 @@
 #include <unistd.h>
 
 /*
- * Started once by the worker. Per execution the worker sends a request; the server makes the
- * pipes and clones init straight into fresh pid, mount, net, ipc and uts namespaces: no fork of
- * the worker's (large) Node process per execution. It then feeds the input and stdin, and relays
- * the output as frames until init has exited and every pipe is drained. Single-threaded, one
- * execution at a time. It dies with the worker thread that started it (PDEATHSIG), and init dies
- * with it.
+ * Started once by the worker. Per execution the worker sends a request; the server hands its
+ * options to an init cloned straight into fresh pid, mount, net, ipc and uts namespaces: no fork
+ * of the worker's (large) Node process per execution. It then feeds the input and stdin, and
+ * relays the output as frames until init has exited and every pipe is drained. Single-threaded,
+ * one execution at a time. It dies with the worker thread that started it (PDEATHSIG), and init
+ * dies with it.
+ *
+ * The clone is made ahead: while idle, the server keeps one init standing by ("cx-standby"), its
+ * pipes made and its namespaces fresh, blocked on reading its options; a request only has to
+ * write them (the clone and the namespaces' creation are off the execution's path). It holds
+ * nothing of any execution: it has read nothing, mounted nothing and runs as the server does.
+ * Each standby serves one execution; the next is cloned after that execution's exit frame. One
+ * that died meanwhile is replaced by a fresh clone.
  */
 
 /* After init exited, wait at most this long for the pipes to drain (see trigger_unix_gc). */
@@ -33,15 +40,17 @@
 #define SRV_COALESCE_MS 10
 
 /* init's descriptors (PROTOCOL.md, "Descriptors of init"). */
-enum { C_STDIN, C_STDOUT, C_STDERR, C_INPUT, C_STATUS, C_COMPILE, C_ALIVE, C_EXPORT, NCHILD };
-static const int child_reads[NCHILD] = { 1, 0, 0, 1, 0, 0, 1, 0 };
+enum { C_STDIN, C_STDOUT, C_STDERR, C_INPUT, C_STATUS, C_COMPILE, C_ALIVE, C_EXPORT, C_OPTIONS, NCHILD };
+static const int child_reads[NCHILD] = { 1, 0, 0, 1, 0, 0, 1, 0, 1 };
+/* The largest options message a standby accepts (argc and the strings of a request). */
+#define MAX_OPTIONS_BYTES (1u << 20)
 /* Pipes relayed to the worker, each as frames named by init's descriptor. */
 static const int relayed[] = { C_STDOUT, C_STDERR, C_STATUS, C_COMPILE, C_EXPORT };
 #define NOUT ((int)(sizeof relayed / sizeof *relayed))
 
 struct request {
-  char **argv; /* argv[0] is ours; argc + 1 entries and a NULL */
-  uint32_t argc;
+  const unsigned char *options; /* u32 argc and argc NUL-terminated strings, as the request has them */
+  uint32_t options_len;
   const unsigned char *in, *sin;
   uint32_t in_len, stdin_len;
 };
@@ -56,19 +65,25 @@ static void srv_fail(const char *step, int err) {
 
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
+/* u32 argc then argc NUL-terminated strings, at most 4096, from *p: moves *p past them. 0 or EPROTO. */
+static int scan_options(unsigned char **p, unsigned char *end, uint32_t *argc) {
+  if (take_u32(p, end, argc) || *argc > 4096) return EPROTO;
+  for (uint32_t i = 0; i < *argc; i++) {
+    unsigned char *nul = memchr(*p, 0, (size_t)(end - *p));
+    if (!nul) return EPROTO;
+    *p = nul + 1;
+  }
+  return 0;
+}
+
 /* 'R' payload: u32 argc, argc NUL-terminated strings, u32 + input, u32 + stdin. 0 or an errno. */
 static int parse_request(unsigned char *payload, uint32_t len, struct request *rq) {
   unsigned char *p = payload, *end = payload + len;
-  if (take_u32(&p, end, &rq->argc) || rq->argc > 4096) return EPROTO;
-  rq->argv = calloc(rq->argc + 2, sizeof *rq->argv);
-  if (!rq->argv) return ENOMEM;
-  rq->argv[0] = "codexec-launcher";
-  for (uint32_t i = 0; i < rq->argc; i++) {
-    unsigned char *nul = memchr(p, 0, (size_t)(end - p));
-    if (!nul) return EPROTO;
-    rq->argv[i + 1] = (char *)p;
-    p = nul + 1;
-  }
+  uint32_t argc;
+  if (scan_options(&p, end, &argc)) return EPROTO;
+  rq->options = payload;
+  rq->options_len = (uint32_t)(p - payload);
+  if (rq->options_len > MAX_OPTIONS_BYTES) return E2BIG;
   if (take_u32(&p, end, &rq->in_len) || (uint32_t)(end - p) < rq->in_len) return EPROTO;
   rq->in = p;
   p += rq->in_len;
@@ -77,8 +92,14 @@ static int parse_request(unsigned char *payload, uint32_t len, struct request *r
   return 0;
 }
 
-/* In the clone: become init with the child ends at descriptors 0..NCHILD-1. Never returns. */
-static _Noreturn void become_init(int pipes[NCHILD][2], struct request *rq) {
+/*
+ * In the clone: with the child ends at descriptors 0..NCHILD-1, stand by until the server writes
+ * the execution's options (u32 length, then argc and the strings) on C_OPTIONS, then become its
+ * init. The end of that pipe without a message (the server discarded this standby, or died) ends
+ * it. Never returns.
+ */
+static _Noreturn void become_init(int pipes[NCHILD][2]) {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL)) _exit(125);
   /* Move the ends we keep above the range first, so that no dup2 below overwrites one that is
      still to be moved; everything else closes. */
   int high[NCHILD];
@@ -86,7 +107,27 @@ static _Noreturn void become_init(int pipes[NCHILD][2], struct request *rq) {
     if ((high[i] = fcntl(pipes[i][child_reads[i] ? 0 : 1], F_DUPFD_CLOEXEC, 64)) < 0) _exit(125);
   for (int i = 0; i < NCHILD; i++) if (dup2(high[i], i) < 0) _exit(125);
   if (syscall(SYS_close_range, NCHILD, ~0U, 0)) _exit(125);
-  parse_args((int)rq->argc + 1, rq->argv);
+  prctl(PR_SET_NAME, "cx-standby");
+  uint32_t len;
+  int r = read_full(C_OPTIONS, &len, 4);
+  if (r == 0) _exit(0);
+  if (r < 0 || len > MAX_OPTIONS_BYTES) _exit(125);
+  unsigned char *buf = malloc(len + 1);
+  if (!buf || read_full(C_OPTIONS, buf, len) != 1) _exit(125);
+  close(C_OPTIONS);
+  prctl(PR_SET_NAME, "cx-init");
+  unsigned char *p = buf, *end = buf + len;
+  uint32_t argc;
+  if (scan_options(&p, end, &argc) || p != end) _exit(125);
+  char **argv = calloc(argc + 2, sizeof *argv);
+  if (!argv) _exit(125);
+  argv[0] = "codexec-launcher";
+  p = buf + 4;
+  for (uint32_t i = 0; i < argc; i++) {
+    argv[i + 1] = (char *)p;
+    p += strlen((char *)p) + 1;
+  }
+  parse_args((int)argc + 1, argv);
   protect_fds();
   init_main(C_ALIVE);
 }
@@ -122,6 +163,71 @@ struct relay {
   long long next_read_us;
 };
 
+/* An init cloned ahead: its pid, and the server's ends of its pipes (PROTOCOL.md, "Descriptors of init"). */
+struct standby {
+  int ready;
+  pid_t pid;
+  int pidfd;
+  int ours[NCHILD];
+};
+static struct standby sb;
+
+/* Clone a standby init with fresh pipes into sb; 0, or an errno with everything closed. */
+static int clone_standby(void) {
+  int pipes[NCHILD][2];
+  for (int i = 0; i < NCHILD; i++) {
+    if (pipe2(pipes[i], O_CLOEXEC)) {
+      int e = errno;
+      for (int j = 0; j < i; j++) { close(pipes[j][0]); close(pipes[j][1]); }
+      return e;
+    }
+  }
+  pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (pid == 0) become_init(pipes);
+  int clone_errno = errno;
+  for (int i = 0; i < NCHILD; i++) {
+    close(pipes[i][child_reads[i] ? 0 : 1]);
+    sb.ours[i] = pipes[i][child_reads[i] ? 1 : 0];
+  }
+  if (pid < 0) {
+    for (int i = 0; i < NCHILD; i++) close(sb.ours[i]);
+    return clone_errno;
+  }
+  sb.pid = pid;
+  sb.pidfd = (int)syscall(434 /* pidfd_open, Linux 5.3 */, pid, 0);
+  sb.ready = 1;
+  return 0;
+}
+
+/* Kill and reap the standby (it died, or will not be used). */
+static void discard_standby(void) {
+  if (!sb.ready) return;
+  kill(sb.pid, SIGKILL);
+  for (int i = 0; i < NCHILD; i++) if (sb.ours[i] >= 0) close(sb.ours[i]);
+  while (waitpid(sb.pid, NULL, __WALL) < 0 && errno == EINTR) {}
+  if (sb.pidfd >= 0) close(sb.pidfd);
+  sb.ready = 0;
+}
+
+/* Write the request's options to the standby and close that pipe; 0, or an errno (it is gone). */
+static int send_options(const struct request *rq) {
+  uint32_t len = rq->options_len;
+  const unsigned char *parts[2] = { (const unsigned char *)&len, rq->options };
+  size_t sizes[2] = { 4, rq->options_len };
+  int fd = sb.ours[C_OPTIONS];
+  for (int k = 0; k < 2; k++) {
+    for (size_t off = 0; off < sizes[k];) {
+      ssize_t n = write(fd, parts[k] + off, sizes[k] - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return n < 0 ? errno : EPIPE;
+      off += (size_t)n;
+    }
+  }
+  close(fd);
+  sb.ours[C_OPTIONS] = -1;
+  return 0;
+}
+
 /* One execution as the server sees it: init, the pipes it feeds and the pipes it relays. */
 struct execution {
   pid_t pid;
@@ -134,29 +240,21 @@ struct execution {
   long long drain_deadline;
 };
 
-/* Clone init with fresh pipes; 0, or an errno with everything closed. */
+/* Give the request to a standby init (cloning one if none stands by, or again if it died
+   meanwhile); 0, or an errno with everything closed. */
 static int start_init(struct execution *x, int *alive_fd) {
-  int pipes[NCHILD][2];
-  for (int i = 0; i < NCHILD; i++) {
-    if (pipe2(pipes[i], O_CLOEXEC)) {
-      int e = errno;
-      for (int j = 0; j < i; j++) { close(pipes[j][0]); close(pipes[j][1]); }
-      return e;
-    }
+  int err = 0;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if (!sb.ready && (err = clone_standby())) return err;
+    if (!(err = send_options(x->rq))) break;
+    discard_standby();
   }
-  x->pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD, NULL, NULL, NULL, NULL);
-  if (x->pid == 0) become_init(pipes, x->rq);
-  int clone_errno = errno;
+  if (err) return err;
   int ours[NCHILD];
-  for (int i = 0; i < NCHILD; i++) {
-    close(pipes[i][child_reads[i] ? 0 : 1]);
-    ours[i] = pipes[i][child_reads[i] ? 1 : 0];
-  }
-  if (x->pid < 0) {
-    for (int i = 0; i < NCHILD; i++) close(ours[i]);
-    return clone_errno;
-  }
-  x->pidfd = (int)syscall(434 /* pidfd_open, Linux 5.3 */, x->pid, 0);
+  memcpy(ours, sb.ours, sizeof ours);
+  x->pid = sb.pid;
+  sb.ready = 0;
+  x->pidfd = sb.pidfd;
   x->in_fd = ours[C_INPUT];
   x->stdin_fd = ours[C_STDIN];
   *alive_fd = ours[C_ALIVE];
@@ -250,12 +348,11 @@ static void relay(struct execution *x) {
 static void srv_run(unsigned char *payload, uint32_t len) {
   struct request rq = { 0 };
   int err = parse_request(payload, len, &rq);
-  if (err) { free(rq.argv); srv_fail("request", err); return; }
+  if (err) { srv_fail("request", err); return; }
   struct execution x = { .rq = &rq, .ctl_open = 1 };
   int alive_fd = -1;
   err = start_init(&x, &alive_fd);
-  free(rq.argv);
-  if (err) { srv_fail(x.pid < 0 ? "clone" : "pipe", err); return; }
+  if (err) { srv_fail("clone", err); return; }
   relay(&x);
   for (int i = 0; i < NOUT; i++) if (x.outs[i].fd >= 0) close(x.outs[i].fd);
   if (x.pidfd >= 0) close(x.pidfd);
@@ -272,6 +369,7 @@ static void srv_run(unsigned char *payload, uint32_t len) {
   }
   srv_frame('X', &code, 4);
   if (!x.ctl_open) _exit(0);
+  clone_standby(); /* for the next request; without one, that request clones its own */
 }
 
 /* --server [--parent PID] [--cgroup PROCS]...: die with the worker (refuse to start if it is
@@ -289,6 +387,7 @@ _Noreturn void server_main(int argc, char **argv) {
   }
   if (parent && getppid() != parent) _exit(125);
   signal(SIGPIPE, SIG_IGN);
+  clone_standby();
   for (;;) {
     unsigned char type, *payload;
     uint32_t len;

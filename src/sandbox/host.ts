@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
 import { IsolationUnavailableError } from '../domain/errors.js';
-import { blockDevicesOf, capWorkerDir, detectCgroups, EXECUTIONS_IO_WEIGHT_V2, openServersGroup, sweepLeftovers, throttleableDevices, weightedDevices, type CgroupHost, type SlotCapacity } from './cgroups/index.js';
+import { blockDevicesOf, capWorkerDir, detectCgroups, EXECUTIONS_IO_WEIGHT_V2, serversGroup, sweepLeftovers, throttleableDevices, weightedDevices, type CgroupHost, type SlotCapacity } from './cgroups/index.js';
 import { IsolatedHost } from './isolated-host.js';
 import type { SandboxHost } from './request.js';
 import { hostSeccompArch, loadAllSeccompProfiles } from './seccomp/index.js';
@@ -94,7 +94,7 @@ export async function probeIsolation(
       cgroupParent = cg.parent;
       await sweepLeftovers(cg);
       capWorkerDir(cg, capacity);
-      ioDevices = probeIoDevices(cg, capacity.slots);
+      ioDevices = probeIoDevices(cg);
     }
   }
   const mode = problems.length === 0 ? 'isolated' : 'insecure';
@@ -113,11 +113,11 @@ export async function probeIsolation(
 }
 
 /** The whole disks under the base binds that execution groups can throttle here (tried on the servers' group). */
-function probeIoDevices(cg: CgroupHost, slots: number): string[] {
+function probeIoDevices(cg: CgroupHost): string[] {
   const controller = cg.version === 2 ? 'io' : 'blkio';
   const hierarchy = cg.hierarchies.find((h) => h.controllers.includes(controller));
   if (!hierarchy || cg.version === 'none') return [];
-  const servers = openServersGroup(cg, slots);
+  const servers = serversGroup(cg);
   const dir = servers.dirs[cg.hierarchies.indexOf(hierarchy)]!;
   return throttleableDevices(cg.version, dir, blockDevicesOf(BASE_BINDS));
 }

@@ -28,11 +28,13 @@ export class IsolatedHost implements SandboxHost {
   readonly forkServers: ForkServerPool;
   private readonly cg: CgroupHost;
   private readonly nextUid: () => number;
+  private readonly releaseServersGroup: () => void;
 
   constructor(private readonly settings: SandboxHostSettings) {
     this.cg = detectCgroups({ parent: settings.cgroupParent });
     const servers = openServersGroup(this.cg, settings.capacity.slots);
-    this.forkServers = new ForkServerPool(settings.launcherPath, servers.procsPaths, settings.capacity.slots);
+    this.releaseServersGroup = servers.release;
+    this.forkServers = new ForkServerPool(settings.launcherPath, servers.group.procsPaths, settings.capacity.slots);
     this.nextUid = uidAllocator(settings.uidBase);
   }
 
@@ -64,6 +66,7 @@ export class IsolatedHost implements SandboxHost {
 
   async close(): Promise<void> {
     this.forkServers.close();
+    this.releaseServersGroup();
   }
 
   private groupLimits(phase: PhaseSpec, spec: SandboxSpec) {

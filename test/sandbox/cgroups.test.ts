@@ -11,12 +11,14 @@ import {
   describeCgroups,
   detectCgroups,
   openExecutionGroup,
+  openServersGroup,
   releaseWorkerDir,
   sweepLeftovers,
   workerDirLimits,
   type ExecutionGroup,
 } from '../../src/sandbox/cgroups/index.js';
 import { EXECUTIONS_CPU_SHARES_V1, EXECUTIONS_CPU_WEIGHT_V2 } from '../../src/sandbox/cgroups/detect.js';
+import { SERVER_MEMORY_BYTES_PER_SLOT, SERVER_PROCESSES_PER_SLOT } from '../../src/sandbox/cgroups/capacity.js';
 
 // Real cgroups, real processes: these run as root on this v1-hybrid machine and in the pure-v2 VM
 // (../shared/tools/cgroup2-vm). Each test's program joins its group the way the launcher does, by
@@ -164,6 +166,23 @@ describe.skipIf(!usable)(`cgroups${skipReason ? ` (skipped: ${skipReason})` : ''
     expect(fs.readFileSync(path.join(memory.workerDir, h.version === 2 ? 'memory.max' : 'memory.limit_in_bytes'), 'utf8').trim()).toBe(String(limits.memoryBytes));
     expect(fs.readFileSync(path.join(pids.workerDir, 'pids.max'), 'utf8').trim()).toBe(String(limits.processes));
     capWorkerDir(h, { slots: 64, memoryBytesPerSlot: 1024 * MiB, processesPerSlot: 256 }); // raised again: other tests of this file
+  });
+
+  it('the fork servers\' group is limited for the slots of every host open in the process, and shrinks back when one closes', () => {
+    const memory = h.hierarchies.findIndex((x) => x.controllers.includes('memory'));
+    const pidsAt = h.hierarchies.findIndex((x) => x.controllers.includes('pids'));
+    const first = openServersGroup(h, 1);
+    const read = (i: number, file: string) => fs.readFileSync(path.join(first.group.dirs[i]!, file), 'utf8').trim();
+    const memFile = h.version === 2 ? 'memory.max' : 'memory.limit_in_bytes';
+    expect(read(pidsAt, 'pids.max')).toBe(String(SERVER_PROCESSES_PER_SLOT));
+    // A second host adds its slots: the limits are raised (memsw first on v1), not set to its own.
+    const second = openServersGroup(h, 2);
+    expect(read(pidsAt, 'pids.max')).toBe(String(3 * SERVER_PROCESSES_PER_SLOT));
+    expect(read(memory, memFile)).toBe(String(3 * SERVER_MEMORY_BYTES_PER_SLOT));
+    second.release();
+    expect(read(pidsAt, 'pids.max')).toBe(String(SERVER_PROCESSES_PER_SLOT));
+    expect(read(memory, memFile)).toBe(String(SERVER_MEMORY_BYTES_PER_SLOT));
+    first.release();
   });
 
   it('OOM-kills a program that allocates past the memory limit, and says so', async () => {

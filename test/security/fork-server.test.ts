@@ -55,11 +55,14 @@ print(json.dumps({'fds': fds, 'fifo': kinds, 'ppid': os.getppid(), 'pid': os.get
     const env = suite.env();
     expect(env.host).toBeInstanceOf(IsolatedHost);
     const running = suite.run('python', 'import time\ntime.sleep(30)', { overrides: { wallTimeMs: 20_000 * suite.slow() } });
-    // The server running it is the one of this process's servers with a child (the init).
-    expect(await waitFor(() => ownForkServers().some((pid) => listChildren(pid).length > 0), 5000 * suite.slow())).toBe(true);
-    const busy = ownForkServers().filter((pid) => listChildren(pid).length > 0);
+    // The server running it is the one of this process's servers with an init (a child that is
+    // not standing by).
+    const inits = (server: number) => listChildren(server).filter((c) => !c.standby);
+    expect(await waitFor(() => ownForkServers().some((pid) => inits(pid).length > 0), 5000 * suite.slow())).toBe(true);
+    const busy = ownForkServers().filter((pid) => inits(pid).length > 0);
     expect(busy.length).toBe(1);
-    const init = listChildren(busy[0]!)[0]!.pid;
+    expect(inits(busy[0]!).length).toBe(1);
+    const init = inits(busy[0]!)[0]!.pid;
     process.kill(busy[0]!, 'SIGKILL');
     const { outcome, elapsedMs } = await running;
     expect(outcome.kind, describeOutcome(outcome)).toBe('sandbox_error');
@@ -96,6 +99,36 @@ print(json.dumps({'fds': fds, 'fifo': kinds, 'ppid': os.getppid(), 'pid': os.get
     for (const pid of servers) expect(alive(pid)).toBe(true);
     const next = await suite.run('python', 'print(6*7)');
     expect(next.outcome.stdout).toBe('42\n');
+  });
+
+  it('an idle server keeps one init standing by, in namespaces of its own and holding nothing; one killed is replaced', async () => {
+    await suite.run('python', 'print(1)');
+    const servers = ownForkServers();
+    expect(servers.length).toBeGreaterThan(0);
+    const server = servers[0]!;
+    expect(await waitFor(() => listChildren(server).some((c) => c.standby), 5000 * suite.slow())).toBe(true);
+    const standbys = listChildren(server);
+    expect(standbys.map((c) => c.standby)).toEqual([true]);
+    const sb = standbys[0]!.pid;
+    const ns = (pid: number | 'self', kind: string) => fs.readlinkSync(`/proc/${pid}/ns/${kind}`);
+    for (const kind of ['pid_for_children', 'mnt', 'net', 'ipc', 'uts']) {
+      expect(ns(sb, kind), kind).not.toBe(ns(server, kind));
+      expect(ns(sb, kind), kind).not.toBe(ns('self', kind));
+    }
+    // Root, as the server; no child; blocked before anything of an execution: only its pipes open.
+    const status = fs.readFileSync(`/proc/${sb}/status`, 'utf8');
+    expect(status).toMatch(/^Uid:\s+0\s/m);
+    expect(listChildren(sb)).toEqual([]);
+    const fds = fs.readdirSync(`/proc/${sb}/fd`).map((fd) => fs.readlinkSync(`/proc/${sb}/fd/${fd}`));
+    expect(fds.length).toBe(9);
+    for (const target of fds) expect(target).toMatch(/^pipe:/);
+    // Killed while standing by, it is replaced: every server still runs what it is given.
+    for (const pid of servers) for (const c of listChildren(pid)) if (c.standby) process.kill(c.pid, 'SIGKILL');
+    for (let i = 0; i < servers.length + 1; i++) {
+      const { outcome } = await suite.run('python', 'print(6*7)');
+      expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
+      expect(outcome.stdout).toBe('42\n');
+    }
   });
 
   it('answers a malformed request with a setup error and keeps serving', async () => {
@@ -180,12 +213,13 @@ print(json.dumps({'fds': fds, 'fifo': kinds, 'ppid': os.getppid(), 'pid': os.get
         child.on('exit', (code) => reject(new Error(`the worker process exited early (${code})`)));
       });
       // Under emulation the run may start well after 'ready': wait for its init.
-      const running = () => listChildren(child.pid!).filter((p) => p.server && listChildren(p.pid).length > 0);
+      const running = () => listChildren(child.pid!).filter((p) => p.server && listChildren(p.pid).some((c) => !c.standby));
       expect(await waitFor(() => running().length > 0, 10_000 * suite.slow()), 'the run is going on in its init').toBe(true);
       const servers = listChildren(child.pid!).filter((p) => p.server);
       expect(servers.length).toBe(1);
+      // The server's one child is the run's init: its standby became that init.
       const inits = listChildren(servers[0]!.pid);
-      expect(inits.length).toBe(1);
+      expect(inits.map((c) => c.standby)).toEqual([false]);
       child.kill('SIGKILL');
       expect(await waitFor(() => !alive(servers[0]!.pid) && !alive(inits[0]!.pid), 5000 * suite.slow())).toBe(true);
     } finally {
@@ -194,14 +228,18 @@ print(json.dumps({'fds': fds, 'fifo': kinds, 'ppid': os.getppid(), 'pid': os.get
   });
 });
 
-function listChildren(ppid: number): { pid: number; server: boolean }[] {
-  const out: { pid: number; server: boolean }[] = [];
+function listChildren(ppid: number): { pid: number; server: boolean; standby: boolean }[] {
+  const out: { pid: number; server: boolean; standby: boolean }[] = [];
   for (const e of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
       if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== ppid) continue;
-      out.push({ pid: Number(e), server: fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0')[1] === '--server' });
+      out.push({
+        pid: Number(e),
+        server: fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0')[1] === '--server',
+        standby: fs.readFileSync(`/proc/${e}/comm`, 'utf8').trim() === 'cx-standby',
+      });
     } catch {
       // gone
     }

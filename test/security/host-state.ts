@@ -7,7 +7,8 @@ import path from 'node:path';
 //     line names this test process's cgroup worker directory but is not one of its idle fork
 //     servers (an init is cloned from its server and carries the same command line), and any
 //     descendant of this test process other than an idle fork server (a fork server's children
-//     are the executions' inits);
+//     are the executions' inits) and its standby init (the clone a server makes ahead for its
+//     next execution: named cx-standby until it reads an execution's options, with no child);
 //   - cgroups: execution groups under this process's worker directory, in every cgroup hierarchy
 //     (the fork servers' own group excepted: it lives as long as the host);
 //   - mounts: new lines in the host's /proc/self/mountinfo;
@@ -96,13 +97,31 @@ export function ownForkServers(): number[] {
   return pids().filter((pid) => parentOf(pid) === process.pid && (readText(`/proc/${pid}/cmdline`) ?? '').split('\0')[1] === '--server');
 }
 
-/** Descendants of this test process, fork servers excepted (their children are not). */
+/**
+ * A fork server's standby init: a child of one of `servers` that has not become an execution's
+ * init (it renames itself cx-init before it reads anything of one) and has no child of its own.
+ */
+function isStandby(pid: number, servers: Set<number>, all: number[]): boolean {
+  const parent = parentOf(pid);
+  if (parent === null || !servers.has(parent)) return false;
+  if ((readText(`/proc/${pid}/comm`) ?? '').trim() !== 'cx-standby') return false;
+  return !all.some((other) => parentOf(other) === pid);
+}
+
+/** The standby inits of this test process's fork servers (see isStandby). */
+export function ownStandbys(): number[] {
+  const servers = new Set(ownForkServers());
+  const all = pids();
+  return all.filter((pid) => isStandby(pid, servers, all));
+}
+
+/** Descendants of this test process, fork servers and their standby inits excepted. */
 function ownDescendants(all: number[]): Set<number> {
   const parent = new Map(all.map((pid) => [pid, parentOf(pid)]));
   const servers = new Set(ownForkServers());
   const out = new Set<number>();
   for (const pid of all) {
-    if (pid === process.pid || servers.has(pid)) continue;
+    if (pid === process.pid || servers.has(pid) || isStandby(pid, servers, all)) continue;
     for (let p = parent.get(pid), hops = 0; p && hops < 64; p = parent.get(p) ?? parentOf(p), hops++) {
       if (p === process.pid) {
         out.add(pid);
@@ -121,7 +140,7 @@ export function leftoverProcesses(opts: HostStateOptions): LeftProcess[] {
   const descendants = ownDescendants(all);
   const servers = new Set(ownForkServers());
   for (const pid of all) {
-    if (pid === process.pid || servers.has(pid)) continue;
+    if (pid === process.pid || servers.has(pid) || isStandby(pid, servers, all)) continue;
     if (descendants.has(pid)) {
       out.push(describeProcess(pid));
       continue;

@@ -21,7 +21,10 @@ export interface SlotCapacity {
 
 /** Per slot: a fork server's request (up to 96 MiB) and what its init writes into the tmpfs (the files). */
 export const SERVER_MEMORY_BYTES_PER_SLOT = 256 * 1024 * 1024;
-/** Per slot: the server, its init, and a phase child between fork and joining its own group. */
+/**
+ * Per slot: the server, its init (cloned ahead, standing by while the slot is idle), and a phase
+ * child between fork and joining its own group; one to spare.
+ */
 export const SERVER_PROCESSES_PER_SLOT = 4;
 /** Per slot: half a CPU for relaying output and building each sandbox's filesystem. */
 export const SERVER_CPU_PERCENT_PER_SLOT = 50;
@@ -57,22 +60,56 @@ export function capWorkerDir(host: CgroupHost, cap: SlotCapacity): { memoryBytes
   return limits;
 }
 
-/**
- * The group the fork servers join (`--cgroup` on their command line) before they serve: capped
- * in memory, processes and CPU. Opened, not created exclusively: every sandbox host of this
- * process shares it.
- */
-export function openServersGroup(host: CgroupHost, slots: number): ExecutionGroup {
+/** Slots of the sandbox hosts open in this process: they share the servers' group. */
+let openSlots = 0;
+
+/** The fork servers' group of this process, created if missing, its limits left as they are. */
+export function serversGroup(host: CgroupHost): ExecutionGroup {
   const group = openExecutionGroup(host, host.workerTag, SERVERS_GROUP);
   try {
     for (const dir of group.dirs) mkdirIfMissing(dir);
-    applyLimits(host, group, {
-      memoryBytes: slots * SERVER_MEMORY_BYTES_PER_SLOT,
-      processes: slots * SERVER_PROCESSES_PER_SLOT,
-      cpuQuotaPercent: slots * SERVER_CPU_PERCENT_PER_SLOT,
-    });
   } catch (err) {
     throw new SandboxSetupError('cgroup', `cannot prepare the fork servers' group: ${(err as Error).message}`, err);
   }
   return group;
+}
+
+function applyServersLimits(host: CgroupHost, group: ExecutionGroup, slots: number): void {
+  applyLimits(host, group, {
+    memoryBytes: slots * SERVER_MEMORY_BYTES_PER_SLOT,
+    processes: slots * SERVER_PROCESSES_PER_SLOT,
+    cpuQuotaPercent: slots * SERVER_CPU_PERCENT_PER_SLOT,
+  });
+}
+
+/**
+ * The group the fork servers join (`--cgroup` on their command line) before they serve: capped
+ * in memory, processes and CPU. Every sandbox host of this process shares it, so its limits are
+ * for the slots of all the hosts open (a second host, e.g. one a test opens with a smaller
+ * capacity, adds its slots instead of shrinking the group under the first one's servers);
+ * `release` takes a closed host's slots back out.
+ */
+export function openServersGroup(host: CgroupHost, slots: number): { group: ExecutionGroup; release(): void } {
+  const group = serversGroup(host);
+  try {
+    applyServersLimits(host, group, openSlots + slots);
+  } catch (err) {
+    throw new SandboxSetupError('cgroup', `cannot limit the fork servers' group: ${(err as Error).message}`, err);
+  }
+  openSlots += slots;
+  let released = false;
+  return {
+    group,
+    release() {
+      if (released) return;
+      released = true;
+      openSlots -= slots;
+      if (openSlots === 0) return;
+      try {
+        applyServersLimits(host, group, openSlots);
+      } catch {
+        // The group went away with the worker directory: nothing left to limit.
+      }
+    },
+  };
 }

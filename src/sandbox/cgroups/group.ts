@@ -283,10 +283,20 @@ function applyLimitsV1(host: CgroupHost, group: ExecutionGroup, limits: Executio
     return i < 0 ? null : group.dirs[i];
   };
   const memory = dirOf('memory')!;
-  writeControl(path.join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+  const limit = path.join(memory, 'memory.limit_in_bytes');
+  const memsw = path.join(memory, 'memory.memsw.limit_in_bytes');
+  const bytes = String(limits.memoryBytes);
   // memsw (memory + swap) exists only with swap accounting; without it, keep the group out of swap.
-  if (exists(path.join(memory, 'memory.memsw.limit_in_bytes'))) writeControl(path.join(memory, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
-  else tryWriteControl(path.join(memory, 'memory.swappiness'), '0');
+  if (!exists(memsw)) {
+    writeControl(limit, bytes);
+    tryWriteControl(path.join(memory, 'memory.swappiness'), '0');
+  } else if (tryWriteControl(limit, bytes)) writeControl(memsw, bytes);
+  else {
+    // The kernel keeps memsw >= the memory limit at every step: a limit raised above the group's
+    // memsw (a group whose limits are set again, the fork servers') needs memsw raised first.
+    writeControl(memsw, bytes);
+    writeControl(limit, bytes);
+  }
   writeControl(path.join(dirOf('pids')!, 'pids.max'), String(limits.processes));
   const quota = quotaUs(limits.cpuQuotaPercent);
   const cpu = dirOf('cpu');

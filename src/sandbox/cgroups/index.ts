@@ -3,4 +3,4 @@ export { createExecutionGroup, openExecutionGroup, ExecutionGroup, type Executio
 export { releaseWorkerDir, sweepLeftovers, workerAlive, type SweepResult } from './sweep.js';
 export { describeCgroups } from './describe.js';
 export { blockDevicesOf, throttleableDevices, weightedDevices, type IoThrottle } from './io.js';
-export { capWorkerDir, openServersGroup, workerDirLimits, SERVERS_GROUP, type SlotCapacity } from './capacity.js';
+export { capWorkerDir, openServersGroup, serversGroup, workerDirLimits, SERVERS_GROUP, type SlotCapacity } from './capacity.js';
