@@ -3,8 +3,9 @@ import { encodeFrame, encodeRunRequest, FRAME, FRAME_HEADER_BYTES, MAX_FRAME_BYT
 
 // The worker's end of the launcher's fork server (`codexec-launcher --server`, native/server.c):
 // one long-lived static process per executor slot that clones each execution's init straight into
-// fresh namespaces. Spawning from Node forks the whole Node process (every page of it
-// write-protected, the API thread included); this spawns once per slot instead of once per run.
+// fresh namespaces (ahead of the request: a standby init waits for its options, PROTOCOL.md).
+// Spawning from Node forks the whole Node process (every page of it write-protected, the API
+// thread included); this spawns once per slot instead of once per run.
 //
 // The frames both ways are described in native/PROTOCOL.md (constants: protocol.ts).
 
