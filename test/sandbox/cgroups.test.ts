@@ -185,6 +185,20 @@ describe.skipIf(!usable)(`cgroups${skipReason ? ` (skipped: ${skipReason})` : ''
     first.release();
   });
 
+  it('a group left with this name is reused only while empty', async () => {
+    const name = `t${process.pid}-left-${++counter}`;
+    const limits = { memoryBytes: 64 * MiB, processes: 16, cpuQuotaPercent: 100 };
+    const first = createExecutionGroup(h, name, limits);
+    groups.push(first);
+    const ended = exited(runInGroup(first, 'sleep 30'));
+    await waitFor('the process in its group', () => first.pids().length > 0);
+    expect(() => createExecutionGroup(h, name, limits)).toThrow(/already exists and holds processes/);
+    await first.kill();
+    await ended;
+    const again = createExecutionGroup(h, name, limits);
+    expect(again.dirs).toEqual(first.dirs);
+  });
+
   it('OOM-kills a program that allocates past the memory limit, and says so', async () => {
     const g = make();
     const hog = `const b = []; for (let i = 0; i < 200; i++) b.push(Buffer.alloc(1 << 20, 7)); console.log('survived')`;

@@ -67,11 +67,14 @@ export function readPids(procsFile: string): number[] {
     .map(Number);
 }
 
-export function mkdirIfMissing(dir: string): void {
+/** Creates `dir` unless it exists; true when this call created it. */
+export function mkdirIfMissing(dir: string): boolean {
   try {
     fs.mkdirSync(dir);
+    return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return false;
   }
 }
 

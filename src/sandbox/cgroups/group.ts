@@ -230,13 +230,15 @@ export function createExecutionGroup(host: CgroupHost, name: string, limits: Exe
     throw new SandboxSetupError('cgroup', `memory and pids controllers are unavailable: ${host.problems.join('; ') || 'no cgroups'}`);
   const group = openExecutionGroup(host, host.workerTag, name);
   const created: string[] = [];
+  let existed = false;
   try {
     for (const dir of group.dirs) {
-      mkdirIfMissing(dir);
+      if (!mkdirIfMissing(dir)) existed = true;
       created.push(dir);
     }
-    // A directory left by an earlier attempt with this name is reused only if it is empty.
-    if (group.pids().length > 0) throw new Error(`${group.dirs[0]} already exists and holds processes`);
+    // A directory left by an earlier attempt with this name is reused only if it is empty (one
+    // made just now is: nothing can join a group before it exists).
+    if (existed && group.pids().length > 0) throw new Error(`${group.dirs[0]} already exists and holds processes`);
     applyLimits(host, group, limits);
   } catch (err) {
     for (const dir of created) removeGroupDir(dir);
