@@ -13,7 +13,7 @@ import os from 'node:os';
 import { parseArgs, isMain, positiveInt } from './lib/args.mjs';
 import { summarize, fmt, ratio } from './lib/stats.mjs';
 import { runStandalone } from './lib/report.mjs';
-import { startServer, createSessions, TERMINAL, sleep } from './lib/server.mjs';
+import { startServer, createSessions, TERMINAL, sleep, ownCpuMs, childrenCpuMs, machineBusyMs } from './lib/server.mjs';
 import { helloDir, PYTHON, HELLO, EXPECTED, RAW_ENV } from './lib/spawn.mjs';
 import { spawnBatch } from './lib/native.mjs';
 
@@ -54,6 +54,8 @@ export async function main(opts) {
   let refRuns = 0;
   let refMs = 0;
   const refRates = [];
+  // Where the CPU goes, summed over the rounds (ms): the machine's busy time, and the processes'.
+  const cpu = { refMachine: 0, refProgram: 0, machine: 0, serve: 0, servers: 0, sandboxes: 0, client: 0 };
   try {
     const c = server.client;
     const sessions = await createSessions(c, clients, HELLO);
@@ -63,7 +65,10 @@ export async function main(opts) {
     const started = performance.now();
     for (let round = 0; round < rounds && performance.now() - started < maxMs; round++) {
       const budget = Math.max(2000, (maxMs - (performance.now() - started)) / (2 * (rounds - round)));
+      const refBusy0 = machineBusyMs();
       const ref = await rawBatch(Math.ceil(refN / rounds));
+      cpu.refMachine += machineBusyMs() - refBusy0;
+      cpu.refProgram += ref.runs.reduce((t, r) => t + r.cpu, 0);
       refRuns += ref.runs.length;
       refMs += ref.elapsedMs;
       refRates.push(ref.perSecond);
@@ -73,6 +78,11 @@ export async function main(opts) {
       // prom-client's event-loop delay histogram restarts at every scrape: one now, one after.
       await c.request('GET', '/metrics');
       let submitted = done;
+      const snapshot = () => {
+        const kids = childrenCpuMs(server.pid);
+        return { machine: machineBusyMs(), serve: ownCpuMs(server.pid), servers: kids.reduce((t, k) => t + k.own, 0), sandboxes: kids.reduce((t, k) => t + k.reaped, 0), client: process.cpuUsage() };
+      };
+      const before = snapshot();
       const t0 = performance.now();
       const deadline = t0 + budget;
       const lane = async (session) => {
@@ -104,6 +114,10 @@ export async function main(opts) {
       probing = false;
       await probe;
       elapsedMs += performance.now() - t0;
+      const after = snapshot();
+      for (const k of ['machine', 'serve', 'servers', 'sandboxes']) cpu[k] += after[k] - before[k];
+      const own = process.cpuUsage(before.client);
+      cpu.client += (own.user + own.system) / 1000;
       const lag = eventLoopLag(await c.request('GET', '/metrics'));
       if (lag) loopLag.push(lag);
     }
@@ -124,6 +138,7 @@ export async function main(opts) {
   const e = summarize(e2e);
   const q = summarize(queueWait);
   if (failures > 0) notes.push(`${failures} runs did not complete with "hi"; first: ${firstFailure}`);
+  notes.push(`at ${TARGET_RATIO}x raw's rate on ${cores} CPU-bound cores, a run may cost the machine at most ${fmt(cpu.refMachine / Math.max(refRuns, 1) / TARGET_RATIO)} ms of CPU (raw's machine CPU per run / ${TARGET_RATIO}); codexec's cost ${fmt(cpu.machine / Math.max(done, 1))} ms`);
   notes.push(`${clients} clients, one session each, ${pollMs > 0 ? `polling every ${pollMs} ms` : 'long polling'}; ${rounds} rounds alternating raw python (${refRates.map((r) => fmt(r)).join(', ')} runs/s) and codexec`);
   const completed = e2e.length;
   const baseline = `raw python by the C spawner, ${cores} in flight, alternating rounds (${fmt(refRate)} runs/s)`;
@@ -137,6 +152,20 @@ export async function main(opts) {
         rows: [
           [`raw python, C spawner, ${cores} in flight (reference)`, refRuns, refMs / 1000, refRate, ratio(1)],
           ['codexec: POST run -> result read back', done, elapsedMs / 1000, rate, ratio(rate / refRate)],
+        ],
+      },
+      {
+        title: 'CPU per run (ms; /proc, 10 ms ticks, summed over the rounds)',
+        headers: ['what', 'ms per run'],
+        rows: [
+          [`raw python: the program (wait4)`, cpu.refProgram / Math.max(refRuns, 1)],
+          [`raw python: the whole machine`, cpu.refMachine / Math.max(refRuns, 1)],
+          ['codexec: the whole machine', cpu.machine / Math.max(done, 1)],
+          ['  sandboxes: inits and programs (reaped by the fork servers)', cpu.sandboxes / Math.max(done, 1)],
+          ['  codexec serve: API, queue, executors', cpu.serve / Math.max(done, 1)],
+          ['  fork servers', cpu.servers / Math.max(done, 1)],
+          ['  this benchmark\'s HTTP client', cpu.client / Math.max(done, 1)],
+          ['  the rest (kernel threads, other processes)', (cpu.machine - cpu.sandboxes - cpu.serve - cpu.servers - cpu.client) / Math.max(done, 1)],
         ],
       },
       {

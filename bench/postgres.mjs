@@ -18,18 +18,12 @@ import path from 'node:path';
 import { parseArgs, isMain, positiveInt } from './lib/args.mjs';
 import { summarize, fmt } from './lib/stats.mjs';
 import { runStandalone } from './lib/report.mjs';
-import { startServer, createSessions, TERMINAL, sleep, ownCpuMs } from './lib/server.mjs';
+import { startServer, createSessions, TERMINAL, sleep, ownCpuMs, machineBusyMs } from './lib/server.mjs';
 import { HELLO, EXPECTED } from './lib/spawn.mjs';
 
 export const TARGET_CPU_MS = 15;
 export const TARGET_RATIO = 0.9;
 
-/** Busy CPU of the whole machine so far, ms (/proc/stat: every state but idle and iowait; 10 ms ticks). */
-function machineBusyMs() {
-  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const [user, nice, system, , , irq, softirq, steal] = f;
-  return (user + nice + system + irq + softirq + steal) * 10;
-}
 
 const databaseUrl = () => process.env.CODEXEC_BENCH_DATABASE_URL || process.env.CODEXEC_TEST_DATABASE_URL || process.env.CODEXEC_DATABASE_URL || '';
 

@@ -171,13 +171,39 @@ export async function createSessions(client, count, source) {
 
 /** CPU time (user + system) a process used itself, not its children, in ms (/proc, 10 ms ticks). */
 export function ownCpuMs(pid) {
+  return cpuMs(pid).own;
+}
+
+/** CPU of a process, ms (/proc/<pid>/stat, 10 ms ticks): its own, and its reaped children's. */
+function cpuMs(pid) {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+    return { own: ((Number(f[11]) + Number(f[12])) * 1000) / 100, reaped: ((Number(f[13]) + Number(f[14])) * 1000) / 100 };
   } catch {
-    return NaN;
+    return { own: NaN, reaped: NaN };
   }
+}
+
+/**
+ * The live children of `pid` (for serve: its fork servers), each with its own CPU and that of the
+ * children it reaped (a fork server's: the inits, and through them every program), ms.
+ */
+export function childrenCpuMs(pid) {
+  let kids = [];
+  try {
+    kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // no children, or a kernel without /proc/<pid>/task/<tid>/children
+  }
+  return kids.map((k) => ({ pid: k, ...cpuMs(k) }));
+}
+
+/** Busy CPU of the whole machine so far, ms (/proc/stat: every state but idle and iowait; 10 ms ticks). */
+export function machineBusyMs() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return (user + nice + system + irq + softirq + steal) * 10;
 }
 
 /** VmRSS (and VmHWM) of a process in KiB, from /proc/<pid>/status. */
