@@ -16,6 +16,7 @@ import { runStandalone } from './lib/report.mjs';
 import { startServer, createSessions, TERMINAL, sleep, ownCpuMs, childrenCpuMs, machineBusyMs } from './lib/server.mjs';
 import { helloDir, PYTHON, HELLO, EXPECTED, RAW_ENV } from './lib/spawn.mjs';
 import { spawnBatch } from './lib/native.mjs';
+import { importDist } from './lib/sandbox.mjs';
 
 export const TARGET_RATIO = 0.85;
 const TARGET_GET_P99_MS = 25;
@@ -122,8 +123,10 @@ export async function main(opts) {
       if (lag) loopLag.push(lag);
     }
     if (loopLag.length > 0) {
+      // A reading is the time between two samples of serve's event-loop monitor.
+      const { EVENT_LOOP_SAMPLE_MS: SAMPLE_MS } = await importDist('observability/metrics.js');
       const worst = (k) => Math.max(...loopLag.map((l) => l[k]));
-      notes.push(`serve's event-loop delay during the codexec rounds (prom-client, worst round): p50 ${fmt(worst('p50'))} ms, p99 ${fmt(worst('p99'))} ms, max ${fmt(worst('max'))} ms (prom-client samples every 10 ms, so an idle loop reads ~10 ms): how long a request can wait for the thread itself; the rest of a GET's time is waiting for a CPU and the network stack`);
+      notes.push(`serve's event-loop delay during the codexec rounds (prom-client, worst round): p50 ${fmt(worst('p50'))} ms, p99 ${fmt(worst('p99'))} ms, max ${fmt(worst('max'))} ms (a reading is the time between two of prom-client's samples, taken every ${SAMPLE_MS} ms here (src/observability/metrics.ts), so an idle loop reads ~${SAMPLE_MS} ms: the delay is the reading minus that): how long a request can wait for the thread itself; the rest of a GET's time is waiting for a CPU and the network stack`);
     }
     if (done < n) notes.push(`stopped after ${fmt(elapsedMs / 1000)} s of codexec runs with ${done} of ${n} runs (time bound)`);
   } finally {

@@ -8,7 +8,7 @@ export type QueueStatsSource = () => Promise<QueueStats>;
 // Buckets in seconds. Queue wait: an idle system starts a run in milliseconds, a backlog in
 // minutes. Run time: from a trivial print to the largest configurable wall-time limit.
 const QUEUE_WAIT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
-const EVENT_LOOP_SAMPLE_MS = 100;
+export const EVENT_LOOP_SAMPLE_MS = 100;
 const RUN_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 // Per-key series: a key id becomes a label value only once it authenticated (ids are made by
 // `codexec keys create`, never by a client), and at most this many ids get series of their own
