@@ -24,7 +24,6 @@ import { HELLO, EXPECTED } from './lib/spawn.mjs';
 export const TARGET_CPU_MS = 15;
 export const TARGET_RATIO = 0.9;
 
-
 const databaseUrl = () => process.env.CODEXEC_BENCH_DATABASE_URL || process.env.CODEXEC_TEST_DATABASE_URL || process.env.CODEXEC_DATABASE_URL || '';
 
 async function pgClient(url) {

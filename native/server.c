@@ -65,12 +65,15 @@ static void srv_fail(const char *step, int err) {
 
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-/* u32 argc then argc NUL-terminated strings, at most 4096, from *p: moves *p past them. 0 or EPROTO. */
-static int scan_options(unsigned char **p, unsigned char *end, uint32_t *argc) {
-  if (take_u32(p, end, argc) || *argc > 4096) return EPROTO;
+#define MAX_OPTIONS 4096
+/* u32 argc then argc NUL-terminated strings, at most MAX_OPTIONS, from *p: moves *p past them and,
+   when `words` is given, points words[0..argc-1] at them. 0 or EPROTO. */
+static int scan_options(unsigned char **p, unsigned char *end, uint32_t *argc, char **words) {
+  if (take_u32(p, end, argc) || *argc > MAX_OPTIONS) return EPROTO;
   for (uint32_t i = 0; i < *argc; i++) {
     unsigned char *nul = memchr(*p, 0, (size_t)(end - *p));
     if (!nul) return EPROTO;
+    if (words) words[i] = (char *)*p;
     *p = nul + 1;
   }
   return 0;
@@ -80,7 +83,7 @@ static int scan_options(unsigned char **p, unsigned char *end, uint32_t *argc) {
 static int parse_request(unsigned char *payload, uint32_t len, struct request *rq) {
   unsigned char *p = payload, *end = payload + len;
   uint32_t argc;
-  if (scan_options(&p, end, &argc)) return EPROTO;
+  if (scan_options(&p, end, &argc, NULL)) return EPROTO;
   rq->options = payload;
   rq->options_len = (uint32_t)(p - payload);
   if (rq->options_len > MAX_OPTIONS_BYTES) return E2BIG;
@@ -116,17 +119,12 @@ static _Noreturn void become_init(int pipes[NCHILD][2]) {
   if (!buf || read_full(C_OPTIONS, buf, len) != 1) _exit(125);
   close(C_OPTIONS);
   prctl(PR_SET_NAME, "cx-init");
-  unsigned char *p = buf, *end = buf + len;
-  uint32_t argc;
-  if (scan_options(&p, end, &argc) || p != end) _exit(125);
-  char **argv = calloc(argc + 2, sizeof *argv);
+  char **argv = calloc(MAX_OPTIONS + 2, sizeof *argv);
   if (!argv) _exit(125);
   argv[0] = "codexec-launcher";
-  p = buf + 4;
-  for (uint32_t i = 0; i < argc; i++) {
-    argv[i + 1] = (char *)p;
-    p += strlen((char *)p) + 1;
-  }
+  unsigned char *p = buf;
+  uint32_t argc;
+  if (scan_options(&p, buf + len, &argc, argv + 1) || p != buf + len) _exit(125);
   parse_args((int)argc + 1, argv);
   protect_fds();
   init_main(C_ALIVE);
