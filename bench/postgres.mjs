@@ -75,15 +75,17 @@ async function backends(admin, procPids) {
   let total = 0;
   const byName = {};
   const cpu = {};
+  const nameOf = {};
   for (const { pid, application_name: name } of r.rows) {
     const v = ownCpuMs(pid);
     if (Number.isFinite(v)) {
       total += v;
       cpu[pid] = v;
     }
+    nameOf[pid] = name;
     byName[name] = (byName[name] ?? 0) + 1;
   }
-  return { total, cpu, byName, pids: r.rows.map((x) => x.pid) };
+  return { total, cpu, nameOf, byName, pids: r.rows.map((x) => x.pid) };
 }
 
 /** One topology: start it, run `n` runs, measure, stop. */
@@ -171,7 +173,10 @@ async function measure({ store, url, apiNodes, workers, concurrency, clients, n,
     // Backends there at the end: what they used since the first sample (all of it for one
     // opened meanwhile). One closed meanwhile is not counted: the note says how many there were.
     const pgCpu = Object.entries(pg1.cpu).reduce((a, [pid, v]) => a + v - (pg0.cpu[pid] ?? 0), 0);
-    return { store, runs: e2e.length, completed, bad, elapsedMs, e2eMs: e2e, apiCpu, workerCpu, pgCpu, machineMs, backends: pg1.pids.length, peak };
+    // The same, per application_name: which role's connections the database works for.
+    const pgCpuByName = {};
+    for (const [pid, v] of Object.entries(pg1.cpu)) pgCpuByName[pg1.nameOf[pid]] = (pgCpuByName[pg1.nameOf[pid]] ?? 0) + v - (pg0.cpu[pid] ?? 0);
+    return { store, runs: e2e.length, completed, bad, elapsedMs, e2eMs: e2e, apiCpu, workerCpu, pgCpu, pgCpuByName, machineMs, backends: pg1.pids.length, peak };
   } finally {
     for (const p of procs.reverse()) await p.stop().catch(() => {});
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -186,6 +191,8 @@ function addUp(list) {
   const elapsedMs = sum('elapsedMs');
   const peak = {};
   for (const r of list) for (const [k, v] of Object.entries(r.peak)) peak[k] = Math.max(peak[k] ?? 0, v);
+  const pgCpuByName = {};
+  for (const r of list) for (const [k, v] of Object.entries(r.pgCpuByName ?? {})) pgCpuByName[k] = (pgCpuByName[k] ?? 0) + v;
   return {
     store: list[0].store,
     runs: sum('runs'),
@@ -200,6 +207,7 @@ function addUp(list) {
     machineMs: sum('machineMs'),
     backends: list.at(-1).backends,
     peak,
+    pgCpuByName,
   };
 }
 
@@ -274,6 +282,7 @@ export async function main(opts) {
     targets.push({ target: `PostgreSQL throughput >= ${TARGET_RATIO}x SQLite`, measured: `${fmt(pgr.rate)}/s vs ${fmt(sq.rate)}/s = ${fmt(pgr.rate / sq.rate, 2)}x`, baseline: `SQLite, ${workers} workers x ${concurrency}, same run`, met: pgr.rate / sq.rate >= TARGET_RATIO });
   }
   notes.push(`${n} runs per store${rounds > 1 ? ' and round' : ''} by ${clients} clients (long polling) after a warm-up run per client; CPU from /proc (10 ms ticks) of each API node and worker (their own, without the fork servers and programs), and of the PostgreSQL backends serving their connections (found by client port; not the server's shared background processes); "machine CPU": the whole machine's busy time per run (/proc/stat), programs, sandboxes, PostgreSQL's background processes and the kernel included, and anything else running`);
+  if (pgr) notes.push(`database backends' CPU per run, by application_name: ${Object.entries(pgr.pgCpuByName).sort().map(([k, v]) => `${k} ${fmt(v / pgr.runs, 2)} ms`).join(', ')}`);
   if (pgr) notes.push(`PostgreSQL connections at their peak, by application_name (all processes): ${Object.entries(pgr.peak).sort().map(([k, v]) => `${k} ${v}`).join(', ')}; ${pgr.backends} at the end`);
   return {
     name: `Control plane: PostgreSQL (${apiNodes} API nodes) against SQLite, ${workers} workers x ${concurrency}`,

@@ -46,6 +46,8 @@ interface Running {
   leaseUntil: number;
   /** Its live output, written while someone watches it. */
   live: LiveRecorder | null;
+  /** The job claimed with this one's result (finishAndClaim), started in its slot when it ends. */
+  next: ExecutionRecord | null;
 }
 
 // How often a result that could not be written (the database is away) is written again, while
@@ -165,7 +167,7 @@ export class Executor {
   private startJob(job: ExecutionRecord): void {
     const log = this.o.logger.child({ execution_id: job.id, session_id: job.sessionId, executor_id: this.id, attempt: job.attempt });
     log.info({ status: 'RUNNING', queue_wait_ms: (job.startedAt ?? Date.now()) - job.queuedAt }, 'execution RUNNING');
-    const entry: Running = { job, abort: new AbortController(), done: Promise.resolve(), leaseUntil: Date.now() + this.o.leaseMs, live: this.liveRecorder(job, log) };
+    const entry: Running = { job, abort: new AbortController(), done: Promise.resolve(), leaseUntil: Date.now() + this.o.leaseMs, live: this.liveRecorder(job, log), next: null };
     const renew = setInterval(() => this.renew(entry, log), Math.max(250, Math.floor(this.o.leaseMs / 3)));
     renew.unref();
     // execute() records the outcome; if even that fails (the store stays unreachable past the
@@ -173,12 +175,29 @@ export class Executor {
     // (attempt + 1), so it is delayed, never lost, and this process does not die of it.
     entry.done = this.execute(entry, log)
       .catch((err) => log.error({ err }, 'could not record the outcome: the job will be rescued when its lease expires'))
-      .finally(() => {
-        clearInterval(renew);
+      .finally(() => clearInterval(renew))
+      .then(() => {
         this.running.delete(job.id);
+        const next = entry.next;
+        entry.next = null;
+        const handedOver = next ? this.takeOver(next) : undefined;
         this.fill();
+        return handedOver;
       });
     this.running.set(job.id, entry);
+  }
+
+  /**
+   * A job claimed with the previous one's result runs in the freed slot; if we are stopping, it is
+   * handed back at once without spending its attempt (as stop() does), before stop() goes on.
+   */
+  private async takeOver(job: ExecutionRecord): Promise<void> {
+    if (!this.stopped) {
+      this.startJob(job);
+      this.o.hooks?.busy?.(this.running.size, this.o.slots - this.running.size);
+      return;
+    }
+    await this.o.store.release(job.id, this.id).catch((err) => this.o.logger.warn({ err, execution_id: job.id }, 'could not hand back a job claimed while stopping: it is rescued when its lease expires'));
   }
 
   private renew(entry: Running, log: Logger): void {
@@ -238,7 +257,7 @@ export class Executor {
 
   private async record(entry: Running, status: TerminalStatus, result: ExecutionResult, started: number, log: Logger): Promise<void> {
     const { job } = entry;
-    const ok = await this.writeWhileLeased(entry, () => this.o.store.finish(job.id, this.id, status, result), log);
+    const ok = await this.finishAndClaim(entry, status, result, log);
     const runMs = Date.now() - started;
     if (!ok) {
       // The lease was lost (rescued by another executor): the new owner records its own outcome.
@@ -247,6 +266,26 @@ export class Executor {
     }
     log.info({ status, failure_reason: result.failureReason, run_ms: runMs, execution_time_ms: result.executionTimeMs }, `execution ${status}`);
     this.o.hooks?.finished?.(status, result.failureReason, started - job.queuedAt, runMs);
+  }
+
+  /**
+   * Records the result and, in the same statement, claims the next due job for this slot (one
+   * commit instead of two). If the database is unreachable, the result alone is written again
+   * while the lease holds (a lost answer may have claimed a job: its lease expires and it is
+   * rescued, as for a claim whose answer was lost).
+   */
+  private async finishAndClaim(entry: Running, status: TerminalStatus, result: ExecutionResult, log: Logger): Promise<boolean> {
+    const { job } = entry;
+    if (!this.stopped) {
+      try {
+        const r = await this.o.store.finishAndClaim(job.id, this.id, status, result, this.o.leaseMs);
+        entry.next = r.next;
+        return r.finished;
+      } catch (err) {
+        if (!(err instanceof QueueUnavailableError)) throw err;
+      }
+    }
+    return this.writeWhileLeased(entry, () => this.o.store.finish(job.id, this.id, status, result), log);
   }
 
   /**

@@ -32,6 +32,10 @@ export const STATEMENT_NAMES = [
   'ExecutionClaimNext', // @owner, @leaseExpiresAt, @now: the oldest runnable QUEUED job -> RUNNING; returns the row
   'ExecutionRenewLease', // @id, @owner, @leaseExpiresAt
   'ExecutionFinish', // @id, @owner, @status, @result, @failureReason, @now: RUNNING -> terminal by the lease holder
+  // ExecutionFinish and ExecutionClaimNext in one statement, so in one commit: an executor's
+  // slot passes from the job it finished to the next one. Returns up to two rows, each told by its
+  // id: the finished job (when the finish was ours to make) and the claimed one (when one was due).
+  'ExecutionFinishAndClaimNext', // @id, @owner, @status, @result, @failureReason, @now, @leaseExpiresAt
   'ExecutionFinishCanceled', // @id, @owner, @result, @now: RUNNING -> FAILED by the lease holder, only if a cancel was asked for
   'ExecutionRequeueAfterFailure', // @id, @owner, @runAfter, @error: RUNNING -> QUEUED, the error appended
   'ExecutionFailAfterFailure', // @id, @owner, @result, @failureReason, @error, @now: RUNNING -> FAILED, the error appended

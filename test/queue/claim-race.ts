@@ -59,17 +59,23 @@ export async function claimInProcesses(fixture: string, argvs: string[][]): Prom
   }
 }
 
-/** Claims and completes jobs of `store` as `owner` until none is left; returns the ids it claimed. */
+/**
+ * Claims and completes jobs of `store` as `owner` until none is left, as an executor's slot does:
+ * the first with claim(), each next one with the result of the one before (finishAndClaim).
+ * Returns the ids it claimed.
+ */
 export async function drain(store: JobStore, owner: string): Promise<string[]> {
   const claimed: string[] = [];
-  for (;;) {
-    const job = await store.claim(owner, 60_000);
-    if (job === null) return claimed;
+  let job = await store.claim(owner, 60_000);
+  while (job !== null) {
     claimed.push(job.id);
     // Yield so the other claimers interleave with this one.
     await new Promise((r) => setImmediate(r));
-    expect(await store.finish(job.id, owner, 'COMPLETED', completedResult())).toBe(true);
+    const r = await store.finishAndClaim(job.id, owner, 'COMPLETED', completedResult(), 60_000);
+    expect(r.finished).toBe(true);
+    job = r.next;
   }
+  return claimed;
 }
 
 /** `claims` are the jobs `ids`, each claimed once, and every job COMPLETED at its first attempt. */

@@ -166,6 +166,45 @@ export function jobStoreConformance(name: string, makeHarness: () => Promise<Sto
       expect((await store.get(execution.id))?.status).toBe('COMPLETED');
     });
 
+    it('finishes and claims the next due job in one step, for the lease holder', async () => {
+      const a = (await store.enqueue(newExecution(), { now: T })).execution;
+      const b = (await store.enqueue(newExecution(), { now: T })).execution;
+      const c = (await store.enqueue(newExecution(), { now: T + 1 })).execution;
+      await store.claim('w1', LEASE, T);
+      const r = await store.finishAndClaim(a.id, 'w1', 'COMPLETED', completedResult(), LEASE, T + 50);
+      expect(r.finished).toBe(true);
+      expect(r.next).toMatchObject({ id: b.id, status: 'RUNNING', attempt: 1, leaseOwner: 'w1', leaseExpiresAt: T + 50 + LEASE, startedAt: T + 50, finishedAt: null, result: null });
+      expect(await store.get(a.id)).toMatchObject({ status: 'COMPLETED', attempt: 1, startedAt: T, finishedAt: T + 50, leaseOwner: null, leaseExpiresAt: null, result: completedResult() });
+      expect(await store.get(b.id)).toEqual(r.next);
+      // The oldest due job, as claim() takes it; then nothing is left.
+      const r2 = await store.finishAndClaim(b.id, 'w1', 'FAILED', completedResult(), LEASE, T + 60);
+      expect(r2).toMatchObject({ finished: true, next: { id: c.id, attempt: 1 } });
+      expect((await store.get(b.id))?.status).toBe('FAILED');
+      expect(await store.finishAndClaim(c.id, 'w1', 'TIMEOUT', completedResult(), LEASE, T + 70)).toEqual({ finished: true, next: null });
+      expect((await store.stats()).counts).toMatchObject({ QUEUED: 0, RUNNING: 0, COMPLETED: 1, FAILED: 1, TIMEOUT: 1 });
+    });
+
+    it('finishAndClaim: a finish that is not ours changes nothing of that job, and the claim still happens', async () => {
+      const a = (await store.enqueue(newExecution(), { now: T })).execution;
+      await store.claim('w1', LEASE, T);
+      const retry = await store.failAttempt(a.id, 'w1', { code: 'sandbox_error', message: 'mount failed' }, 10_000, T + 10);
+      expect(retry.kind).toBe('retry_scheduled');
+      const b = (await store.enqueue(newExecution(), { now: T + 20 })).execution;
+      await store.claim('w1', LEASE, T + 30);
+      // w2 does not hold b; a is QUEUED but not due until T + 10_010.
+      expect(await store.finishAndClaim(b.id, 'w2', 'COMPLETED', completedResult(), LEASE, T + 40)).toEqual({ finished: false, next: null });
+      expect(await store.get(b.id)).toMatchObject({ status: 'RUNNING', leaseOwner: 'w1', result: null });
+      // Once a is due, a finish that is not ours still claims it.
+      const r = await store.finishAndClaim(b.id, 'w2', 'COMPLETED', completedResult(), LEASE, T + 10_010);
+      expect(r.finished).toBe(false);
+      expect(r.next).toMatchObject({ id: a.id, status: 'RUNNING', attempt: 2, leaseOwner: 'w2' });
+      expect(await store.get(b.id)).toMatchObject({ status: 'RUNNING', leaseOwner: 'w1' });
+      // A job already finished is not finished again.
+      expect(await store.finish(b.id, 'w1', 'COMPLETED', completedResult(), T + 10_020)).toBe(true);
+      expect(await store.finishAndClaim(b.id, 'w1', 'FAILED', completedResult(), LEASE, T + 10_030)).toEqual({ finished: false, next: null });
+      expect((await store.get(b.id))?.status).toBe('COMPLETED');
+    });
+
     it('renews a lease only for its holder', async () => {
       const { execution } = await store.enqueue(newExecution(), { now: T });
       await store.claim('w1', LEASE, T);

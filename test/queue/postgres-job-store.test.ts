@@ -187,6 +187,20 @@ describePostgres('JobQueue', () => {
       expect(await notificationsOf(() => store.rescueExpired(T + 300, () => 0))).toBe(0);
     });
 
+    it('finishAndClaim announces the finished job and the claimed one, at its one commit', async () => {
+      const a = newExecution({ sessionId: 'ses_a' });
+      const b = newExecution({ sessionId: 'ses_b' });
+      await notificationsOf(() => store.enqueue(a, { now: T }));
+      await notificationsOf(() => store.enqueue(b, { now: T }));
+      await notificationsOf(() => store.claim('w1', LEASE, T));
+      expect(await notificationsOf(() => store.finishAndClaim(a.id, 'w1', 'COMPLETED', completedResult(), LEASE, T + 1))).toBe(2);
+      expect(received.map((n) => n.payload)).toEqual(expect.arrayContaining([`finished:${a.id}`, `started:${b.id}`]));
+      // Nothing left to claim: the finish alone.
+      expect(await notificationsOf(() => store.finishAndClaim(b.id, 'w1', 'COMPLETED', completedResult(), LEASE, T + 2))).toBe(1);
+      // Nothing of ours to finish, nothing to claim: nothing announced.
+      expect(await notificationsOf(() => store.finishAndClaim(b.id, 'w1', 'COMPLETED', completedResult(), LEASE, T + 3))).toBe(0);
+    });
+
     it('a refused enqueue (rolled back) does not notify', async () => {
       expect(await notificationsOf(() => store.enqueue(newExecution({ sessionId: 'ses_a' }), { now: T }))).toBe(1);
       const refused = () => store.enqueue(newExecution({ sessionId: 'ses_a' }), { now: T, maxInFlightPerSession: 1 }).catch(() => null);

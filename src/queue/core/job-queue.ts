@@ -12,6 +12,7 @@ import type {
   EnqueueOptions,
   EnqueueResult,
   ExecutorInfo,
+  FinishAndClaim,
   JobStore,
   LegacyJob,
   NewExecution,
@@ -131,6 +132,17 @@ export class JobQueue implements JobStore {
     const params = { id, owner, status, result: JSON.stringify(result), failureReason: result.failureReason, now };
     return this.run(function* () {
       return (yield op('ExecutionFinish', params)).changes === 1;
+    }, 'single');
+  }
+
+  /** finish() and claim() in one statement, so one commit: see ExecutionFinishAndClaimNext. */
+  async finishAndClaim(id: string, owner: string, status: TerminalStatus, result: ExecutionResult, leaseMs: number, now = Date.now()): Promise<FinishAndClaim> {
+    const params = { id, owner, status, result: JSON.stringify(result), failureReason: result.failureReason, now, leaseExpiresAt: now + leaseMs };
+    const self = this;
+    return this.run(function* () {
+      const rows = (yield op('ExecutionFinishAndClaimNext', params)).rows;
+      const next = rows.find((r) => r.id !== id);
+      return { finished: rows.some((r) => r.id === id), next: self.record(next) };
     }, 'single');
   }
 

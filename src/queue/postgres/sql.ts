@@ -113,6 +113,37 @@ const QUEUE_SQL = {
         lease_owner = NULL, lease_expires_at = NULL
     WHERE id = @id AND status = 'RUNNING' AND lease_owner = @owner`,
 
+  /**
+   * ExecutionFinish and ExecutionClaimNext in one statement: one round trip and one commit (one
+   * WAL flush where there were two). The two data-changing WITH parts see one snapshot and touch
+   * different rows (a RUNNING one and a QUEUED one); their AFTER triggers fire at the end of the
+   * statement, as for two statements.
+   */
+  ExecutionFinishAndClaimNext: `
+    WITH finished AS (
+      UPDATE executions
+      SET status = @status, result = @result, failure_reason = @failureReason, finished_at = @now,
+          lease_owner = NULL, lease_expires_at = NULL
+      WHERE id = @id AND status = 'RUNNING' AND lease_owner = @owner
+      RETURNING *
+    ), claimed AS (
+      UPDATE executions
+      SET status = 'RUNNING',
+          attempt = attempt + 1,
+          lease_owner = @owner,
+          lease_expires_at = @leaseExpiresAt,
+          started_at = @now
+      WHERE seq = (
+        SELECT seq FROM executions
+        WHERE status = 'QUEUED' AND run_after <= @now
+        ORDER BY run_after, seq
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+      )
+      RETURNING *
+    )
+    SELECT * FROM finished UNION ALL SELECT * FROM claimed`,
+
   ExecutionFinishCanceled: `
     UPDATE executions
     SET status = 'FAILED', result = @result, failure_reason = @failureReason, finished_at = @now,

@@ -96,6 +96,27 @@ const QUEUE_SQL = {
     SET status = @status, result = @result, finished_at = @now, lease_owner = NULL, lease_expires_at = NULL
     WHERE id = @id AND status = 'RUNNING' AND lease_owner = @owner`,
 
+  // One UPDATE of two rows (SQLite has no data-changing WITH): each column takes the finish's
+  // value on the finished row and the claim's on the other. The planner looks both rows up by
+  // index (MULTI-INDEX OR: id, and the claim index's oldest due seq), never a scan.
+  ExecutionFinishAndClaimNext: `
+    UPDATE executions
+    SET status = CASE WHEN id = @id THEN @status ELSE 'RUNNING' END,
+        result = CASE WHEN id = @id THEN @result ELSE result END,
+        finished_at = CASE WHEN id = @id THEN @now ELSE finished_at END,
+        attempt = CASE WHEN id = @id THEN attempt ELSE attempt + 1 END,
+        lease_owner = CASE WHEN id = @id THEN NULL ELSE @owner END,
+        lease_expires_at = CASE WHEN id = @id THEN NULL ELSE @leaseExpiresAt END,
+        started_at = CASE WHEN id = @id THEN started_at ELSE @now END
+    WHERE (id = @id AND status = 'RUNNING' AND lease_owner = @owner)
+       OR seq = (
+         SELECT seq FROM executions
+         WHERE status = 'QUEUED' AND run_after <= @now
+         ORDER BY run_after, seq
+         LIMIT 1
+       )
+    RETURNING *`,
+
   ExecutionFinishCanceled: `
     UPDATE executions
     SET status = 'FAILED', result = @result, finished_at = @now, lease_owner = NULL, lease_expires_at = NULL
