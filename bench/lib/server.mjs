@@ -42,7 +42,9 @@ export async function startServer({ env = {}, executors = 2, startTimeoutMs = 30
     CODEXEC_HOST: '127.0.0.1',
     CODEXEC_PORT: String(port),
     CODEXEC_EXECUTORS: String(executors),
-    CODEXEC_LOG_LEVEL: command === 'worker' ? 'info' : 'warn',
+    // The default level: what a run costs includes writing its log lines (and this process,
+    // standing in for journald, reading them).
+    CODEXEC_LOG_LEVEL: 'info',
     CODEXEC_SHUTDOWN_GRACE_MS: '2000',
     ...env,
   };

@@ -122,8 +122,20 @@ print(json.dumps({'fds': fds, 'fifo': kinds, 'ppid': os.getppid(), 'pid': os.get
     const fds = fs.readdirSync(`/proc/${sb}/fd`).map((fd) => fs.readlinkSync(`/proc/${sb}/fd/${fd}`));
     expect(fds.length).toBe(9);
     for (const target of fds) expect(target).toMatch(/^pipe:/);
-    // Killed while standing by, it is replaced: every server still runs what it is given.
-    for (const pid of servers) for (const c of listChildren(pid)) if (c.standby) process.kill(c.pid, 'SIGKILL');
+    // Killed while standing by, it is replaced: every server still runs what it is given. Once
+    // dead (a zombie: its pipes are closed), that is; a request written in the moment between a
+    // SIGKILL and the death lands in the dying standby's pipe and ends as a sandbox error, which
+    // the executor retries (a transient failure). The wait keeps this test to what it checks.
+    const killed: number[] = [];
+    for (const pid of servers) for (const c of listChildren(pid)) if (c.standby) (process.kill(c.pid, 'SIGKILL'), killed.push(c.pid));
+    const dead = (pid: number) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').startsWith('Z');
+      } catch {
+        return true;
+      }
+    };
+    expect(await waitFor(() => killed.every(dead), 5000 * suite.slow())).toBe(true);
     for (let i = 0; i < servers.length + 1; i++) {
       const { outcome } = await suite.run('python', 'print(6*7)');
       expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
