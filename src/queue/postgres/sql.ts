@@ -29,6 +29,29 @@ export const ADVISORY_SCOPE_NAMESPACE = 0x63647869;
 /** Serialises migrations of processes starting at once (see migrations.ts). */
 export const LOCK_MIGRATIONS = `SELECT pg_advisory_xact_lock(${ADVISORY_NAMESPACE}, ${ADVISORY_KEY_MIGRATIONS})`;
 
+// The claim and the finish, each once: alone (ExecutionClaimNext, ExecutionFinish) and together in
+// ExecutionFinishAndClaimNext.
+const CLAIM_NEXT = `
+    UPDATE executions
+    SET status = 'RUNNING',
+        attempt = attempt + 1,
+        lease_owner = @owner,
+        lease_expires_at = @leaseExpiresAt,
+        started_at = @now
+    WHERE seq = (
+      SELECT seq FROM executions
+      WHERE status = 'QUEUED' AND run_after <= @now
+      ORDER BY run_after, seq
+      LIMIT 1
+      FOR UPDATE SKIP LOCKED
+    )
+    RETURNING *`;
+const FINISH = `
+    UPDATE executions
+    SET status = @status, result = @result, failure_reason = @failureReason, finished_at = @now,
+        lease_owner = NULL, lease_expires_at = NULL
+    WHERE id = @id AND status = 'RUNNING' AND lease_owner = @owner`;
+
 const QUEUE_SQL = {
   /**
    * The enqueue: codexec_enqueue (migrations.ts, migration 4) takes the advisory locks its checks
@@ -83,21 +106,7 @@ const QUEUE_SQL = {
    * by someone else after this statement's snapshot is re-checked once locked, no longer matches
    * status = 'QUEUED', and is passed over. The subquery is uncorrelated, so it runs once.
    */
-  ExecutionClaimNext: `
-    UPDATE executions
-    SET status = 'RUNNING',
-        attempt = attempt + 1,
-        lease_owner = @owner,
-        lease_expires_at = @leaseExpiresAt,
-        started_at = @now
-    WHERE seq = (
-      SELECT seq FROM executions
-      WHERE status = 'QUEUED' AND run_after <= @now
-      ORDER BY run_after, seq
-      LIMIT 1
-      FOR UPDATE SKIP LOCKED
-    )
-    RETURNING *`,
+  ExecutionClaimNext: CLAIM_NEXT,
 
   ExecutionRenewLease: `
     UPDATE executions SET lease_expires_at = @leaseExpiresAt
@@ -107,11 +116,7 @@ const QUEUE_SQL = {
    * One statement, one round trip. failure_reason repeats result.failureReason for
    * StatsRecentFailures (migrations.ts says why it cannot be read out of the JSON).
    */
-  ExecutionFinish: `
-    UPDATE executions
-    SET status = @status, result = @result, failure_reason = @failureReason, finished_at = @now,
-        lease_owner = NULL, lease_expires_at = NULL
-    WHERE id = @id AND status = 'RUNNING' AND lease_owner = @owner`,
+  ExecutionFinish: FINISH,
 
   /**
    * ExecutionFinish and ExecutionClaimNext in one statement: one round trip and one commit (one
@@ -120,28 +125,9 @@ const QUEUE_SQL = {
    * statement, as for two statements.
    */
   ExecutionFinishAndClaimNext: `
-    WITH finished AS (
-      UPDATE executions
-      SET status = @status, result = @result, failure_reason = @failureReason, finished_at = @now,
-          lease_owner = NULL, lease_expires_at = NULL
-      WHERE id = @id AND status = 'RUNNING' AND lease_owner = @owner
+    WITH finished AS (${FINISH}
       RETURNING *
-    ), claimed AS (
-      UPDATE executions
-      SET status = 'RUNNING',
-          attempt = attempt + 1,
-          lease_owner = @owner,
-          lease_expires_at = @leaseExpiresAt,
-          started_at = @now
-      WHERE seq = (
-        SELECT seq FROM executions
-        WHERE status = 'QUEUED' AND run_after <= @now
-        ORDER BY run_after, seq
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED
-      )
-      RETURNING *
-    )
+    ), claimed AS (${CLAIM_NEXT})
     SELECT * FROM finished UNION ALL SELECT * FROM claimed`,
 
   ExecutionFinishCanceled: `

@@ -12,6 +12,9 @@ import { WEBHOOK_SQL } from './webhook-sql.js';
 const IN_FLIGHT_FOR = (column: string, param: string, limit: string) =>
   `(SELECT COUNT(*) FROM (SELECT 1 FROM executions WHERE ${column} = ${param} AND status IN ('QUEUED', 'RUNNING') LIMIT COALESCE(${limit}, 0)))`;
 
+// The oldest due QUEUED job's seq: what ExecutionClaimNext and ExecutionFinishAndClaimNext take.
+const NEXT_DUE = `SELECT seq FROM executions WHERE status = 'QUEUED' AND run_after <= @now ORDER BY run_after, seq LIMIT 1`;
+
 const QUEUE_SQL = {
   /**
    * One statement, atomic without a lock: an INSERT takes the write lock before it evaluates
@@ -79,12 +82,7 @@ const QUEUE_SQL = {
         lease_owner = @owner,
         lease_expires_at = @leaseExpiresAt,
         started_at = @now
-    WHERE seq = (
-      SELECT seq FROM executions
-      WHERE status = 'QUEUED' AND run_after <= @now
-      ORDER BY run_after, seq
-      LIMIT 1
-    )
+    WHERE seq = (${NEXT_DUE})
     RETURNING *`,
 
   ExecutionRenewLease: `
@@ -109,12 +107,7 @@ const QUEUE_SQL = {
         lease_expires_at = CASE WHEN id = @id THEN NULL ELSE @leaseExpiresAt END,
         started_at = CASE WHEN id = @id THEN started_at ELSE @now END
     WHERE (id = @id AND status = 'RUNNING' AND lease_owner = @owner)
-       OR seq = (
-         SELECT seq FROM executions
-         WHERE status = 'QUEUED' AND run_after <= @now
-         ORDER BY run_after, seq
-         LIMIT 1
-       )
+       OR seq = (${NEXT_DUE})
     RETURNING *`,
 
   ExecutionFinishCanceled: `
