@@ -251,6 +251,15 @@ export function logEvents(procs: { logLines(): Record<string, unknown>[] }[], ms
   return procs.flatMap((p) => p.logLines()).filter((l) => l.msg === msg && (executionId === undefined || l.execution_id === executionId));
 }
 
+/**
+ * Waits until each of `ids` has a `msg` line in the logs of `procs`. An executor logs a run's
+ * terminal line after the commit that makes the status visible, so a test that has seen the
+ * status waits for the line before it counts lines.
+ */
+export async function logged(procs: { logLines(): Record<string, unknown>[] }[], msg: string, ids: readonly string[], ms = 10_000): Promise<void> {
+  await waitFor(`"${msg}" logged for ${ids.length} execution(s)`, () => ids.every((id) => logEvents(procs, msg, id).length > 0) || undefined, ms, 20);
+}
+
 export function figures(test: string, values: Record<string, unknown>): void {
   console.log(`[faults] ${test}: ${Object.entries(values).map(([k, v]) => `${k}=${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(2) : String(v)}`).join(' ')}`);
 }

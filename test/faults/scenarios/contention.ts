@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, attemptErrors, figures, logEvents, makeTempDir, removeTempDir, resultOf, type Server } from '../lib/cluster.js';
+import { Cluster, attemptErrors, figures, logEvents, logged, makeTempDir, removeTempDir, resultOf, type Server } from '../lib/cluster.js';
 import { killAll, type CodexecProcess } from '../lib/procs.js';
 
 // Four `codexec worker` processes and one API-only `serve` on one SQLite file, under a burst of
@@ -85,6 +85,7 @@ export function contentionScenario(): void {
       expect(wrong.map((r) => `${r.id} ${r.status} attempt=${r.attempt} ${r.errors}`)).toEqual([]);
 
       // The executors' own account: one RUNNING and one COMPLETED line per execution, in all logs.
+      await logged(workers, 'execution COMPLETED', rows.map((r) => r.id));
       const running = logEvents(workers, 'execution RUNNING');
       const completed = logEvents(workers, 'execution COMPLETED');
       const perId = (lines: Record<string, unknown>[]) => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, attemptErrors, figures, logEvents, makeTempDir, removeTempDir, resultOf, type Server } from '../lib/cluster.js';
+import { Cluster, attemptErrors, figures, logEvents, logged, makeTempDir, removeTempDir, resultOf, type Server } from '../lib/cluster.js';
 import { Fatal, descendants, killAll, sleep, stillRunning, waitFor, type CodexecProcess } from '../lib/procs.js';
 
 // An executor dies (kill -9) or stalls (SIGSTOP) while it runs a job: after its lease expires
@@ -77,6 +77,7 @@ export function killExecutorScenario(): void {
         expect(result.stdout).toBe(`${marker}\n`); // printed once: only the second attempt's output is kept
         expect(row.finished_at).not.toBeNull();
         // One terminal transition, made by the rescuer; the killed executor never recorded one.
+        await logged([a, b], 'execution COMPLETED', [id]);
         expect(logEvents([a, b], 'execution COMPLETED', id)).toHaveLength(1);
         expect(logEvents([b], 'execution COMPLETED', id)).toHaveLength(1);
         expect(logEvents([a, b], 'execution RUNNING', id).map((l) => l.attempt)).toEqual([1, 2]);
@@ -126,6 +127,7 @@ export function killExecutorScenario(): void {
         // Nothing changed after the terminal state: same finish time, same result.
         expect(again.finished_at).toBe(row.finished_at);
         expect(again.result).toBe(row.result);
+        await logged([a, b], 'execution COMPLETED', [id]);
         expect(logEvents([a, b], 'execution COMPLETED', id)).toHaveLength(1);
         expect(logEvents([a], 'execution COMPLETED', id)).toHaveLength(0);
         figures('SIGSTOP executor', { jobs: 1, attempts: row.attempt, rescues: 1, stop_to_completed_ms: (row.finished_at ?? 0) - stoppedAt });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSchema, describePostgres, type TestSchema } from '../../queue/postgres-helpers.js';
-import { Cluster, figures, logEvents, makeTempDir, removeTempDir, type Server } from '../lib/cluster.js';
+import { Cluster, figures, logEvents, logged, makeTempDir, removeTempDir, type Server } from '../lib/cluster.js';
 import { descendants, killAll, stillRunning, waitFor, type CodexecProcess } from '../lib/procs.js';
 
 // Several hosts on one PostgreSQL queue: `serve --executors 0` and two workers, each with its own
@@ -70,6 +70,7 @@ export function postgresScenario(): void {
           expect(e.attempts).toBe(1);
         });
         // Each run recorded once, by one of the two workers; both took part.
+        await logged([a, b], 'execution COMPLETED', ids);
         const byA = ids.filter((id) => logEvents([a], 'execution COMPLETED', id).length === 1);
         const byB = ids.filter((id) => logEvents([b], 'execution COMPLETED', id).length === 1);
         for (const id of ids) expect(logEvents([a, b], 'execution COMPLETED', id)).toHaveLength(1);
@@ -105,6 +106,7 @@ export function postgresScenario(): void {
         expect(e.stdout).toBe(`${marker}\n`);
         expect(e.attempts).toBe(2);
         expect((e.attempt_errors as { code: string }[]).map((x) => x.code)).toEqual(['lease_expired']);
+        await logged([a, b], 'execution COMPLETED', [id]);
         expect(logEvents([a, b], 'execution COMPLETED', id)).toHaveLength(1);
         expect(logEvents([b], 'execution COMPLETED', id)).toHaveLength(1);
       } finally {
