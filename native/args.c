@@ -54,7 +54,7 @@ void parse_args(int argc, char **argv) {
       if (cfg.nphases == MAX_PHASES) usage("too many phases");
       ph = &cfg.phases[cfg.nphases++];
       memset(ph, 0, sizeof *ph);
-      ph->name = v; ph->output_fd = -1;
+      ph->name = v; ph->output_fd = -1; ph->cgroup_dir_fd = -1;
       ph->wall_ms = ph->cpu_ms = ph->fsize = ph->nofile = ph->stack = -1;
     }
     else if (!ph) usage("phase option before --phase");

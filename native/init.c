@@ -23,7 +23,7 @@ static int run_phase(struct phase *ph) {
   int errpipe[2];
   if (pipe2(errpipe, O_CLOEXEC)) setup_fail("pipe");
   long long start = now_us();
-  pid_t pid = fork();
+  pid_t pid = fork_into_cgroups(ph);
   if (pid < 0) setup_fail("fork");
   if (pid == 0) {
     if (dup3(errpipe[1], ERR_FD, O_CLOEXEC) < 0) setup_fail("errpipe");
@@ -31,6 +31,7 @@ static int run_phase(struct phase *ph) {
   }
   close(errpipe[1]);
   for (int i = 0; i < ph->ncgroups; i++) close(ph->cgroup_fds[i]);
+  if (ph->cgroup_dir_fd >= 0) close(ph->cgroup_dir_fd);
 
   /* Wait for the child (and reap orphans) until it exits or its wall-clock time is up. */
   long long deadline = start + ph->wall_ms * 1000;
@@ -79,9 +80,7 @@ _Noreturn void init_main(int alive_fd) {
   if (poll(&pfd, 1, 0) != 0) _exit(125);
   close(alive_fd);
   /* Cgroup files are opened now: after pivot_root the host's /sys is out of reach. */
-  for (int p = 0; p < cfg.nphases; p++)
-    for (int i = 0; i < cfg.phases[p].ncgroups; i++)
-      if ((cfg.phases[p].cgroup_fds[i] = open(cfg.phases[p].cgroups[i], O_WRONLY | O_CLOEXEC)) < 0) setup_fail("cgroup-open");
+  for (int p = 0; p < cfg.nphases; p++) open_cgroups(&cfg.phases[p]);
   build_root();
   sigset_t chld;
   sigemptyset(&chld);

@@ -12,12 +12,12 @@
  *   files.c     input records: files into the working directory, the seccomp filter
  *   export.c    the working directory back out as records, after the last phase succeeded
  *   child.c     the phase child: everything between fork and exec
- *   limits.c    rlimits and cgroup joins of the phase child
+ *   limits.c    rlimits and cgroups of the phase child (clone3 into a v2 cgroup, or a join)
  *   seccomp.c   installing the compiled filter
  *
  *   init (pid 1 in the new pid ns)  -- builds the filesystem, runs each phase, reaps,
  *                                      enforces the wall-clock limit, reports status
- *     phase child                   -- joins the phase's cgroup, sets rlimits, drops to an
+ *     phase child                   -- enters the phase's cgroups (cloned into it on cgroup v2), sets rlimits, drops to an
  *                                      unprivileged uid with no groups, sets no_new_privs,
  *                                      installs seccomp, execs the program
  *
@@ -58,6 +58,8 @@ struct phase {
   const char *cgroups[MAX_CGROUPS];
   int ncgroups;
   int cgroup_fds[MAX_CGROUPS];
+  int cgroup_dir_fd; /* the phase's cgroup v2 directory when it is its only cgroup, else -1 */
+  int born_in_cgroup; /* set in the phase child when clone3 put it in its cgroup */
   long long wall_ms, cpu_ms, fsize, nofile, stack;
   int output_fd; /* -1: inherit stdout/stderr */
   int stdin_null;
@@ -114,6 +116,8 @@ void export_workdir(void);
 void build_root(void);
 
 /* limits.c */
+void open_cgroups(struct phase *ph);
+pid_t fork_into_cgroups(struct phase *ph);
 void join_cgroups(struct phase *ph);
 void apply_rlimits(struct phase *ph);
 
