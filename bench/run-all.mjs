@@ -8,7 +8,7 @@
 //   node bench/run-all.mjs --memory-runs=50000 --backlog=100000 --sessions=1000000 --drain-seconds=120
 //        --runs-per-point=200 --max-executors=4 --n=N (every script's count)
 //
-// Names for --only: sandbox, layers, seccomp, e2e, throughput, postgres, executors, backlog, sessions,
+// Names for --only: sandbox, layers, seccomp, cgroup-entry, e2e, throughput, postgres, executors, backlog, sessions,
 // autosave, memory. Needs the compiled code (`npm run build`), root on Linux, a C compiler (the
 // bench's own helpers are compiled at run time), and for `postgres` a database URL in
 // CODEXEC_BENCH_DATABASE_URL or CODEXEC_TEST_DATABASE_URL (skipped without). CODEXEC_BENCH_ROOT
@@ -26,6 +26,7 @@ const BENCHMARKS = [
   ['sandbox', './sandbox-overhead.mjs', () => ({})],
   ['layers', './layers.mjs', () => ({})],
   ['seccomp', './seccomp-attach.mjs', () => ({})],
+  ['cgroup-entry', './cgroup-entry.mjs', () => ({})],
   ['e2e', './latency.mjs', () => ({})],
   ['throughput', './api-throughput.mjs', () => ({})],
   ['postgres', './postgres.mjs', () => ({})],

@@ -17,10 +17,10 @@ export async function importDist(rel) {
 }
 
 /**
- * Opens a sandbox host and the python profile; throws when this host cannot isolate. `capacity`:
+ * Opens a sandbox host and a language's profile (`language`, default python); throws when this host cannot isolate. `capacity`:
  * the host's slots (and their share), as probeIsolation takes it; default: the configured slots.
  */
-export async function openSandbox({ capacity } = {}) {
+export async function openSandbox({ capacity, language = 'python' } = {}) {
   const { loadConfig } = await importDist('config/load.js');
   const { LanguageRegistry, defaultProfilesDir } = await importDist('languages/registry.js');
   const { probeIsolation, openSandboxHost } = await importDist('sandbox/host.js');
@@ -33,7 +33,7 @@ export async function openSandbox({ capacity } = {}) {
   const { settings, report } = await probeIsolation(config, dir, capacity ? { capacity } : {});
   if (report.level !== 'full') throw new Error(`isolation unavailable: ${report.problems.join('; ')}`);
   const host = await openSandboxHost(settings);
-  const profile = languages.resolve('python');
+  const profile = languages.resolve(language);
   let seq = 0;
   const tag = `bench${process.pid}`;
   return {

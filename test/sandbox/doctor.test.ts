@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resourceChecks, runDoctor } from '../../src/cli/doctor-checks.js';
+import { cgroupEntryCheck, resourceChecks, runDoctor } from '../../src/cli/doctor-checks.js';
 import { loadConfig } from '../../src/config/load.js';
 import { detectCgroups, releaseWorkerDir } from '../../src/sandbox/cgroups/index.js';
 
@@ -23,6 +23,24 @@ describe('codexec doctor: huge pages and disk I/O', () => {
     ]);
     expect(bare[0]!.hint).toMatch(/hugetlb controller/);
     expect(bare[1]!.hint).toMatch(/io \(v2\) or blkio \(v1\)/);
+  });
+});
+
+describe('codexec doctor: how programs enter their cgroups', () => {
+  const hybrid = 'cgroup /sys/fs/cgroup/memory cgroup rw,relatime,memory 0 0\ncgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0\n';
+  it('pure v2 on Linux >= 5.7 clones into the cgroup; older v2 and v1 migrate, a warning with the remedy', () => {
+    expect(cgroupEntryCheck(2, '6.1.0-50-amd64', 'cgroup2 /sys/fs/cgroup cgroup2 rw,nsdelegate 0 0\n')).toMatchObject({ ok: true, detail: expect.stringMatching(/CLONE_INTO_CGROUP/) });
+    expect(cgroupEntryCheck(2, '5.6.19', 'cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n')).toMatchObject({ ok: false, warning: true, detail: expect.stringMatching(/5\.6 \(< 5\.7/) });
+    const v1 = cgroupEntryCheck(1, '6.18.44', hybrid);
+    expect(v1).toMatchObject({ ok: false, warning: true, detail: expect.stringMatching(/^cgroup v1: .*RCU grace period/) });
+    expect(v1.hint).toMatch(/favordynmods/);
+  });
+
+  it('a cgroup2 mount with favordynmods makes migrations fast: ok, naming the mount', () => {
+    const favored = hybrid.replace('cgroup2 rw,relatime 0 0', 'cgroup2 rw,relatime,favordynmods 0 0');
+    expect(cgroupEntryCheck(1, '6.18.44', favored)).toMatchObject({ ok: true, detail: expect.stringMatching(/favordynmods is set on \/sys\/fs\/cgroup\/unified/) });
+    // The option of another file system, or a cgroup v1 mount, does not count.
+    expect(cgroupEntryCheck(1, '6.18.44', `${hybrid}tmpfs /favordynmods tmpfs rw 0 0\ncgroup /x cgroup rw,favordynmods 0 0\n`).ok).toBe(false);
   });
 });
 
