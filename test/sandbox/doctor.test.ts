@@ -98,4 +98,15 @@ describe.skipIf(!isRoot)('codexec doctor on this host (needs root)', () => {
     if (io.ok) expect(io.detail).toContain(disk!);
     if (controllers.has('io') && !controllers.has('blkio')) expect(io.detail).toMatch(/io\.weight|weighted/);
   }, 120_000);
+
+  it('says how programs enter their cgroups as the mounts show it: cloned in on pure v2, a migration on v1', async () => {
+    const checks = await runDoctor(config);
+    const entry = checks.find((c) => c.name === 'cgroup entry')!;
+    const mounts = fs.readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' '));
+    const pureV2 = mounts.some((f) => f[1] === '/sys/fs/cgroup' && f[2] === 'cgroup2');
+    const favored = mounts.some((f) => f[2] === 'cgroup2' && (f[3] ?? '').split(',').includes('favordynmods'));
+    expect(entry.ok, entry.detail).toBe(pureV2 || favored);
+    expect(entry.detail).toMatch(pureV2 ? /CLONE_INTO_CGROUP/ : /migration/);
+    if (!entry.ok) expect(entry.hint).toMatch(/favordynmods/);
+  }, 120_000);
 });
