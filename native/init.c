@@ -66,9 +66,11 @@ static int run_phase(struct phase *ph) {
     return 0;
   }
   long long cpu_us = (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec + (long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
-  if (timed_out) report("phase %s timeout wall_us %lld", ph->name, wall_us);
-  else if (WIFEXITED(status)) report("phase %s exit %d wall_us %lld cpu_us %lld", ph->name, WEXITSTATUS(status), wall_us, cpu_us);
-  else report("phase %s signal %d wall_us %lld cpu_us %lld", ph->name, WTERMSIG(status), wall_us, cpu_us);
+  /* How the child entered its cgroups (limits.c): born in it, joined, or none given. */
+  const char *entry = ph->ncgroups == 0 ? "none" : ph->born_in_cgroup ? "clone3" : "join";
+  if (timed_out) report("phase %s timeout wall_us %lld entry %s", ph->name, wall_us, entry);
+  else if (WIFEXITED(status)) report("phase %s exit %d wall_us %lld cpu_us %lld entry %s", ph->name, WEXITSTATUS(status), wall_us, cpu_us, entry);
+  else report("phase %s signal %d wall_us %lld cpu_us %lld entry %s", ph->name, WTERMSIG(status), wall_us, cpu_us, entry);
   return !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 

@@ -59,7 +59,7 @@ struct phase {
   int ncgroups;
   int cgroup_fds[MAX_CGROUPS];
   int cgroup_dir_fd; /* the phase's cgroup v2 directory when it is its only cgroup, else -1 */
-  int born_in_cgroup; /* set in the phase child when clone3 put it in its cgroup */
+  int born_in_cgroup; /* set (in init and the child) when clone3 put the child in its cgroup */
   long long wall_ms, cpu_ms, fsize, nofile, stack;
   int output_fd; /* -1: inherit stdout/stderr */
   int stdin_null;

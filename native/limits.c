@@ -58,8 +58,10 @@ pid_t fork_into_cgroups(struct phase *ph) {
   if (ph->cgroup_dir_fd >= 0) {
     struct clone_args_v2 args = { .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (unsigned long long)ph->cgroup_dir_fd };
     pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
-    if (pid == 0) ph->born_in_cgroup = 1;
-    if (pid >= 0) return pid;
+    if (pid >= 0) {
+      ph->born_in_cgroup = 1; /* in both: the child skips the join, init reports "entry clone3" */
+      return pid;
+    }
   }
   return fork();
 }

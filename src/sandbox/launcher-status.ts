@@ -1,8 +1,8 @@
 // Parses the launcher's status lines (native/PROTOCOL.md, "Status lines"):
 //   ready
-//   phase NAME exit CODE wall_us N cpu_us N
-//   phase NAME signal SIG wall_us N cpu_us N
-//   phase NAME timeout wall_us N
+//   phase NAME exit CODE wall_us N cpu_us N entry HOW
+//   phase NAME signal SIG wall_us N cpu_us N entry HOW
+//   phase NAME timeout wall_us N entry HOW   (HOW: clone3, join or none; not needed here)
 //   phase NAME setup_error STEP ERRNO
 //   setup_error STEP ERRNO
 //   export files N bytes N
