@@ -7,8 +7,8 @@
  * takes the kernel's cgroup_threadgroup_rwsem for writing, and unless the cgroup2 mount has
  * favordynmods that waits for an RCU grace period whenever no migration happened in the last one:
  * measured 6-14 ms per execution on the 2-core benchmark VM after ~100 ms idle (0.4 ms back to
- * back), ~19 ms in the cgroup v2 test VM, against ~4 ms there when cloned into the cgroup
- * (bench/RESULTS.md). clone3 needs only the read side of that lock. */
+ * back), 20 ms in the cgroup v2 test VM, against 4.7 ms there when cloned into the cgroup
+ * (bench/cgroup-entry.mjs, bench/RESULTS.md). clone3 needs only the read side of that lock. */
 #include "launcher.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +37,6 @@ struct clone_args_v2 {
 /* Opens the phase's cgroup.procs files (and, when its one cgroup is on cgroup2, the cgroup's
    directory for clone3); called by init before pivot_root puts the host's /sys out of reach. */
 void open_cgroups(struct phase *ph) {
-  ph->cgroup_dir_fd = -1;
   for (int i = 0; i < ph->ncgroups; i++)
     if ((ph->cgroup_fds[i] = open(ph->cgroups[i], O_WRONLY | O_CLOEXEC)) < 0) setup_fail("cgroup-open");
   struct statfs fs;

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ForkServer } from '../../src/sandbox/fork-server.js';
 import { encodeFrame, encodeRunRequest, REQUEST } from '../../src/sandbox/protocol.js';
-import os from 'node:os';
 import { createExecutionGroup, detectCgroups } from '../../src/sandbox/cgroups/index.js';
-import { defaultLauncherPath } from '../../src/sandbox/host.js';
 import { loadConfig } from '../../src/config/load.js';
+import { defaultLauncherPath } from '../../src/sandbox/host.js';
 import { IsolatedHost } from '../../src/sandbox/isolated-host.js';
 import { IS_ROOT, RAW_PHASE, SKIP_MESSAGE, reportOf, describeOutcome } from './helpers.js';
 import { ownForkServers } from './host-state.js';
