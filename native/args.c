@@ -18,6 +18,25 @@ static long long num(const char *s) {
   return v;
 }
 
+static int at_or_under(const char *path, const char *dir) {
+  size_t n = strlen(dir);
+  return !strncmp(path, dir, n) && (path[n] == 0 || path[n] == '/');
+}
+
+/* A read-only bind (--ro, of a request or of the server): an absolute path, not /dev, /proc or
+   below them: the root's own /dev and /proc are built before the request's binds (mounts.c), so a
+   bind there would cover what they hide. NULL when it is valid, else the usage message. */
+const char *bind_problem(const char *path) {
+  if (path[0] != '/' || !path[1]) return "--ro /PATH";
+  if (at_or_under(path, "/dev") || at_or_under(path, "/proc")) return "--ro under /dev or /proc";
+  return NULL;
+}
+
+/* A masked path (--mask): below /proc. NULL when it is valid, else the usage message. */
+const char *mask_problem(const char *path) {
+  return strncmp(path, "/proc/", 6) || !path[6] ? "--mask /proc/PATH" : NULL;
+}
+
 void parse_args(int argc, char **argv) {
   struct phase *ph = NULL;
   for (int i = 1; i < argc; i++) {
@@ -34,8 +53,8 @@ void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--export-fd")) { NEED(); cfg.export_fd = (int)num(v); }
     else if (!strcmp(a, "--export-max-bytes")) { NEED(); cfg.export_max_bytes = (unsigned long long)num(v); }
     else if (!strcmp(a, "--nice")) { NEED(); cfg.nice = (int)num(v); if (cfg.nice > 19) usage("--nice 0..19"); }
-    else if (!strcmp(a, "--mask")) { NEED(); if (cfg.nmasks == MAX_MASKS || strncmp(v, "/proc/", 6)) usage("--mask /proc/PATH"); cfg.masks[cfg.nmasks++] = v; }
-    else if (!strcmp(a, "--ro")) { NEED(); if (cfg.nbinds == MAX_BINDS) usage("too many --ro"); cfg.binds[cfg.nbinds++] = v; }
+    else if (!strcmp(a, "--mask")) { NEED(); if (mask_problem(v)) usage(mask_problem(v)); if (cfg.nmasks == MAX_MASKS) usage("too many --mask"); cfg.masks[cfg.nmasks++] = v; }
+    else if (!strcmp(a, "--ro")) { NEED(); if (bind_problem(v)) usage(bind_problem(v)); if (cfg.nbinds == MAX_BINDS) usage("too many --ro"); cfg.binds[cfg.nbinds++] = v; }
     else if (!strcmp(a, "--tmpfs")) {
       /* PATH:BYTES:MODE(octal) */
       NEED();

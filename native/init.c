@@ -1,5 +1,5 @@
-/* pid 1 of the execution's pid namespace: builds the filesystem, runs each phase to its end
-   (reaping orphans, enforcing the wall-clock limit), reports each on the status fd. */
+/* pid 1 of the execution's pid namespace: finishes the filesystem its standby began, runs each
+   phase to its end (reaping orphans, enforcing the wall-clock limit), reports each on the status fd. */
 #include "launcher.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -74,7 +74,7 @@ static int run_phase(struct phase *ph) {
   return !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-_Noreturn void init_main(int alive_fd) {
+_Noreturn void init_main(int alive_fd, const struct root_base *base) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL)) setup_fail("pdeathsig");
   /* getppid() is 0 across the pid namespace boundary: a pipe tells whether the fork server died
      before PDEATHSIG was armed (its write end closes). */
@@ -83,7 +83,7 @@ _Noreturn void init_main(int alive_fd) {
   close(alive_fd);
   /* Cgroup files are opened now: after pivot_root the host's /sys is out of reach. */
   for (int p = 0; p < cfg.nphases; p++) open_cgroups(&cfg.phases[p]);
-  build_root();
+  build_root(base);
   sigset_t chld;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);

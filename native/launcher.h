@@ -9,6 +9,7 @@
  *   server.c    the fork server: one execution at a time, its pipes relayed as frames
  *   init.c      pid 1 of the execution: builds the filesystem, runs each phase, reaps, reports
  *   mounts.c    the program's filesystem: tmpfs root, read-only binds, /dev, /proc, pivot_root
+ *               (the part every execution shares built by the standby, ahead of the request)
  *   files.c     input records: files into the working directory, the seccomp filter
  *   export.c    the working directory back out as records, after the last phase succeeded
  *   child.c     the phase child: everything between fork and exec
@@ -31,6 +32,7 @@
 #define CODEXEC_LAUNCHER_H
 
 #define _GNU_SOURCE
+#include <setjmp.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <linux/filter.h>
@@ -87,14 +89,25 @@ struct config {
 /* One execution's configuration: parsed from a request's options once, in the init that runs it. */
 extern struct config cfg;
 
+/* The part of the root every execution of one fork server shares: the server's own --ro and --mask
+   options (server.c). Its standby builds it before a request comes (mounts.c, prebuild_root); a
+   request's binds and masks must begin with these, in this order. */
+struct root_base {
+  const char *binds[MAX_BINDS]; int nbinds;
+  const char *masks[MAX_MASKS]; int nmasks;
+};
+
 /* report.c */
 void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void setup_fail(const char *step);
+void setup_fail_jumps_to(jmp_buf *where);
 _Noreturn void usage(const char *msg);
 long long now_us(void);
 
 /* args.c */
 void parse_args(int argc, char **argv);
+const char *bind_problem(const char *path);
+const char *mask_problem(const char *path);
 void protect_fds(void);
 
 /* protocol.c */
@@ -113,7 +126,8 @@ void write_source_files(void);
 void export_workdir(void);
 
 /* mounts.c */
-void build_root(void);
+void prebuild_root(const struct root_base *base);
+void build_root(const struct root_base *base);
 
 /* limits.c */
 void open_cgroups(struct phase *ph);
@@ -128,7 +142,7 @@ void install_seccomp(void);
 _Noreturn void exec_phase(struct phase *ph, int errfd);
 
 /* init.c */
-_Noreturn void init_main(int alive_fd);
+_Noreturn void init_main(int alive_fd, const struct root_base *base);
 
 /* server.c */
 _Noreturn void server_main(int argc, char **argv);

@@ -1,5 +1,7 @@
 /* The program's filesystem: a tmpfs root, read-only binds of the host, /dev, /proc, tmpfs for the
-   working directory and /tmp; then pivot_root into it, leaving nothing of the host's mounts. */
+   working directory and /tmp; then pivot_root into it, leaving nothing of the host's mounts. The
+   part every execution shares is built ahead by the standby (prebuild_root), the rest per request
+   (build_root). */
 #include "launcher.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -105,15 +107,46 @@ static void mask_path(const char *path) {
              mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL)) setup_fail("mask");
 }
 
-/* Build the program's whole filesystem view in a tmpfs and pivot into it. */
-void build_root(void) {
-  char p[PATH_MAX], opts[128];
+/*
+ * The part of the root every execution of this fork server shares, built by its standby before a
+ * request comes (server.c): the tmpfs root, the server's read-only binds, an empty /etc, /dev,
+ * /proc and the server's masks. All of it comes from the server's own options; nothing of any
+ * execution is known yet. It takes most of the root's mount calls off the request's path.
+ */
+void prebuild_root(const struct root_base *base) {
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) setup_fail("private");
   if (mount("codexec-root", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=1024,mode=0755")) setup_fail("root-tmpfs");
-  for (int i = 0; i < cfg.nbinds; i++) bind_ro(cfg.binds[i]);
+  for (int i = 0; i < base->nbinds; i++) bind_ro(base->binds[i]);
+  if (mkdir(NEWROOT "/etc", 0755) && errno != EEXIST) setup_fail("etc");
+  build_dev();
+  if (mkdir(NEWROOT "/proc", 0555) && errno != EEXIST) setup_fail("proc");
+  /* hidepid: the program sees only its own processes, not init (root): not even its command line.
+     "invisible" needs Linux 5.8; "2" is the same on older kernels. The standby is already pid 1 of
+     the execution's pid namespace, so this is that namespace's /proc. */
+  if (mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") &&
+      mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")) setup_fail("proc");
+  for (int i = 0; i < base->nmasks; i++) mask_path(base->masks[i]);
+}
+
+/* The request's binds and masks begin with the base's, in the same order: else the prebuilt root
+   is not the one it asked for, and nothing runs. */
+static void check_base(const struct root_base *base) {
+  int ok = cfg.nbinds >= base->nbinds && cfg.nmasks >= base->nmasks;
+  for (int i = 0; ok && i < base->nbinds; i++) ok = !strcmp(cfg.binds[i], base->binds[i]);
+  for (int i = 0; ok && i < base->nmasks; i++) ok = !strcmp(cfg.masks[i], base->masks[i]);
+  if (!ok) { errno = EINVAL; setup_fail("root-base"); }
+}
+
+/* Finish the program's filesystem on the prebuilt base (the request's own binds and masks, its
+   identity files, its tmpfs, its files) and pivot into it. */
+void build_root(const struct root_base *base) {
+  char p[PATH_MAX], opts[128];
+  check_base(base);
+  /* Binds cannot be under /dev or /proc (args.c), so these land beside what the base built. */
+  for (int i = base->nbinds; i < cfg.nbinds; i++) bind_ro(cfg.binds[i]);
+  for (int i = base->nmasks; i < cfg.nmasks; i++) mask_path(cfg.masks[i]);
 
   /* /etc: only what the worker asked to bind, plus identity files of our own. */
-  if (mkdir(NEWROOT "/etc", 0755) && errno != EEXIST) setup_fail("etc");
   char passwd[256], group[128];
   snprintf(passwd, sizeof passwd, "root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nrunner:x:%u:%u:codexec:%s:/bin/sh\n", (unsigned)cfg.uid, (unsigned)cfg.gid, cfg.workdir);
   snprintf(group, sizeof group, "root:x:0:\nrunner:x:%u:\n", (unsigned)cfg.gid);
@@ -121,15 +154,6 @@ void build_root(void) {
   write_file(NEWROOT "/etc/group", group, 0644);
   write_file(NEWROOT "/etc/hostname", "codexec\n", 0644);
   write_file(NEWROOT "/etc/hosts", "127.0.0.1 localhost codexec\n::1 localhost\n", 0644);
-
-  build_dev();
-
-  if (mkdir(NEWROOT "/proc", 0555) && errno != EEXIST) setup_fail("proc");
-  /* hidepid: the program sees only its own processes, not init (root): not even its command line.
-     "invisible" needs Linux 5.8; "2" is the same on older kernels. */
-  if (mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") &&
-      mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")) setup_fail("proc");
-  for (int i = 0; i < cfg.nmasks; i++) mask_path(cfg.masks[i]);
 
   for (int i = 0; i < cfg.ntmpfs; i++) {
     newroot_path(p, cfg.tmpfs[i].path);

@@ -20,8 +20,15 @@ void report(const char *fmt, ...) {
   (void)w;
 }
 
+static jmp_buf *fail_jump;
+
+/* While set, a setup failure is reported and then returns to `where` (longjmp 1) instead of
+   ending the process: the standby's prebuild (server.c) keeps its failure for the request. */
+void setup_fail_jumps_to(jmp_buf *where) { fail_jump = where; }
+
 _Noreturn void setup_fail(const char *step) {
   report("setup_error %s %d", step, errno);
+  if (fail_jump) longjmp(*fail_jump, 1);
   _exit(125);
 }
 

@@ -23,11 +23,13 @@
  * dies with it.
  *
  * The clone is made ahead: while idle, the server keeps one init standing by ("cx-standby"), its
- * pipes made and its namespaces fresh, blocked on reading its options; a request only has to
- * write them (the clone and the namespaces' creation are off the execution's path). It holds
- * nothing of any execution: it has read nothing, mounted nothing and runs as the server does.
- * Each standby serves one execution; the next is cloned after that execution's exit frame. One
- * that died meanwhile is replaced by a fresh clone.
+ * pipes made, its namespaces fresh and the part of the root every execution shares already built
+ * (the server's --ro and --mask: mounts.c, prebuild_root), blocked on reading its options; a
+ * request only has to write them (the clone, the namespaces' creation and most of the root's
+ * mounts are off the execution's path). It holds nothing of any execution: it has read nothing of
+ * one, and everything it built comes from the server's own command line. Each standby serves one
+ * execution; the next is cloned after that execution's exit frame. One that died meanwhile is
+ * replaced by a fresh clone.
  */
 
 /* After init exited, wait at most this long for the pipes to drain (see trigger_unix_gc). */
@@ -47,6 +49,9 @@ static const int child_reads[NCHILD] = { 1, 0, 0, 1, 0, 0, 1, 0, 1 };
 /* Pipes relayed to the worker, each as frames named by init's descriptor. */
 static const int relayed[] = { C_STDOUT, C_STDERR, C_STATUS, C_COMPILE, C_EXPORT };
 #define NOUT ((int)(sizeof relayed / sizeof *relayed))
+
+/* The root's shared part (the server's --ro and --mask), which each standby builds ahead. */
+static struct root_base base;
 
 struct request {
   const unsigned char *options; /* u32 argc and argc NUL-terminated strings, as the request has them */
@@ -96,10 +101,13 @@ static int parse_request(unsigned char *payload, uint32_t len, struct request *r
 }
 
 /*
- * In the clone: with the child ends at descriptors 0..NCHILD-1, stand by until the server writes
- * the execution's options (u32 length, then argc and the strings) on C_OPTIONS, then become its
- * init. The end of that pipe without a message (the server discarded this standby, or died) ends
- * it. Never returns.
+ * In the clone: with the child ends at descriptors 0..NCHILD-1, build the root's shared part, then
+ * stand by until the server writes the execution's options (u32 length, then argc and the
+ * strings) on C_OPTIONS, and become its init. The end of that pipe without a message (the server
+ * discarded this standby, or died) ends it. A failure of the prebuild is reported on the status
+ * descriptor as any setup error is (`setup_error STEP ERRNO`); the standby still waits, so that
+ * the request it would have served is the one that gets that line, and then ends (125) with
+ * nothing run. Never returns.
  */
 static _Noreturn void become_init(int pipes[NCHILD][2]) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL)) _exit(125);
@@ -111,10 +119,16 @@ static _Noreturn void become_init(int pipes[NCHILD][2]) {
   for (int i = 0; i < NCHILD; i++) if (dup2(high[i], i) < 0) _exit(125);
   if (syscall(SYS_close_range, NCHILD, ~0U, 0)) _exit(125);
   prctl(PR_SET_NAME, "cx-standby");
+  static jmp_buf prebuild_failed;
+  volatile int failed = 0;
+  setup_fail_jumps_to(&prebuild_failed);
+  if (setjmp(prebuild_failed) == 0) prebuild_root(&base);
+  else failed = 1;
+  setup_fail_jumps_to(NULL);
   uint32_t len;
   int r = read_full(C_OPTIONS, &len, 4);
   if (r == 0) _exit(0);
-  if (r < 0 || len > MAX_OPTIONS_BYTES) _exit(125);
+  if (failed || r < 0 || len > MAX_OPTIONS_BYTES) _exit(125);
   unsigned char *buf = malloc(len + 1);
   if (!buf || read_full(C_OPTIONS, buf, len) != 1) _exit(125);
   close(C_OPTIONS);
@@ -127,7 +141,7 @@ static _Noreturn void become_init(int pipes[NCHILD][2]) {
   if (scan_options(&p, buf + len, &argc, argv + 1) || p != buf + len) _exit(125);
   parse_args((int)argc + 1, argv);
   protect_fds();
-  init_main(C_ALIVE);
+  init_main(C_ALIVE, &base);
 }
 
 /* Write what the pipe takes now; close it when done or when the reader is gone. */
@@ -370,8 +384,9 @@ static void srv_run(unsigned char *payload, uint32_t len) {
   clone_standby(); /* for the next request; without one, that request clones its own */
 }
 
-/* --server [--parent PID] [--cgroup PROCS]...: die with the worker (refuse to start if it is
-   already gone), join the servers' cgroup, then serve requests until stdin ends. */
+/* --server [--parent PID] [--cgroup PROCS]... [--ro PATH]... [--mask /proc/PATH]...: die with the
+   worker (refuse to start if it is already gone), join the servers' cgroup, then serve requests
+   until stdin ends; each standby prebuilds the root with the --ro binds and --mask masks. */
 _Noreturn void server_main(int argc, char **argv) {
   pid_t parent = 0;
   if (prctl(PR_SET_PDEATHSIG, SIGKILL)) _exit(125);
@@ -381,6 +396,12 @@ _Noreturn void server_main(int argc, char **argv) {
       int fd = open(argv[i + 1], O_WRONLY | O_CLOEXEC);
       if (fd < 0 || write(fd, "0", 1) != 1) _exit(125);
       close(fd);
+    } else if (!strcmp(argv[i], "--ro")) {
+      if (bind_problem(argv[i + 1]) || base.nbinds == MAX_BINDS) _exit(125);
+      base.binds[base.nbinds++] = argv[i + 1];
+    } else if (!strcmp(argv[i], "--mask")) {
+      if (mask_problem(argv[i + 1]) || base.nmasks == MAX_MASKS) _exit(125);
+      base.masks[base.nmasks++] = argv[i + 1];
     } else _exit(125);
   }
   if (parent && getppid() != parent) _exit(125);

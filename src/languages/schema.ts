@@ -35,7 +35,7 @@ export const LanguageProfileSchema = Type.Object(
     compile: Type.Optional(Type.Object({ command: Command, limits: Type.Optional(LimitsPartial) }, { additionalProperties: false })),
     run: Type.Object({ command: Command }, { additionalProperties: false }),
     env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String())),
-    binds: Type.Optional(Type.Array(Type.String({ pattern: '^/' }))),
+    binds: Type.Optional(Type.Array(Type.String({ pattern: '^/(?!(dev|proc)(/|$))', description: 'Host paths bound read-only; not /dev or /proc (the sandbox builds its own: native/args.c)' }))),
     seccomp: Type.String({ pattern: '^[a-z0-9-]+$' }),
     entryPoint: Type.Optional(
       Type.Object(

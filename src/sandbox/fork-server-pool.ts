@@ -1,4 +1,5 @@
 import { ForkServer, ForkServerError, type SandboxProcess, type StreamChunkHandler } from './fork-server.js';
+import type { SharedRoot } from './spec.js';
 
 /**
  * The fork servers of one sandbox host: at most `maxServers` (the host's slots), started on
@@ -16,6 +17,7 @@ export class ForkServerPool {
     private readonly launcherPath: string,
     private readonly cgroupProcs: string[],
     private readonly maxServers: number,
+    private readonly root: SharedRoot,
   ) {}
 
   start(launcherArgs: string[], input: Buffer, stdin: Buffer, onChunk: StreamChunkHandler): SandboxProcess {
@@ -67,7 +69,7 @@ export class ForkServerPool {
       server = this.idle.pop();
     }
     if (server) return server;
-    const fresh = new ForkServer(this.launcherPath, this.cgroupProcs);
+    const fresh = new ForkServer(this.launcherPath, this.cgroupProcs, this.root);
     this.all.add(fresh);
     return fresh;
   }

@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { encodeFrame, encodeRunRequest, FRAME, FRAME_HEADER_BYTES, MAX_FRAME_BYTES, MAX_REQUEST_BYTES, REQUEST } from './protocol.js';
+import type { SharedRoot } from './spec.js';
 
 // The worker's end of the launcher's fork server (`codexec-launcher --server`, native/server.c):
 // one long-lived static process per executor slot that clones each execution's init straight into
@@ -40,9 +41,13 @@ export class ForkServer {
   private running: Running | null = null;
   private dead: Error | null = null;
 
-  /** `cgroupProcs`: the servers' group (cgroup.procs per hierarchy), joined before it serves. */
-  constructor(launcherPath: string, cgroupProcs: string[] = []) {
-    this.child = spawnServer(launcherPath, cgroupProcs);
+  /**
+   * `cgroupProcs`: the servers' group (cgroup.procs per hierarchy), joined before it serves.
+   * `root`: the part of the root its standby builds ahead; every request's binds and masks must
+   * begin with it (spec.ts, sharedRoot). None: each request builds its whole root.
+   */
+  constructor(launcherPath: string, cgroupProcs: string[] = [], root: SharedRoot = { binds: [], maskedPaths: [] }) {
+    this.child = spawnServer(launcherPath, cgroupProcs, root);
     this.setRef(false);
     this.child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
     this.child.stdin.on('error', () => {});
@@ -128,8 +133,9 @@ export class ForkServer {
   }
 }
 
-function spawnServer(launcherPath: string, cgroupProcs: string[]) {
+function spawnServer(launcherPath: string, cgroupProcs: string[], root: SharedRoot) {
   const args = ['--server', '--parent', String(process.pid), ...cgroupProcs.flatMap((p) => ['--cgroup', p])];
+  args.push(...root.binds.flatMap((p) => ['--ro', p]), ...root.maskedPaths.flatMap((p) => ['--mask', p]));
   return execa(launcherPath, args, {
     stdio: ['pipe', 'pipe', 'ignore'],
     extendEnv: false,

@@ -10,7 +10,7 @@ import type { SandboxFile, SandboxHost, SandboxRequest, SandboxResult } from './
 import { sandboxFailure } from './failure.js';
 import { loadSeccompProfile } from './seccomp/index.js';
 import type { SandboxHostSettings } from './settings.js';
-import { buildSandboxSpec, type PhaseSpec, type SandboxSpec } from './spec.js';
+import { buildSandboxSpec, sharedRoot, type PhaseSpec, type SandboxSpec } from './spec.js';
 
 // The one isolated way to run a sandbox: a fork server of this host clones the execution's init
 // into fresh namespaces (native/), each phase in a cgroup of its own with the spec's limits, the
@@ -34,7 +34,7 @@ export class IsolatedHost implements SandboxHost {
     this.cg = detectCgroups({ parent: settings.cgroupParent });
     const servers = openServersGroup(this.cg, settings.capacity.slots);
     this.releaseServersGroup = servers.release;
-    this.forkServers = new ForkServerPool(settings.launcherPath, servers.group.procsPaths, settings.capacity.slots);
+    this.forkServers = new ForkServerPool(settings.launcherPath, servers.group.procsPaths, settings.capacity.slots, sharedRoot(settings.sandbox));
     this.nextUid = uidAllocator(settings.uidBase);
   }
 

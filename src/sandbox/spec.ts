@@ -132,6 +132,20 @@ export interface SandboxSettings {
 
 const checker = TypeCompiler.Compile(SandboxSpecSchema);
 
+/**
+ * The part of the root every execution of a host shares: the binds and masks each spec begins
+ * with, in this order. A fork server's standby builds it before a request comes (native/mounts.c,
+ * prebuild_root) and refuses a request whose binds or masks do not begin with it.
+ */
+export interface SharedRoot {
+  binds: string[];
+  maskedPaths: string[];
+}
+
+export function sharedRoot(settings: SandboxSettings = {}): SharedRoot {
+  return { binds: [...BASE_BINDS], maskedPaths: [...(settings.maskedPaths ?? MASKED_PATHS)] };
+}
+
 export interface SpecInput {
   plan: Pick<ExecutionPlan, 'compile' | 'run' | 'env' | 'binds'>;
   phases: ('compile' | 'run')[];
@@ -165,11 +179,12 @@ export function buildSandboxSpec(input: SpecInput, settings: SandboxSettings = {
   // The run's tmpfs sizes apply to every sandbox of an execution, so that what a compile sandbox
   // exports always fits the run sandboxes it is copied into.
   const tmpfsBytes = plan.run.limits.tmpfsBytes;
+  const root = sharedRoot(settings);
   const spec = Value.Default(SandboxSpecSchema, withoutUndefined({
     workdirBytes: tmpfsBytes,
     tmpBytes: tmpfsBytes,
-    binds: dedupe([...BASE_BINDS, ...plan.binds]),
-    maskedPaths: settings.maskedPaths,
+    binds: dedupe([...root.binds, ...plan.binds]),
+    maskedPaths: root.maskedPaths,
     env: { ...BASE_ENV, ...plan.env },
     niceValue: settings.niceValue,
     exportMaxBytes: input.exportWorkdir ? tmpfsBytes : null,

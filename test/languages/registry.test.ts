@@ -83,6 +83,9 @@ describe('LanguageRegistry', () => {
     await expect(LanguageRegistry.load(profilesWith({ python: { ...python, run: { command: ['$python', '-X{memory_gib}', 'main.py'] } } }), config)).rejects.toThrow(/run\.command: \{memory_gib\} is not a known placeholder/);
     await expect(LanguageRegistry.load(profilesWith({ python: { ...python, seccomp: 'none-such' } }), config)).rejects.toThrow(/seccomp/);
     await expect(LanguageRegistry.load(profilesWith({ python: { ...python, extra: 1 } }), config)).rejects.toThrow(ProfileError);
+    // A bind at or under /dev or /proc would cover what the sandbox builds there (native/args.c refuses it too).
+    for (const bad of ['/proc', '/proc/1/root', '/dev/shm']) await expect(LanguageRegistry.load(profilesWith({ python: { ...python, binds: [bad] } }), config)).rejects.toThrow(/binds/);
+    await expect(LanguageRegistry.load(profilesWith({ python: { ...python, binds: ['/process', '/devices'] } }), config)).resolves.toBeDefined();
   });
   it('fills {memory_mib} in a command with the phase\'s memory limit, and leaves other words alone', async () => {
     const reg = await LanguageRegistry.load(profilesWith({ python: { ...python, run: { command: ['$python', '-Xheap={memory_mib}m', 'main.py'] } } }), config, { probeVersions: false });
