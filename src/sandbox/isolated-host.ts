@@ -14,9 +14,9 @@ import { buildSandboxSpec, sharedRoot, type PhaseSpec, type SandboxSpec } from '
 
 // The one isolated way to run a sandbox: a fork server of this host clones the execution's init
 // into fresh namespaces (native/), each phase in a cgroup of its own with the spec's limits, the
-// seccomp filter compiled at startup. After init is gone, the groups are killed, their memory is
-// waited for (bounded) and they are removed before the result is returned: the slot is free only
-// when what the execution held is.
+// seccomp filter compiled at startup. After init is gone, the groups are killed and their memory
+// is waited for (bounded) before the result is returned: the slot is free only when what the
+// execution held is. Their empty directories are removed right after (releaseGroups).
 
 /** How long a finished execution's memory may take to be released before the result says so. */
 export const MEMORY_RELEASE_WAIT_MS = 2000;
@@ -29,6 +29,7 @@ export class IsolatedHost implements SandboxHost {
   private readonly cg: CgroupHost;
   private readonly nextUid: () => number;
   private readonly releaseServersGroup: () => void;
+  private readonly removals = new Set<Promise<unknown>>();
 
   constructor(private readonly settings: SandboxHostSettings) {
     this.cg = detectCgroups({ parent: settings.cgroupParent });
@@ -60,13 +61,28 @@ export class IsolatedHost implements SandboxHost {
       result = { ...sandboxFailure(err), artifacts: null, seccompDigest };
     }
     const held = await releaseGroups(groups);
+    this.removeLater(groups);
     if (held > 0) result.warnings.push(`the sandbox's memory (${Math.ceil(held / 1048576)} MiB) was not released within ${MEMORY_RELEASE_WAIT_MS} ms of its end`);
     return result;
   }
 
   async close(): Promise<void> {
     this.forkServers.close();
+    await Promise.all(this.removals);
     this.releaseServersGroup();
+  }
+
+  /**
+   * Removes the released groups' directories once the result is on its way (the next turn of the
+   * event loop): a removal is a few synchronous rmdir calls (one per v1 hierarchy, ~0.26 ms in
+   * all here) that the result need not wait for, as the groups are empty and their memory gone.
+   * close() waits for them; a worker that dies first leaves them to the sweep.
+   */
+  private removeLater(groups: ExecutionGroup[]): void {
+    if (groups.length === 0) return;
+    const removal = new Promise<void>((resolve) => setImmediate(resolve)).then(() => Promise.all(groups.map((g) => g.remove().catch(() => {}))));
+    this.removals.add(removal);
+    void removal.finally(() => this.removals.delete(removal));
   }
 
   private groupLimits(phase: PhaseSpec, spec: SandboxSpec) {
@@ -135,9 +151,9 @@ function safeStats(group: ExecutionGroup): GroupStats | null {
 
 /**
  * Kills what is left and waits for the memory; returns the bytes still held after the wait (0:
- * released). The groups are removed after that, off the result's path (removing a group moves
- * whatever it still holds to the parent, so it must come after the wait); one that cannot be
- * removed now is swept at the next start.
+ * released). The groups are removed after that (IsolatedHost.removeLater), off the result's path:
+ * removing a group moves whatever it still holds to the parent, so it must come after the wait;
+ * one that cannot be removed now is swept at the next start.
  */
 async function releaseGroups(groups: ExecutionGroup[]): Promise<number> {
   let held = 0;
@@ -149,7 +165,6 @@ async function releaseGroups(groups: ExecutionGroup[]): Promise<number> {
       // reported by the sweep
     }
   }
-  void Promise.all(groups.map((g) => g.remove().catch(() => {})));
   return held;
 }
 
