@@ -4,7 +4,7 @@ import type { ExecutionPlan } from '../../src/domain/plan.js';
 import { SandboxSetupError } from '../../src/domain/errors.js';
 import { encodeLauncherInput, launcherArgs } from '../../src/sandbox/launcher-args.js';
 import { decodeRecords, isSafeRelativePath } from '../../src/sandbox/protocol.js';
-import { BASE_BINDS, MASKED_PATHS, buildSandboxSpec, checkSpec } from '../../src/sandbox/spec.js';
+import { BASE_BINDS, MASKED_PATHS, buildSandboxSpec, checkSpec, sharedRoot } from '../../src/sandbox/spec.js';
 
 // The sandbox spec and the launcher's options, as pure functions: nothing runs here.
 
@@ -21,6 +21,21 @@ const rt = { uid: 201234, gid: 201234, cgroupProcs: [['/sys/fs/cgroup/memory/cod
 const optionValues = (args: string[], name: string) => args.flatMap((a, i) => (a === name ? [args[i + 1]!] : []));
 
 describe('buildSandboxSpec', () => {
+  it('begins every spec\'s binds and masks with the host\'s shared root, in its order (a fork server\'s standby builds that part ahead)', () => {
+    const masks = ['/proc/keys', '/proc/cmdline'];
+    for (const settings of [{}, { maskedPaths: masks }]) {
+      const root = sharedRoot(settings);
+      // A plan that repeats a base bind does not move it: the base stays a prefix.
+      const p = { ...plan(), binds: ['/usr/lib/jvm', '/usr', root.binds.at(-1)!] };
+      const spec = buildSandboxSpec({ plan: p, phases: ['run'], exportWorkdir: false }, settings);
+      expect(spec.binds.slice(0, root.binds.length)).toEqual(root.binds);
+      expect(spec.binds.slice(root.binds.length)).toEqual(['/usr/lib/jvm']);
+      expect(spec.maskedPaths).toEqual(root.maskedPaths);
+    }
+    expect(sharedRoot({ maskedPaths: masks }).maskedPaths).toEqual(masks);
+    expect(sharedRoot().maskedPaths).toEqual([...MASKED_PATHS]);
+  });
+
   it('takes the phases, limits, env and binds from the plan, and restrictive defaults for the rest', () => {
     const spec = buildSandboxSpec({ plan: plan(), phases: ['compile', 'run'], exportWorkdir: false });
     expect(spec.phases.map((p) => [p.name, p.memoryBytes, p.wallTimeMs, p.stdinNull, p.mergedOutput])).toEqual([
