@@ -180,9 +180,24 @@ struct standby {
   int ready;
   pid_t pid;
   int pidfd;
+  int mntns; /* its mount namespace (below), or -1 */
   int ours[NCHILD];
 };
 static struct standby sb;
+
+/*
+ * The server keeps a reference to each init's mount namespace, so that tearing it down (every
+ * mount of the root, the tmpfs mounts and what the program wrote there, and an RCU grace period
+ * in the kernel's namespace_unlock) happens when the server drops it, right after the execution's
+ * exit frame, instead of inside init's exit, before it: ~0.4 ms off every result. Nothing runs in
+ * that namespace any more by then: init, and with it every process of the pid namespace, is dead
+ * and reaped. -1 when it cannot be opened: then init's exit tears it down as before.
+ */
+static int open_mount_ns(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
+  return open(path, O_RDONLY | O_CLOEXEC);
+}
 
 /* Clone a standby init with fresh pipes into sb; 0, or an errno with everything closed. */
 static int clone_standby(void) {
@@ -207,6 +222,7 @@ static int clone_standby(void) {
   }
   sb.pid = pid;
   sb.pidfd = (int)syscall(434 /* pidfd_open, Linux 5.3 */, pid, 0);
+  sb.mntns = open_mount_ns(pid);
   sb.ready = 1;
   return 0;
 }
@@ -218,6 +234,7 @@ static void discard_standby(void) {
   for (int i = 0; i < NCHILD; i++) if (sb.ours[i] >= 0) close(sb.ours[i]);
   while (waitpid(sb.pid, NULL, __WALL) < 0 && errno == EINTR) {}
   if (sb.pidfd >= 0) close(sb.pidfd);
+  if (sb.mntns >= 0) close(sb.mntns);
   sb.ready = 0;
 }
 
@@ -248,6 +265,7 @@ struct execution {
   int in_fd, stdin_fd;
   uint32_t in_off, stdin_off;
   struct relay outs[NOUT];
+  int mntns;
   int open_outs, reaped, killed, ctl_open, status;
   long long drain_deadline;
 };
@@ -267,6 +285,7 @@ static int start_init(struct execution *x, int *alive_fd) {
   x->pid = sb.pid;
   sb.ready = 0;
   x->pidfd = sb.pidfd;
+  x->mntns = sb.mntns;
   x->in_fd = ours[C_INPUT];
   x->stdin_fd = ours[C_STDIN];
   *alive_fd = ours[C_ALIVE];
@@ -361,7 +380,7 @@ static void srv_run(unsigned char *payload, uint32_t len) {
   struct request rq = { 0 };
   int err = parse_request(payload, len, &rq);
   if (err) { srv_fail("request", err); return; }
-  struct execution x = { .rq = &rq, .ctl_open = 1 };
+  struct execution x = { .rq = &rq, .ctl_open = 1, .mntns = -1 };
   int alive_fd = -1;
   err = start_init(&x, &alive_fd);
   if (err) { srv_fail("clone", err); return; }
@@ -380,6 +399,7 @@ static void srv_run(unsigned char *payload, uint32_t len) {
     }
   }
   srv_frame('X', &code, 4);
+  if (x.mntns >= 0) close(x.mntns); /* the namespace's teardown, after the result is out */
   if (!x.ctl_open) _exit(0);
   clone_standby(); /* for the next request; without one, that request clones its own */
 }
