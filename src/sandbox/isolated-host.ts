@@ -16,7 +16,7 @@ import { buildSandboxSpec, sharedRoot, type PhaseSpec, type SandboxSpec } from '
 // into fresh namespaces (native/), each phase in a cgroup of its own with the spec's limits, the
 // seccomp filter compiled at startup. After init is gone, the groups are killed and their memory
 // is waited for (bounded) before the result is returned: the slot is free only when what the
-// execution held is. Their empty directories are removed right after (releaseGroups).
+// execution held is. Their empty directories are removed right after (removeLater).
 
 /** How long a finished execution's memory may take to be released before the result says so. */
 export const MEMORY_RELEASE_WAIT_MS = 2000;
