@@ -36,6 +36,15 @@ export async function openSandbox({ capacity, language = 'python' } = {}) {
   const profile = languages.resolve(language);
   let seq = 0;
   const tag = `bench${process.pid}`;
+  const cg = cgroups.detectCgroups({ parent: settings.cgroupParent });
+  // The fork-server request of the last run (launcherRun sends it again).
+  let recorded = null;
+  const start = host.forkServers.start.bind(host.forkServers);
+  host.forkServers.start = (args, input, stdin, onChunk) => {
+    recorded = { args, input, stdin };
+    return start(args, input, stdin, onChunk);
+  };
+  const limitsOf = (p) => ({ memoryBytes: p.limits.default.memoryBytes, processes: p.limits.default.processes, cpuQuotaPercent: settings.sandbox.cpuQuotaPercent ?? 100 });
   return {
     report,
     profile,
@@ -52,11 +61,36 @@ export async function openSandbox({ capacity, language = 'python' } = {}) {
       });
       return { ms: performance.now() - t0, outcome };
     },
+    /**
+     * The launcher alone: the fork-server request of the last run() again, with a fresh execution
+     * group made and removed outside the timing, timed from the request to the exit frame. What
+     * runInSandbox adds on top of it is Node's side of a run (the spec, the group's files, the
+     * outcome, the kill and the memory check).
+     */
+    async launcherRun() {
+      const last = recorded;
+      if (!last) throw new Error('launcherRun: no request recorded yet (call run() first)');
+      const group = cgroups.createExecutionGroup(cg, `${tag}-l${seq++}`, limitsOf(profile));
+      const procs = [...group.procsPaths];
+      const args = last.args.map((w, i) => (last.args[i - 1] === '--cgroup' ? procs.shift() : w));
+      const out = { stdout: '', status: '' };
+      try {
+        const t0 = performance.now();
+        const started = host.forkServers.start(args, last.input, last.stdin, (fd, c) => {
+          if (fd === 1) out.stdout += c;
+          else if (fd === 4) out.status += c;
+        });
+        const code = await started.done;
+        return { ms: performance.now() - t0, code, ...out };
+      } finally {
+        await group.kill().catch(() => {});
+        await group.remove().catch(() => {});
+      }
+    },
     /** Removes this process's cgroup worker directory (else the next codexec start sweeps it). */
     async close() {
       host.close?.();
       try {
-        const cg = cgroups.detectCgroups({ parent: settings.cgroupParent });
         // Let not-awaited group removals of the last runs finish first.
         await new Promise((r) => setTimeout(r, 50));
         await cgroups.releaseWorkerDir(cg);
