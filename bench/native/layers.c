@@ -1,8 +1,12 @@
 /*
- * The layer ladder: starts a program with a chosen set of the sandbox's layers, built the way
- * native/launcher.c builds them (kept in step by hand: this file never links the launcher), and
+ * The layer ladder: starts a program with a chosen set of the sandbox's layers, built the way the
+ * launcher (native/) builds them (kept in step by hand: this file never links the launcher), and
  * times each run, so that the difference between two sets is the cost of one layer, and toggling
- * one layer at a time shows what slows the program itself down.
+ * one layer at a time shows what slows the program itself down. Every layer is built inside the
+ * run: the fork server's standby (clone, namespaces and the shared part of the root made before
+ * the request) and its mount-namespace teardown after the result are not modelled, so the full
+ * ladder is what the layers cost, not the launcher's floor; bench/sandbox-overhead.mjs times the
+ * launcher itself ("the launcher alone").
  *
  *   layers --layers LIST [--layers LIST]... [--runs N] [--warmup W] [--cwd DIR] [--file NAME=HOSTPATH]
  *          [--ro PATH]... [--seccomp FILE] [--uid U] [--nice N] [--env K=V]... [--expect TEXT] -- PROGRAM ARGS...
