@@ -53,8 +53,8 @@ void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--export-fd")) { NEED(); cfg.export_fd = (int)num(v); }
     else if (!strcmp(a, "--export-max-bytes")) { NEED(); cfg.export_max_bytes = (unsigned long long)num(v); }
     else if (!strcmp(a, "--nice")) { NEED(); cfg.nice = (int)num(v); if (cfg.nice > 19) usage("--nice 0..19"); }
-    else if (!strcmp(a, "--mask")) { NEED(); if (mask_problem(v)) usage(mask_problem(v)); if (cfg.nmasks == MAX_MASKS) usage("too many --mask"); cfg.masks[cfg.nmasks++] = v; }
-    else if (!strcmp(a, "--ro")) { NEED(); if (bind_problem(v)) usage(bind_problem(v)); if (cfg.nbinds == MAX_BINDS) usage("too many --ro"); cfg.binds[cfg.nbinds++] = v; }
+    else if (!strcmp(a, "--mask")) { NEED(); const char *bad = mask_problem(v); if (bad) usage(bad); if (cfg.nmasks == MAX_MASKS) usage("too many --mask"); cfg.masks[cfg.nmasks++] = v; }
+    else if (!strcmp(a, "--ro")) { NEED(); const char *bad = bind_problem(v); if (bad) usage(bad); if (cfg.nbinds == MAX_BINDS) usage("too many --ro"); cfg.binds[cfg.nbinds++] = v; }
     else if (!strcmp(a, "--tmpfs")) {
       /* PATH:BYTES:MODE(octal) */
       NEED();

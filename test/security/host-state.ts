@@ -115,6 +115,11 @@ export function ownStandbys(): number[] {
   return all.filter((pid) => isStandby(pid, servers, all));
 }
 
+/** The standby init of one of this test process's fork servers, if it has one now. */
+export function standbyOf(server: number): number | undefined {
+  return ownStandbys().find((pid) => parentOf(pid) === server);
+}
+
 /** Descendants of this test process, fork servers and their standby inits excepted. */
 function ownDescendants(all: number[]): Set<number> {
   const parent = new Map(all.map((pid) => [pid, parentOf(pid)]));

@@ -4,6 +4,7 @@ import { ForkServer } from '../../src/sandbox/fork-server.js';
 import { defaultLauncherPath } from '../../src/sandbox/host.js';
 import { sharedRoot, type SharedRoot } from '../../src/sandbox/spec.js';
 import { IS_ROOT, RAW_PHASE, SKIP_MESSAGE } from './helpers.js';
+import { ownForkServers, standbyOf } from './host-state.js';
 import { securitySuite } from './suite.js';
 
 // A fork server's standby builds the part of the root every execution shares before a request
@@ -12,38 +13,6 @@ import { securitySuite } from './suite.js';
 // root it asked for or nothing, and that a failed prebuild reaches the request as a setup error.
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The children of `ppid` named cx-standby (a standby that has read no request yet). */
-function standbysOf(ppid: number): number[] {
-  const out: number[] = [];
-  for (const e of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== ppid) continue;
-      if (fs.readFileSync(`/proc/${e}/comm`, 'utf8').trim() === 'cx-standby') out.push(Number(e));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
-/** The fork server processes this test process started (children running `--server`). */
-function serverPids(): number[] {
-  const out: number[] = [];
-  for (const e of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== process.pid) continue;
-      if (fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0')[1] === '--server') out.push(Number(e));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
 
 /** Mount points (with their source) of a process, from its mountinfo. */
 function mountsOf(pid: number): { point: string; source: string; fstype: string }[] {
@@ -82,13 +51,13 @@ describe.skipIf(!IS_ROOT)(`prebuilt root${IS_ROOT ? '' : ` (${SKIP_MESSAGE})`}`,
   const root = sharedRoot();
 
   it('the standby has built the shared root before any request: binds, /dev, /proc and masks', async () => {
-    const before = new Set(serverPids());
+    const before = new Set(ownForkServers());
     const server = new ForkServer(defaultLauncherPath(), [], root);
     try {
       let standby: number | undefined;
       for (let i = 0; i < 250 * suite.slow() && standby === undefined; i++) {
-        const ours = serverPids().filter((p) => !before.has(p));
-        standby = ours.flatMap(standbysOf)[0];
+        const ours = ownForkServers().filter((p) => !before.has(p));
+        standby = ours.map(standbyOf).find((pid) => pid !== undefined);
         if (standby === undefined) await sleep(20);
       }
       expect(standby, 'a standby of the new server').toBeDefined();
