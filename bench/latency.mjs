@@ -34,6 +34,8 @@ export async function main(opts) {
   const raw = spawnServer([PYTHON, '-I', '-B', 'main.py'], { cwd: dir, expect: EXPECTED, env: RAW_ENV });
   const rawTimes = [];
   const rawCpu = [];
+  // The HTTP floor: GET /healthz with the same client after the same pause, once per round.
+  const floor = [];
   const m = Object.fromEntries(modes.map((k) => [k, { e2e: [], post: [], queue: [], span: [], polls: [], failures: 0, first: null }]));
   try {
     const [session] = await createSessions(server.client, 1, HELLO);
@@ -59,6 +61,8 @@ export async function main(opts) {
     await raw.run(warmup);
     const started = performance.now();
     for (let i = 0; i < n && performance.now() - started < maxMs; i++) {
+      floor.push((await c.request('GET', '/healthz')).ms);
+      await sleep(5);
       for (const mode of modes) {
         // A raw run before each codexec run, so that both see the same machine load.
         for (const r of await raw.run(1)) {
@@ -92,7 +96,7 @@ export async function main(opts) {
 
   const r = summarize(rawTimes);
   const row = (name, x) => [name, x.n, x.median, x.p90, x.p99, x.max];
-  const rows = [row('raw python wall, C spawner (reference)', r)];
+  const rows = [row('raw python wall, C spawner (reference)', r), row('GET /healthz, same client, same pause (HTTP floor)', summarize(floor))];
   const targets = [];
   const baseline = `raw python by the C spawner, interleaved (p50 ${fmt(r.median)} ms, p99 ${fmt(r.p99)} ms, n ${r.n})`;
   let failed = r.n === 0;
@@ -113,6 +117,7 @@ export async function main(opts) {
     }
     if (e.n === 0) failed = true;
   }
+  notes.push(`the HTTP floor is one request's round trip through this client and serve's HTTP stack after an idle moment; a run takes two (POST, then the GET that ends it) and at least that much of its e2e is neither the queue nor the sandbox`);
   notes.push(`p50 against raw's p50, p99 against raw's p99 (like for like); raw CPU median ${fmt(summarize(rawCpu).median)} ms; ${executors} executors; queue wait and run span come from the execution's own timestamps (millisecond resolution)`);
   return {
     name: 'End-to-end latency, idle system, one run at a time',
