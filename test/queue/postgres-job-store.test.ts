@@ -5,7 +5,7 @@ import type { ExecutionRecord } from '../../src/domain/execution.js';
 import { migrate, MIGRATIONS } from '../../src/queue/postgres/migrations.js';
 import type { JobQueue } from '../../src/queue/core/job-queue.js';
 import { openPostgresQueue } from '../../src/queue/open.js';
-import { JOBS_CHANNEL, STATEMENTS } from '../../src/queue/postgres/sql.js';
+import { ADVISORY_KEY_QUEUE_DEPTH, ADVISORY_NAMESPACE, JOBS_CHANNEL, STATEMENTS } from '../../src/queue/postgres/sql.js';
 import { jobStoreConformance } from './job-store-conformance.js';
 import { completedResult, newExecution, testPlan } from './helpers.js';
 import { DATABASE_URL, createSchema, describePostgres, withClient, type TestSchema } from './postgres-helpers.js';
@@ -278,6 +278,45 @@ describePostgres('JobQueue', () => {
         // Empty the queue for the next round.
         for (let i = 0; i < 20; i++) await store.cancelQueuedForSession(`s${round * 100 + i}`, T);
       }
+    });
+
+    // Migration 6: far below the depth limit (by more than max_connections) enqueues share the
+    // depth lock; nearer, they take it alone and count exactly.
+    const maxConnections = () => withClient(DATABASE_URL, async (c) => Number((await c.query('SHOW max_connections')).rows[0].max_connections));
+    const settlesWithin = (p: Promise<unknown>, ms: number) =>
+      Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+
+    it('far below the depth limit an enqueue does not wait for others holding the depth lock shared; near it, or while one holds it alone, it waits', async () => {
+      const far = (await maxConnections()) + 1000;
+      await withClient(schema.url, async (holder) => {
+        const lock = (mode: 'shared' | 'alone') =>
+          holder.query(`BEGIN; SELECT ${mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock'}(${ADVISORY_NAMESPACE}, ${ADVISORY_KEY_QUEUE_DEPTH})`);
+        await lock('shared');
+        // Another enqueue holds the lock shared: one far below the limit goes on at once...
+        expect(await settlesWithin(store.enqueue(newExecution({ sessionId: 's-far' }), { now: T, maxQueueDepth: far }), 5000)).toBe(true);
+        // ...one near it waits for that enqueue's commit, then counts.
+        const near = store.enqueue(newExecution({ sessionId: 's-near' }), { now: T, maxQueueDepth: 5 });
+        expect(await settlesWithin(near, 300)).toBe(false);
+        await holder.query('COMMIT');
+        expect((await near).created).toBe(true);
+        // An enqueue near the limit holds it alone: even one far below waits for its commit.
+        await lock('alone');
+        const farWhileExact = store.enqueue(newExecution({ sessionId: 's-far2' }), { now: T, maxQueueDepth: far });
+        expect(await settlesWithin(farWhileExact, 300)).toBe(false);
+        await holder.query('COMMIT');
+        expect((await farWhileExact).created).toBe(true);
+      });
+    });
+
+    it('concurrent enqueues across the shared and the exact depth check admit exactly the limit', async () => {
+      // The first enqueues pass below the margin with the lock shared, the rest one at a time.
+      const limit = (await maxConnections()) + 10;
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: limit + 30 }, (_, i) => stores[i % 2].enqueue(newExecution({ sessionId: `m${i}` }), { now: T, maxQueueDepth: limit })),
+      );
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(limit);
+      for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toMatchObject({ code: 'queue_full' });
+      expect((await store.stats(T)).counts.QUEUED).toBe(limit);
     });
 
     it('two rescuers at once: each expired lease rescued exactly once', async () => {

@@ -7,6 +7,7 @@ import {
   ADVISORY_OWNER_NAMESPACE,
   ADVISORY_SCOPE_NAMESPACE,
   ADVISORY_SESSION_NAMESPACE,
+  DEPTH_NEAR_LIMIT_SQLSTATE,
   JOBS_CHANNEL,
 } from './sql.js';
 
@@ -353,6 +354,65 @@ BEGIN
       RETURN NEXT r;
     END IF;
   END LOOP;
+END $$;
+`,
+  },
+  {
+    version: 6,
+    name: 'enqueues far below the queue depth limit do not wait for each other',
+    // codexec_enqueue of migration 4 again, but for its depth check. There every enqueue took the
+    // queue-depth lock exclusively and held it through its commit (the WAL flush included): every
+    // enqueue of every API node waited for the one before, on a lock that only the last places
+    // below the limit need. Now an enqueue first takes that lock shared (enqueues share it and do
+    // not wait for each other) and counts the queued jobs after it is granted. It goes on only
+    // if they are fewer than the limit minus max_connections: each enqueue in flight holds a
+    // connection, so even all of them at once cannot pass the limit. Nearer the limit, the shared
+    // lock is given back (the inner block's subtransaction ends with it) and the enqueue takes the
+    // lock exclusively as before, which waits for every enqueue holding it shared to commit: the
+    // count after it is exact. So the limit still admits exactly as many as it says. The rest of
+    // the function is unchanged (read migration 4's comment).
+    sql: `
+CREATE OR REPLACE FUNCTION codexec_enqueue(
+  p_id TEXT, p_session_id TEXT, p_owner TEXT, p_scope TEXT, p_language TEXT, p_source_code BYTEA, p_plan JSON,
+  p_callback_url TEXT, p_max_attempts INTEGER, p_idempotency_key TEXT, p_request_hash TEXT, p_now BIGINT,
+  p_session_limit INTEGER, p_owner_limit INTEGER, p_depth_limit INTEGER
+) RETURNS SETOF executions LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  IF p_idempotency_key IS NOT NULL THEN
+    PERFORM pg_advisory_xact_lock(${ADVISORY_SCOPE_NAMESPACE}, hashtext(p_scope));
+    RETURN QUERY SELECT * FROM executions WHERE idempotency_scope = p_scope AND idempotency_key = p_idempotency_key;
+    IF FOUND THEN RETURN; END IF;
+  END IF;
+  IF p_session_limit IS NOT NULL THEN
+    PERFORM pg_advisory_xact_lock(${ADVISORY_SESSION_NAMESPACE}, hashtext(p_session_id));
+    IF (SELECT COUNT(*) FROM (SELECT 1 FROM executions WHERE session_id = p_session_id AND status IN ('QUEUED', 'RUNNING')
+        LIMIT p_session_limit) AS q) >= p_session_limit THEN RETURN; END IF;
+  END IF;
+  IF p_owner_limit IS NOT NULL THEN
+    PERFORM pg_advisory_xact_lock(${ADVISORY_OWNER_NAMESPACE}, hashtext(p_owner));
+    IF (SELECT COUNT(*) FROM (SELECT 1 FROM executions WHERE owner = p_owner AND status IN ('QUEUED', 'RUNNING')
+        LIMIT p_owner_limit) AS q) >= p_owner_limit THEN RETURN; END IF;
+  END IF;
+  IF p_depth_limit IS NOT NULL THEN
+    BEGIN
+      PERFORM pg_advisory_xact_lock_shared(${ADVISORY_NAMESPACE}, ${ADVISORY_KEY_QUEUE_DEPTH});
+      IF (SELECT COUNT(*) FROM (SELECT 1 FROM executions WHERE status = 'QUEUED' LIMIT p_depth_limit) AS q)
+          >= p_depth_limit - current_setting('max_connections')::int THEN
+        RAISE EXCEPTION USING ERRCODE = '${DEPTH_NEAR_LIMIT_SQLSTATE}';
+      END IF;
+    EXCEPTION WHEN SQLSTATE '${DEPTH_NEAR_LIMIT_SQLSTATE}' THEN
+      PERFORM pg_advisory_xact_lock(${ADVISORY_NAMESPACE}, ${ADVISORY_KEY_QUEUE_DEPTH});
+      IF (SELECT COUNT(*) FROM (SELECT 1 FROM executions WHERE status = 'QUEUED' LIMIT p_depth_limit) AS q) >= p_depth_limit THEN
+        RETURN;
+      END IF;
+    END;
+  END IF;
+  RETURN QUERY
+    INSERT INTO executions (id, session_id, owner, idempotency_scope, language, source_code, plan, callback_url,
+                            status, attempt, max_attempts, idempotency_key, request_hash, run_after, queued_at)
+    VALUES (p_id, p_session_id, p_owner, p_scope, p_language, p_source_code, p_plan, p_callback_url,
+            'QUEUED', 0, p_max_attempts, p_idempotency_key, p_request_hash, p_now, p_now)
+    RETURNING *;
 END $$;
 `,
   },

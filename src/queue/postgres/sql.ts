@@ -8,7 +8,8 @@ import { WEBHOOK_SQL } from './webhook-sql.js';
 // trigger are in migrations.ts.
 //
 // Locks: a transaction that waits for more than one lock takes them in one fixed order (the
-// advisory locks scope, session, owner, queue depth; then rows by seq), and every other
+// advisory locks scope, session, owner, queue depth (shared far below the limit, migration 6);
+// then rows by seq), and every other
 // multi-row lock is taken with SKIP LOCKED, which never waits. So no two transactions of the
 // queue can deadlock, and it needs no retry loop.
 
@@ -21,6 +22,8 @@ export const JOBS_CHANNEL = 'codexec_jobs';
 export const ADVISORY_NAMESPACE = 0x63647871;
 export const ADVISORY_KEY_MIGRATIONS = 1;
 export const ADVISORY_KEY_QUEUE_DEPTH = 2;
+/** Raised and caught inside codexec_enqueue (migration 6) when the queue is near its depth limit; never reaches a client. */
+export const DEPTH_NEAR_LIMIT_SQLSTATE = 'CXQ01';
 /** 'cdxs', 'cdxo', 'cdxi': per-session, per-owner and per-idempotency-scope locks, keyed by hashtext (a collision only serialises two keys). */
 export const ADVISORY_SESSION_NAMESPACE = 0x63647873;
 export const ADVISORY_OWNER_NAMESPACE = 0x6364786f;
