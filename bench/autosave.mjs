@@ -7,11 +7,11 @@
 //
 //   node bench/autosave.mjs [--short] [--seconds=10] [--connections=100] [--sessions=200]
 //     [--database-url=postgres://...] [--only=sqlite|postgres]
-import { parseArgs, isMain, positiveInt } from './lib/args.mjs';
+import { parseArgs, isMain } from './lib/args.mjs';
 import { fmt, ratio } from './lib/stats.mjs';
 import { runStandalone } from './lib/report.mjs';
 import { startServer, createSessions } from './lib/server.mjs';
-import { cannon, load1, cpuOver, createSchema } from './lib/load.mjs';
+import { cannon, load1, cpuOver, loadOptions, eachDatabase } from './lib/load.mjs';
 
 const TARGETS = {
   sqlite: { rps: 5000, p99Ms: 20 },
@@ -57,26 +57,9 @@ async function measure(env, { seconds, connections, sessionCount }, backends = a
 }
 
 export async function main(opts) {
-  const seconds = opts.extra.seconds ? positiveInt(opts.extra.seconds, '--seconds') : opts.short ? 2 : 10;
-  const connections = opts.extra.connections ? positiveInt(opts.extra.connections, '--connections') : 100;
-  const sessionCount = opts.extra.sessions ? positiveInt(opts.extra.sessions, '--sessions') : opts.short ? 50 : 200;
-  const databaseUrl = typeof opts.extra['database-url'] === 'string' ? opts.extra['database-url'] : (process.env.CODEXEC_TEST_DATABASE_URL ?? '');
-  const only = opts.extra.only;
-  const load = { seconds, connections, sessionCount };
-  const notes = [];
-  const runs = [];
-
-  if (only === undefined || only === 'sqlite') runs.push({ db: 'SQLite', kind: 'sqlite', ...(await measure({}, load)) });
-  if ((only === undefined || only === 'postgres') && databaseUrl !== '') {
-    const schema = await createSchema(databaseUrl);
-    try {
-      runs.push({ db: 'PostgreSQL', kind: 'postgres', ...(await measure({ CODEXEC_DATABASE_URL: schema.url }, load, schema.backends)) });
-    } finally {
-      await schema.drop();
-    }
-  } else if (only === 'postgres' || databaseUrl === '') {
-    notes.push('PostgreSQL not measured: set CODEXEC_TEST_DATABASE_URL or pass --database-url=postgres://...');
-  }
+  const o = loadOptions(opts, { seconds: 10, connections: 100, sessions: 200, shortSessions: 50 });
+  const { seconds, connections, sessionCount } = o;
+  const { runs, notes } = await eachDatabase(o, (env, backends) => measure(env, o, backends));
 
   const row = (name, r, cpu = '-') => [name, r.requests.total, r.requests.average, r.latency.p50, r.latency.p90, r.latency.p99, r.latency.max, r.non2xx + r.errors + r.timeouts, cpu, r.load];
   const bad = (r) => r.patch.non2xx + r.patch.errors + r.patch.timeouts;

@@ -10,10 +10,10 @@
 //
 //   node bench/enqueue.mjs [--short] [--seconds=8] [--connections=50] [--sessions=500]
 //     [--database-url=postgres://...] [--only=sqlite|postgres]
-import { parseArgs, isMain, positiveInt } from './lib/args.mjs';
+import { parseArgs, isMain } from './lib/args.mjs';
 import { runStandalone } from './lib/report.mjs';
 import { startServer, createSessions } from './lib/server.mjs';
-import { cannon, load1, cpuOver, createSchema } from './lib/load.mjs';
+import { cannon, load1, cpuOver, loadOptions, eachDatabase } from './lib/load.mjs';
 
 const ENV = {
   CODEXEC_RATE_LIMIT_RUNS_PER_MINUTE: '0',
@@ -48,25 +48,9 @@ async function measure(env, { seconds, connections, sessionCount }, backends = a
 }
 
 export async function main(opts) {
-  const seconds = opts.extra.seconds ? positiveInt(opts.extra.seconds, '--seconds') : opts.short ? 2 : 8;
-  const connections = opts.extra.connections ? positiveInt(opts.extra.connections, '--connections') : 50;
-  const sessionCount = opts.extra.sessions ? positiveInt(opts.extra.sessions, '--sessions') : opts.short ? 200 : 500;
-  const databaseUrl = typeof opts.extra['database-url'] === 'string' ? opts.extra['database-url'] : (process.env.CODEXEC_TEST_DATABASE_URL ?? '');
-  const only = opts.extra.only;
-  const load = { seconds, connections, sessionCount };
-  const notes = [];
-  const runs = [];
-  if (only === undefined || only === 'sqlite') runs.push({ db: 'SQLite', ...(await measure({}, load)) });
-  if ((only === undefined || only === 'postgres') && databaseUrl !== '') {
-    const schema = await createSchema(databaseUrl);
-    try {
-      runs.push({ db: 'PostgreSQL', ...(await measure({ CODEXEC_DATABASE_URL: schema.url }, load, schema.backends)) });
-    } finally {
-      await schema.drop();
-    }
-  } else if (only === 'postgres' || databaseUrl === '') {
-    notes.push('PostgreSQL not measured: set CODEXEC_TEST_DATABASE_URL or pass --database-url=postgres://...');
-  }
+  const o = loadOptions(opts, { seconds: 8, connections: 50, sessions: 500, shortSessions: 200 });
+  const { seconds, connections, sessionCount } = o;
+  const { runs, notes } = await eachDatabase(o, (env, backends) => measure(env, o, backends));
   const bad = (r) => r.non2xx + r.errors + r.timeouts;
   const rows = runs.map(({ db, r, serveCpuUs, databaseCpuUs }) => [
     `${db}: POST /code-sessions/{id}/run`,

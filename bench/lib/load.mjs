@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { positiveInt } from './args.mjs';
 
 export function cannon(opts) {
   return new Promise((resolve, reject) => {
@@ -58,4 +59,38 @@ export async function createSchema(url) {
       await admin.end();
     },
   };
+}
+
+/** The options of a load benchmark: --seconds, --connections, --sessions (defaults given), --database-url, --only. */
+export function loadOptions(opts, defaults) {
+  const int = (name, fallback) => (opts.extra[name] ? positiveInt(opts.extra[name], `--${name}`) : fallback);
+  return {
+    seconds: int('seconds', opts.short ? 2 : defaults.seconds),
+    connections: int('connections', defaults.connections),
+    sessionCount: int('sessions', opts.short ? defaults.shortSessions : defaults.sessions),
+    databaseUrl: typeof opts.extra['database-url'] === 'string' ? opts.extra['database-url'] : (process.env.CODEXEC_TEST_DATABASE_URL ?? ''),
+    only: opts.extra.only,
+  };
+}
+
+/**
+ * `measure(env, backends)` on SQLite (serve's data directory), then on PostgreSQL in a schema of
+ * its own, dropped after, when a database URL is given (`only`: 'sqlite' or 'postgres' picks one).
+ * Each result gets `db` (its name) and `kind`; notes say what was not measured.
+ */
+export async function eachDatabase({ databaseUrl, only }, measure) {
+  const runs = [];
+  const notes = [];
+  if (only === undefined || only === 'sqlite') runs.push({ db: 'SQLite', kind: 'sqlite', ...(await measure({})) });
+  if ((only === undefined || only === 'postgres') && databaseUrl !== '') {
+    const schema = await createSchema(databaseUrl);
+    try {
+      runs.push({ db: 'PostgreSQL', kind: 'postgres', ...(await measure({ CODEXEC_DATABASE_URL: schema.url }, schema.backends)) });
+    } finally {
+      await schema.drop();
+    }
+  } else if (only === 'postgres' || databaseUrl === '') {
+    notes.push('PostgreSQL not measured: set CODEXEC_TEST_DATABASE_URL or pass --database-url=postgres://...');
+  }
+  return { runs, notes };
 }
