@@ -129,3 +129,74 @@ describe('GET /executions/{id}?wait_ms= (long polling)', () => {
     expect(all.every((r) => r.json.status === 'COMPLETED')).toBe(true);
   });
 });
+
+// POST /code-sessions/{id}/run?wait_ms=N: the run and its result in one request, 200 with the
+// execution as GET shows it when it ends in time, else 202 as without wait_ms.
+describe('POST /code-sessions/{id}/run?wait_ms= (the result in the answer)', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness({ config: { sessionMaxInFlight: 100 } });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  async function finishNext(stdout: string): Promise<string> {
+    for (let i = 0; i < 200; i++) {
+      const claimed = await h.jobs.claim('test-executor', 10_000);
+      if (claimed) {
+        expect(await h.jobs.finish(claimed.id, 'test-executor', 'COMPLETED', completedResult(stdout))).toBe(true);
+        return claimed.id;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error('no run was queued');
+  }
+
+  it('answers 200 with the result as soon as the run ends, as GET /executions/{id} shows it', async () => {
+    const s = await createSession(h);
+    const t0 = performance.now();
+    const pending = call(h, 'POST', `/code-sessions/${s.session_id}/run?wait_ms=20000`, {});
+    const id = await finishNext('in one request\n');
+    const got = await pending;
+    expect(got.status).toBe(200);
+    expect(got.json).toMatchObject({ execution_id: id, session_id: s.session_id, status: 'COMPLETED', stdout: 'in one request\n', webhook: null });
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(got.json).toEqual((await call(h, 'GET', `/executions/${id}`)).json);
+  });
+
+  it('answers 202 with the run as without wait_ms when the wait is over first, and the run goes on', async () => {
+    const s = await createSession(h);
+    const t0 = performance.now();
+    const got = await call(h, 'POST', `/code-sessions/${s.session_id}/run?wait_ms=300`, {});
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(got.status).toBe(202);
+    expect(Object.keys(got.json).sort()).toEqual(['execution_id', 'queued_at', 'session_id', 'status']);
+    expect(got.json.status).toBe('QUEUED');
+    expect(await finishNext('later\n')).toBe(got.json.execution_id);
+    expect((await call(h, 'GET', `/executions/${got.json.execution_id}`)).json.stdout).toBe('later\n');
+  });
+
+  it('a replay of a finished run with its Idempotency-Key answers 200 with its result at once', async () => {
+    const s = await createSession(h);
+    const first = await call(h, 'POST', `/code-sessions/${s.session_id}/run`, {}, { 'idempotency-key': 'k1' });
+    expect(first.status).toBe(202);
+    await finishNext('once\n');
+    const t0 = performance.now();
+    const again = await call(h, 'POST', `/code-sessions/${s.session_id}/run?wait_ms=20000`, {}, { 'idempotency-key': 'k1' });
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect(again.status).toBe(200);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json).toMatchObject({ execution_id: first.json.execution_id, status: 'COMPLETED', stdout: 'once\n' });
+  });
+
+  it('refuses a wait_ms out of range or not a number with 400 invalid_request, and queues nothing', async () => {
+    const s = await createSession(h);
+    for (const bad of ['-1', '30001', 'soon', '1.5']) {
+      const r = await call(h, 'POST', `/code-sessions/${s.session_id}/run?wait_ms=${bad}`, {});
+      expect(r.status, bad).toBe(400);
+      expect(r.json.error.code, bad).toBe('invalid_request');
+    }
+    expect(await h.jobs.claim('test-executor', 10_000)).toBeNull();
+  });
+});

@@ -4,14 +4,11 @@ import type { App, RouteContext } from '../context.js';
 import { executionView } from '../views.js';
 import { ExecutionIdParams, errors } from '../schemas/common.js';
 import { ExecutionGetQuery, ExecutionResponse, ExecutionWithWebhookResponse } from '../schemas/executions.js';
-import { webhookView } from '../webhook-view.js';
-import { canSee, ownerOf } from '../ownership.js';
-
-// Extra socket time beyond a long poll's wait, for the answer to be written.
-const LONG_POLL_MARGIN_MS = 5000;
+import { ownerOf } from '../ownership.js';
+import { awaitExecution, executionAnswer } from '../long-poll.js';
 
 export function executionRoutes(app: App, ctx: RouteContext): void {
-  const { jobs, waiter } = ctx;
+  const { jobs } = ctx;
 
   app.get(
     '/executions/:execution_id',
@@ -31,19 +28,9 @@ export function executionRoutes(app: App, ctx: RouteContext): void {
     },
     async (req) => {
       const id = req.params.execution_id.toLowerCase();
-      const waitMs = req.query.wait_ms ?? 0;
-      // The connection's idle timeout (twice CODEXEC_REQUEST_TIMEOUT_MS, against stalled
-      // clients) would cut a long poll short: this request's socket gets the wait plus a margin.
-      const socket = req.raw.socket as { setTimeout?: (ms: number) => unknown } | undefined;
-      if (waitMs > 0 && typeof socket?.setTimeout === 'function') socket.setTimeout(Math.max(app.server.timeout ?? 0, waitMs + LONG_POLL_MARGIN_MS));
-      // Another key's execution reads as none at once: it is neither waited for nor shown.
-      const execution = await waiter.wait(id, waitMs, async () => {
-        const e = await jobs.get(id);
-        return e && canSee(req, e) ? e : null;
-      });
+      const execution = await awaitExecution(app, ctx, req, id, req.query.wait_ms ?? 0);
       if (!execution) throw new NotFoundError('execution', req.params.execution_id);
-      const webhook = execution.callbackUrl === null ? null : webhookView(execution.callbackUrl, await jobs.webhooks.get(id));
-      return { ...executionView(execution), webhook };
+      return executionAnswer(ctx, execution);
     },
   );
 

@@ -211,6 +211,18 @@ export const ExecutionGetQuery = Type.Object({
 });
 export type ExecutionGetQuery = Static<typeof ExecutionGetQuery>;
 
+export const RunQuery = Type.Object({
+  wait_ms: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: MAX_WAIT_MS,
+      default: 0,
+      description: `Wait for the result: answer 200 with the execution as GET /executions/{execution_id} shows it as soon as it is terminal, or 202 as without wait_ms once this many ms have passed (0..${MAX_WAIT_MS}; 0: at once)`,
+    }),
+  ),
+});
+export type RunQuery = Static<typeof RunQuery>;
+
 export const ExecutionListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'How many, newest first' })),
 });
