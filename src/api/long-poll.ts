@@ -13,14 +13,20 @@ import { webhookView } from './webhook-view.js';
 const LONG_POLL_MARGIN_MS = 5000;
 
 /**
+ * The connection's idle timeout (twice CODEXEC_REQUEST_TIMEOUT_MS, against stalled clients) would
+ * cut a wait short: this request's socket gets the wait plus a margin.
+ */
+export function keepSocketFor(app: Pick<App, 'server'>, req: FastifyRequest, waitMs: number): void {
+  const socket = req.raw.socket as { setTimeout?: (ms: number) => unknown } | undefined;
+  if (typeof socket?.setTimeout === 'function') socket.setTimeout(Math.max(app.server.timeout ?? 0, waitMs + LONG_POLL_MARGIN_MS));
+}
+
+/**
  * `id` as soon as it is terminal, or as it is after `waitMs` (0: at once); null when it does not
- * exist or is another key's (neither waited for nor shown). The connection's idle timeout (twice
- * CODEXEC_REQUEST_TIMEOUT_MS, against stalled clients) would cut a wait short: this request's
- * socket gets the wait plus a margin.
+ * exist or is another key's (neither waited for nor shown).
  */
 export function awaitExecution(app: App, ctx: Pick<RouteContext, 'jobs' | 'waiter'>, req: FastifyRequest, id: string, waitMs: number): Promise<ExecutionRecord | null> {
-  const socket = req.raw.socket as { setTimeout?: (ms: number) => unknown } | undefined;
-  if (waitMs > 0 && typeof socket?.setTimeout === 'function') socket.setTimeout(Math.max(app.server.timeout ?? 0, waitMs + LONG_POLL_MARGIN_MS));
+  if (waitMs > 0) keepSocketFor(app, req, waitMs);
   return ctx.waiter.wait(id, waitMs, async () => {
     const e = await ctx.jobs.get(id);
     return e && canSee(req, e) ? e : null;

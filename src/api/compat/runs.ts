@@ -7,6 +7,7 @@ import { isTerminal } from '../../domain/states.js';
 import { cancelExecution } from '../../executions/cancel.js';
 import { submitRun, type RunSubmission, type Submitted } from '../../executions/submit.js';
 import type { App, RouteContext } from '../context.js';
+import { keepSocketFor } from '../long-poll.js';
 import { keyFields, ownerOf } from '../ownership.js';
 
 // What the Judge0 and Piston adapters share: they submit through the one submit path
@@ -16,8 +17,6 @@ import { keyFields, ownerOf } from '../ownership.js';
 
 /** Time a waited-for run may spend queued, on top of its own limits. */
 export const QUEUE_ALLOWANCE_MS = 30_000;
-// Extra socket time beyond a wait, for the answer to be written.
-const SOCKET_MARGIN_MS = 5000;
 // When the waiter answers before the deadline without a result (it had MAX_WAITERS requests).
 const REWAIT_MS = 250;
 
@@ -63,8 +62,7 @@ export class CompatRuns {
    */
   async wait(req: FastifyRequest, id: string, boundMs: number, signal?: AbortSignal): Promise<ExecutionRecord> {
     const { jobs, waiter, control } = this.ctx;
-    const socket = req.raw.socket as { setTimeout?: (ms: number) => unknown } | undefined;
-    if (typeof socket?.setTimeout === 'function') socket.setTimeout(Math.max(this.app.server.timeout ?? 0, boundMs + SOCKET_MARGIN_MS));
+    keepSocketFor(this.app, req, boundMs);
     const deadline = Date.now() + boundMs;
     for (;;) {
       const rec = await waiter.wait(id, Math.max(0, deadline - Date.now()), () => jobs.get(id));
