@@ -11,7 +11,7 @@ import { parseArgs, isMain } from './lib/args.mjs';
 import { fmt, ratio } from './lib/stats.mjs';
 import { runStandalone } from './lib/report.mjs';
 import { startServer, createSessions } from './lib/server.mjs';
-import { cannon, load1, cpuOver, loadOptions, eachDatabase } from './lib/load.mjs';
+import { cannon, cannonWithCpu, load1, loadOptions, eachDatabase } from './lib/load.mjs';
 
 const TARGETS = {
   sqlite: { rps: 5000, p99Ms: 20 },
@@ -45,12 +45,8 @@ async function measure(env, { seconds, connections, sessionCount }, backends = a
       setupRequest: (req) => ({ ...req, path: `/code-sessions/${ids[next++ % ids.length]}` }),
     };
     await cannon({ ...base, duration: 1, requests: [patchReq] });
-    const patchLoad = load1();
-    const db = await cpuOver(backends, () => cpuOver(async () => [server.pid], () => cannon({ ...base, requests: [patchReq] })));
-    const patch = db.out.out;
-    patch.load = `${patchLoad} -> ${load1()}`;
-    const cpuUs = (ms) => (patch.requests.total > 0 ? Math.round((ms * 1000) / patch.requests.total) : null);
-    return { floor, patch, bodyBytes: Buffer.byteLength(body), serveCpuUs: cpuUs(db.out.ms), databaseCpuUs: cpuUs(db.ms) };
+    const { r: patch, serveCpuUs, databaseCpuUs } = await cannonWithCpu(server, backends, { ...base, requests: [patchReq] });
+    return { floor, patch, bodyBytes: Buffer.byteLength(body), serveCpuUs, databaseCpuUs };
   } finally {
     await server.stop();
   }

@@ -13,7 +13,7 @@
 import { parseArgs, isMain } from './lib/args.mjs';
 import { runStandalone } from './lib/report.mjs';
 import { startServer, createSessions } from './lib/server.mjs';
-import { cannon, load1, cpuOver, loadOptions, eachDatabase } from './lib/load.mjs';
+import { cannon, cannonWithCpu, loadOptions, eachDatabase } from './lib/load.mjs';
 
 const ENV = {
   CODEXEC_RATE_LIMIT_RUNS_PER_MINUTE: '0',
@@ -36,12 +36,7 @@ async function measure(env, { seconds, connections, sessionCount }, backends = a
     };
     const base = { url: server.url, connections, pipelining: 1, requests: [post] };
     await cannon({ ...base, duration: 1 }); // JIT, caches, connections
-    const before = load1();
-    const db = await cpuOver(backends, () => cpuOver(async () => [server.pid], () => cannon({ ...base, duration: seconds })));
-    const r = db.out.out;
-    r.load = `${before} -> ${load1()}`;
-    const perReq = (ms) => (r.requests.total > 0 ? Math.round((ms * 1000) / r.requests.total) : null);
-    return { r, serveCpuUs: perReq(db.out.ms), databaseCpuUs: perReq(db.ms) };
+    return await cannonWithCpu(server, backends, { ...base, duration: seconds });
   } finally {
     await server.stop();
   }

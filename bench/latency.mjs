@@ -113,9 +113,12 @@ export async function main(opts) {
     rows.push(row('  queue wait (started - queued)', summarize(a.queue)));
     rows.push(row('  running (finished - started)', summarize(a.span)));
     rows.push(row('  GETs per run', summarize(a.polls)));
-    if (mode === 'wait') notes.push(`${label}: the same run with its result in the POST's answer, one HTTP round trip instead of two; shown beside issue 14's two polling modes, not one of its targets: e2e p50 +${fmt(e.median - r.median)} ms over raw`);
-    else targets.push({ target: `e2e p50 <= raw + ${TARGET_P50_MS} ms (${label})`, measured: `${fmt(e.median)} ms vs raw ${fmt(r.median)} ms (+${fmt(e.median - r.median)} ms)`, baseline, met: e.median <= r.median + TARGET_P50_MS });
-    if (mode !== 'wait') targets.push({ target: `e2e p99 <= raw + ${TARGET_P99_MS} ms (${label})`, measured: `${fmt(e.p99)} ms vs raw p99 ${fmt(r.p99)} ms (+${fmt(e.p99 - r.p99)} ms)`, baseline, met: e.p99 <= r.p99 + TARGET_P99_MS });
+    if (mode === 'wait') {
+      notes.push(`${label}: the same run with its result in the POST's answer, one HTTP round trip instead of two; shown beside issue 14's two polling modes, not one of its targets: e2e p50 +${fmt(e.median - r.median)} ms over raw`);
+    } else {
+      targets.push({ target: `e2e p50 <= raw + ${TARGET_P50_MS} ms (${label})`, measured: `${fmt(e.median)} ms vs raw ${fmt(r.median)} ms (+${fmt(e.median - r.median)} ms)`, baseline, met: e.median <= r.median + TARGET_P50_MS });
+      targets.push({ target: `e2e p99 <= raw + ${TARGET_P99_MS} ms (${label})`, measured: `${fmt(e.p99)} ms vs raw p99 ${fmt(r.p99)} ms (+${fmt(e.p99 - r.p99)} ms)`, baseline, met: e.p99 <= r.p99 + TARGET_P99_MS });
+    }
     if (a.failures > 0) {
       failed = true;
       notes.push(`${label}: ${a.failures} runs did not complete with "hi": first: ${a.first}`);

@@ -27,7 +27,7 @@ function cpuMs(pid) {
   }
 }
 /** CPU ms of the processes `pids()` names, counted over `fn` for those alive before and after. */
-export async function cpuOver(pids, fn) {
+async function cpuOver(pids, fn) {
   const before = new Map((await pids()).map((p) => [p, cpuMs(p)]));
   const out = await fn();
   let ms = 0;
@@ -37,6 +37,20 @@ export async function cpuOver(pids, fn) {
     if (a != null && b != null) ms += b - a;
   }
   return { out, ms };
+}
+
+/**
+ * One autocannon run (`opts`) against `server`, with the CPU it cost per request: the server's,
+ * and that of the processes `backends()` names (PostgreSQL's backends serving it). The result
+ * gets `load`: the 1-minute load average before -> after.
+ */
+export async function cannonWithCpu(server, backends, opts) {
+  const before = load1();
+  const db = await cpuOver(backends, () => cpuOver(async () => [server.pid], () => cannon(opts)));
+  const r = db.out.out;
+  r.load = `${before} -> ${load1()}`;
+  const perReq = (ms) => (r.requests.total > 0 ? Math.round((ms * 1000) / r.requests.total) : null);
+  return { r, serveCpuUs: perReq(db.out.ms), databaseCpuUs: perReq(db.ms) };
 }
 
 /**

@@ -196,29 +196,21 @@ export const ExecutionSummary = Type.Object({
 export type ExecutionSummary = Static<typeof ExecutionSummary>;
 
 // Unknown query parameters are ignored (cache busters such as ?_=123 are common).
-/** Longest a GET /executions/{id} may wait for the execution to finish. */
+/** Longest a request (GET /executions/{id}, POST .../run) may wait for the execution to finish. */
 export const MAX_WAIT_MS = 30_000;
 
+/** `wait_ms`, 0..MAX_WAIT_MS (0: at once), as each waiting route describes it. */
+const waitMs = (what: string) =>
+  Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WAIT_MS, default: 0, description: `${what} (0..${MAX_WAIT_MS}; 0: at once)` }));
+
 export const ExecutionGetQuery = Type.Object({
-  wait_ms: Type.Optional(
-    Type.Integer({
-      minimum: 0,
-      maximum: MAX_WAIT_MS,
-      default: 0,
-      description: `Long polling: while the execution is QUEUED or RUNNING, answer as soon as it is terminal, or after this many ms with its state then (0..${MAX_WAIT_MS}; 0: at once)`,
-    }),
-  ),
+  wait_ms: waitMs('Long polling: while the execution is QUEUED or RUNNING, answer as soon as it is terminal, or after this many ms with its state then'),
 });
 export type ExecutionGetQuery = Static<typeof ExecutionGetQuery>;
 
 export const RunQuery = Type.Object({
-  wait_ms: Type.Optional(
-    Type.Integer({
-      minimum: 0,
-      maximum: MAX_WAIT_MS,
-      default: 0,
-      description: `Wait for the result: answer 200 with the execution as GET /executions/{execution_id} shows it as soon as it is terminal, or 202 as without wait_ms once this many ms have passed (0..${MAX_WAIT_MS}; 0: at once)`,
-    }),
+  wait_ms: waitMs(
+    'Wait for the result: answer 200 with the execution as GET /executions/{execution_id} shows it as soon as it is terminal, or 202 as without wait_ms once this many ms have passed',
   ),
 });
 export type RunQuery = Static<typeof RunQuery>;
