@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { createExecutionGroup, detectCgroups, openServersGroup, type CgroupHost, type ExecutionGroup } from './cgroups/index.js';
+import { detectCgroups, openServersGroup, SpareGroups, type CgroupHost, type ExecutionGroup } from './cgroups/index.js';
 import { collect, type Collected } from './collect.js';
 import { ForkServerPool } from './fork-server-pool.js';
 import { launcherArgs, encodeLauncherInput } from './launcher-args.js';
@@ -14,9 +14,11 @@ import { buildSandboxSpec, sharedRoot, type PhaseSpec, type SandboxSpec } from '
 
 // The one isolated way to run a sandbox: a fork server of this host clones the execution's init
 // into fresh namespaces (native/), each phase in a cgroup of its own with the spec's limits, the
-// seccomp filter compiled at startup. After init is gone, the groups are killed and their memory
-// is waited for (bounded) before the result is returned: the slot is free only when what the
-// execution held is. Their empty directories are removed right after (removeLater).
+// seccomp filter compiled at startup. The groups are made ahead, with the latest execution's
+// limits (SpareGroups, one per slot). After init is gone, the groups are killed and
+// their memory is waited for (bounded) before the result is returned: the slot is free only when
+// what the execution held is. Their empty directories are removed right after, and fresh spares
+// made (removeLater).
 
 /** How long a finished execution's memory may take to be released before the result says so. */
 export const MEMORY_RELEASE_WAIT_MS = 2000;
@@ -27,6 +29,7 @@ export class IsolatedHost implements SandboxHost {
   readonly isolated = true;
   readonly forkServers: ForkServerPool;
   private readonly cg: CgroupHost;
+  private readonly spares: SpareGroups;
   private readonly nextUid: () => number;
   private readonly releaseServersGroup: () => void;
   private readonly removals = new Set<Promise<unknown>>();
@@ -37,6 +40,8 @@ export class IsolatedHost implements SandboxHost {
     this.releaseServersGroup = servers.release;
     this.forkServers = new ForkServerPool(settings.launcherPath, servers.group.procsPaths, settings.capacity.slots, sharedRoot(settings.sandbox));
     this.nextUid = uidAllocator(settings.uidBase);
+    this.spares = new SpareGroups(this.cg, settings.capacity.slots);
+    void this.spares.refill();
   }
 
   async run(req: SandboxRequest): Promise<SandboxResult> {
@@ -47,7 +52,7 @@ export class IsolatedHost implements SandboxHost {
       const spec = buildSandboxSpec({ plan: req.plan, phases: req.phases, exportWorkdir: req.exportWorkdir === true }, this.settings.sandbox);
       const seccomp = await loadSeccompProfile(this.settings.profilesDir, req.plan.seccomp.name);
       seccompDigest = seccomp.digest;
-      for (const phase of spec.phases) groups.push(createExecutionGroup(this.cg, `${req.executionId}-${phase.name === 'compile' ? 'c' : 'r'}`, this.groupLimits(phase, spec)));
+      for (const phase of spec.phases) groups.push(this.spares.take(`${req.executionId}-${phase.name === 'compile' ? 'c' : 'r'}`, this.groupLimits(phase, spec)));
       const uid = this.nextUid();
       const args = launcherArgs(spec, { uid, gid: uid, cgroupProcs: groups.map((g) => g.procsPaths) });
       const input = encodeLauncherInput(req.files, seccomp.filter);
@@ -69,18 +74,22 @@ export class IsolatedHost implements SandboxHost {
   async close(): Promise<void> {
     this.forkServers.close();
     await Promise.all(this.removals);
+    await this.spares.close();
     this.releaseServersGroup();
   }
 
   /**
    * Removes the released groups' directories once the result is on its way (the next turn of the
-   * event loop): a removal is a few synchronous rmdir calls (one per v1 hierarchy, ~0.26 ms in
-   * all here) that the result need not wait for, as the groups are empty and their memory gone.
-   * close() waits for them; a worker that dies first leaves them to the sweep.
+   * event loop), then makes the spares the next runs take: a removal is a few synchronous rmdir
+   * calls (one per v1 hierarchy, ~0.26 ms in all here) that the result need not wait for, as the
+   * groups are empty and their memory gone. close() waits for them; a worker that dies first
+   * leaves them, and its spares, to the sweep.
    */
   private removeLater(groups: ExecutionGroup[]): void {
     if (groups.length === 0) return;
-    const removal = new Promise<void>((resolve) => setImmediate(resolve)).then(() => Promise.all(groups.map((g) => g.remove().catch(() => {}))));
+    const removal = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => Promise.all(groups.map((g) => g.remove().catch(() => {}))))
+      .then(() => this.spares.refill());
     this.removals.add(removal);
     void removal.finally(() => this.removals.delete(removal));
   }

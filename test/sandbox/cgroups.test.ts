@@ -14,6 +14,9 @@ import {
   openServersGroup,
   releaseWorkerDir,
   sweepLeftovers,
+  limitsKey,
+  SpareGroups,
+  SPARE_PREFIX,
   workerDirLimits,
   type ExecutionGroup,
 } from '../../src/sandbox/cgroups/index.js';
@@ -77,6 +80,21 @@ const dead = (pid: number) => {
 
 // A tree that tries to outlive its group: a SIGSTOPped child, a setsid child, a double fork.
 const STUBBORN_TREE = "sleep 1000 & kill -STOP $!; setsid sleep 1000 & (sleep 1000 &); sh -c 'sleep 1000 & exec sleep 1000' & wait";
+
+describe('limitsKey', () => {
+  const base = { memoryBytes: 64 * MiB, processes: 16, cpuQuotaPercent: 100 };
+  const io = { devices: ['8:0', '8:16'], readBytesPerSecond: 1, readIops: 2, writeBytesPerSecond: 3, writeIops: 4 };
+  it('differs whenever a value written to the group differs, and only then', () => {
+    const key = limitsKey(base);
+    expect(limitsKey({ ...base, cpuTimeMs: 5000 })).toBe(key);
+    expect(limitsKey({ ...base, cpuQuotaPercent: 100.0001 })).toBe(key);
+    for (const other of [{ ...base, memoryBytes: 65 * MiB }, { ...base, processes: 17 }, { ...base, cpuQuotaPercent: 50 }, { memoryBytes: base.memoryBytes, processes: 16 }, { ...base, io }])
+      expect(limitsKey(other)).not.toBe(key);
+    expect(limitsKey({ ...base, io: { ...io, devices: ['8:16', '8:0'] } })).toBe(limitsKey({ ...base, io }));
+    for (const field of ['readBytesPerSecond', 'readIops', 'writeBytesPerSecond', 'writeIops'] as const)
+      expect(limitsKey({ ...base, io: { ...io, [field]: 99 } })).not.toBe(limitsKey({ ...base, io }));
+  });
+});
 
 describe.skipIf(!usable)(`cgroups${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   const h = host!;
@@ -246,6 +264,106 @@ describe.skipIf(!usable)(`cgroups${skipReason ? ` (skipped: ${skipReason})` : ''
     expect(g.pids()).toEqual([]);
     for (const pid of pids) expect([pid, dead(pid)]).toEqual([pid, true]);
   }, 60_000);
+
+  describe('spare groups made ahead', () => {
+    const memFile = h.version === 2 ? 'memory.max' : 'memory.limit_in_bytes';
+    const dirOf = (g: ExecutionGroup, file: string) => g.dirs.find((d) => fs.existsSync(path.join(d, file)))!;
+    const read = (g: ExecutionGroup, file: string) => fs.readFileSync(path.join(dirOf(g, file), file), 'utf8').trim();
+    /** The group's CPU cap as the kernel has it: microseconds per 100 ms, or null when uncapped. */
+    const quotaOf = (g: ExecutionGroup): number | null => {
+      if (h.version === 2) {
+        const [max] = read(g, 'cpu.max').split(' ');
+        return max === 'max' ? null : Number(max);
+      }
+      const q = Number(read(g, 'cpu.cfs_quota_us'));
+      return q < 0 ? null : q;
+    };
+    const A = { memoryBytes: 48 * MiB, processes: 12, cpuQuotaPercent: 50 };
+    const B = { memoryBytes: 40 * MiB, processes: 9 };
+    const exists = (g: ExecutionGroup) => g.dirs.every((d) => fs.existsSync(d));
+
+    it('a take with the latest limits gets a spare made ahead with them; other limits are written only into fresh groups', async () => {
+      const spares = new SpareGroups(h, 2);
+      try {
+        await spares.refill();
+        expect(spares.count).toBe(2);
+        // None has limits yet: the first take writes its own into one.
+        const first = spares.take(`t${process.pid}-first`, A);
+        groups.push(first);
+        expect(first.name.startsWith(SPARE_PREFIX)).toBe(true);
+        expect(read(first, memFile)).toBe(String(A.memoryBytes));
+        expect(read(first, 'pids.max')).toBe(String(A.processes));
+        // Refilled with A's limits (the spare left gets them too), before any take asks for them.
+        await spares.refill();
+        expect(spares.count).toBe(2);
+        const second = spares.take(`t${process.pid}-second`, A);
+        groups.push(second);
+        expect(second.name.startsWith(SPARE_PREFIX)).toBe(true);
+        expect(read(second, memFile)).toBe(String(A.memoryBytes));
+        expect(read(second, 'pids.max')).toBe(String(A.processes));
+        if (h.controllers.includes('cpu')) expect(quotaOf(second)).toBe(50_000);
+        // Other limits (and no CPU cap): not a spare made with A's, whatever is left of them.
+        const other = spares.take(`t${process.pid}-other`, B);
+        groups.push(other);
+        expect(other.name).toBe(`t${process.pid}-other`);
+        expect(read(other, memFile)).toBe(String(B.memoryBytes));
+        expect(read(other, 'pids.max')).toBe(String(B.processes));
+        if (h.controllers.includes('cpu')) expect(quotaOf(other)).toBeNull();
+        // The next refill replaces the spare with A's limits left by spares with B's.
+        const pidsDir = h.hierarchies.find((x) => x.controllers.includes('pids'))!.workerDir;
+        const taken = new Set(groups.map((g) => g.name));
+        const sparesWith = (processes: number) =>
+          fs.readdirSync(pidsDir).filter((n) => n.startsWith(SPARE_PREFIX) && !taken.has(n) && fs.readFileSync(path.join(pidsDir, n, 'pids.max'), 'utf8').trim() === String(processes));
+        expect(sparesWith(A.processes)).toHaveLength(1);
+        await spares.refill();
+        expect(spares.count).toBe(2);
+        expect(sparesWith(A.processes)).toEqual([]);
+        expect(sparesWith(B.processes)).toHaveLength(2);
+        const third = spares.take(`t${process.pid}-third`, B);
+        groups.push(third);
+        expect(third.name.startsWith(SPARE_PREFIX)).toBe(true);
+        if (h.controllers.includes('cpu')) expect(quotaOf(third)).toBeNull();
+        expect(read(third, 'pids.max')).toBe(String(B.processes));
+      } finally {
+        await spares.close();
+      }
+    });
+
+    it('a spare is a fresh group that works as one: limits enforced, stats of its own run only', async () => {
+      const spares = new SpareGroups(h, 1);
+      try {
+        await spares.refill();
+        const g = spares.take(`t${process.pid}-fresh`, { memoryBytes: 64 * MiB, processes: 16 });
+        groups.push(g);
+        expect(g.stats()).toMatchObject({ cpuTimeMs: 0, memoryPeakKb: 0, oomKilled: false });
+        expect(await exited(runInGroup(g, 'b(){ b | b & }; b'))).toBeDefined();
+        await waitFor('pids.max to be hit', () => g.stats().pidsLimitHit === true);
+        await g.kill();
+      } finally {
+        await spares.close();
+      }
+    });
+
+    it('close() removes the spares not taken and makes no more', async () => {
+      const spareNames = () => new Set(fs.readdirSync(h.hierarchies[0]!.workerDir).filter((n) => n.startsWith(SPARE_PREFIX)));
+      const before = spareNames();
+      const spares = new SpareGroups(h, 2);
+      await spares.refill();
+      const taken = spares.take(`t${process.pid}-taken`, A);
+      groups.push(taken);
+      const left = spares.take(`t${process.pid}-left`, A);
+      await spares.refill();
+      expect(spares.count).toBe(2);
+      const ours = () => [...spareNames()].filter((n) => !before.has(n)).sort();
+      expect(ours()).toHaveLength(4);
+      await spares.close();
+      await left.remove();
+      await spares.refill();
+      expect(spares.count).toBe(0);
+      expect(ours()).toEqual([taken.name]);
+      expect(exists(taken)).toBe(true);
+    });
+  });
 
   it('remove() kills what is left and leaves no directory', async () => {
     const g = make();

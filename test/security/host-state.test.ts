@@ -7,7 +7,7 @@ import { defaultProfilesDir } from '../../src/languages/registry.js';
 import { detectCgroups, releaseWorkerDir } from '../../src/sandbox/cgroups/index.js';
 import { probeIsolation } from '../../src/sandbox/host.js';
 import { IS_ROOT, makeHostTempDir, SKIP_MESSAGE, waitFor } from './helpers.js';
-import { hostProblems, isClean, leftoverCgroups, leftoverProcesses, snapshotHost, type HostStateOptions } from './host-state.js';
+import { hostProblems, isClean, leftoverCgroups, leftoverProcesses, snapshotHost, unusedSpares, type HostStateOptions } from './host-state.js';
 
 // The suite's "host left as it was" checks must be able to fail: each leftover kind is planted
 // here by hand (a process of a sandbox uid, an execution cgroup, a mount, a sandbox-owned file in
@@ -47,6 +47,28 @@ describe.skipIf(!IS_ROOT)(`host-state checks detect leftovers${IS_ROOT ? '' : ` 
     for (const d of dirs) fs.mkdirSync(d);
     try {
       expect(leftoverCgroups(opts).sort()).toEqual(dirs.sort());
+    } finally {
+      for (const d of dirs) fs.rmdirSync(d);
+    }
+    expect(leftoverCgroups(opts)).toEqual([]);
+  });
+
+  it('a spare group that never held a process is no leftover; one that did is', async () => {
+    const cg = detectCgroups({ parent: opts.cgroupParent });
+    const dirs = cg.hierarchies.map((h) => path.join(h.workerDir, 'spare-planted'));
+    for (const d of dirs) fs.mkdirSync(d);
+    try {
+      expect(leftoverCgroups(opts)).toEqual([]);
+      expect(unusedSpares(opts).sort()).toEqual(dirs.sort());
+      // A process joins every hierarchy, as the launcher's phase child does, and exits.
+      const procs = dirs.map((d) => path.join(d, 'cgroup.procs'));
+      const joined = spawnSync('/bin/sh', ['-c', 'for p in "$@"; do echo 0 > "$p" || exit 99; done; ls / > /dev/null', 'sh', ...procs]);
+      expect(joined.status).toBe(0);
+      // It is counted in the hierarchies that keep counters (cpu time, memory, pids).
+      const used = leftoverCgroups(opts);
+      expect(used.length).toBeGreaterThan(0);
+      for (const d of used) expect(dirs).toContain(d);
+      expect(used.some((d) => d.includes('/memory') || cg.version === 2)).toBe(true);
     } finally {
       for (const d of dirs) fs.rmdirSync(d);
     }

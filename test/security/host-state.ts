@@ -33,6 +33,8 @@ export interface HostSnapshot {
 const WORKER_TAG = /^w(\d+)\.(\d+)$/;
 /** The fork servers' group in a worker directory (src/sandbox/cgroups/capacity.ts). */
 const SERVERS_GROUP = 'fork-servers';
+/** Spare execution groups (src/sandbox/cgroups/spares.ts). */
+const SPARE_PREFIX = 'spare-';
 
 function readText(file: string): string | null {
   try {
@@ -206,15 +208,56 @@ function subdirs(dir: string): string[] {
   }
 }
 
-/** Execution groups (directories) under this process's worker directory, in every cgroup hierarchy. */
+/**
+ * Execution groups (directories) under this process's worker directory, in every cgroup hierarchy.
+ * A spare made ahead (src/sandbox/cgroups/spares.ts) is no leftover while it has never held a
+ * process; one that has (a used group kept as a spare) is.
+ */
 export function leftoverCgroups(opts: HostStateOptions): string[] {
   const tag = ownWorkerTag();
   const out: string[] = [];
   for (const m of cgroupMounts()) {
     const workerDir = path.join(m.mountPoint, opts.cgroupParent, tag);
-    for (const name of subdirs(workerDir)) if (name !== SERVERS_GROUP) out.push(path.join(workerDir, name));
+    for (const name of subdirs(workerDir)) {
+      const dir = path.join(workerDir, name);
+      if (name === SERVERS_GROUP || (name.startsWith(SPARE_PREFIX) && neverUsed(dir))) continue;
+      out.push(dir);
+    }
   }
   return out;
+}
+
+/** Spare groups under this process's worker directory that have never held a process, in every hierarchy. */
+export function unusedSpares(opts: HostStateOptions): string[] {
+  const tag = ownWorkerTag();
+  return cgroupMounts().flatMap((m) => {
+    const workerDir = path.join(m.mountPoint, opts.cgroupParent, tag);
+    return subdirs(workerDir)
+      .filter((name) => name.startsWith(SPARE_PREFIX))
+      .map((name) => path.join(workerDir, name))
+      .filter(neverUsed);
+  });
+}
+
+// Counters that a process in the group, even one that ran for a moment, leaves above zero.
+const USE_COUNTERS: [file: string, key: string | null][] = [
+  ['cpuacct.usage', null],
+  ['memory.max_usage_in_bytes', null],
+  ['pids.peak', null],
+  ['memory.peak', null],
+  ['cpu.stat', 'usage_usec'],
+];
+
+/** No process is in the cgroup `dir` and none has ever been, as far as its counters tell. */
+function neverUsed(dir: string): boolean {
+  if ((readText(path.join(dir, 'cgroup.procs')) ?? '').trim() !== '') return false;
+  for (const [file, key] of USE_COUNTERS) {
+    const text = readText(path.join(dir, file));
+    if (text === null) continue;
+    const value = key === null ? text.trim() : (text.split('\n').find((l) => l.startsWith(`${key} `)) ?? '').split(' ')[1];
+    if (value !== undefined && value !== '' && Number(value) !== 0) return false;
+  }
+  return true;
 }
 
 /** Worker directories of this process (present while the host is open; gone after close). */

@@ -225,21 +225,40 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /** Creates the group `name` in this worker's directory with `limits` applied. */
 export function createExecutionGroup(host: CgroupHost, name: string, limits: ExecutionLimits): ExecutionGroup {
+  const group = makeGroup(host, name, 'reuse-empty');
+  try {
+    applyLimits(host, group, limits);
+  } catch (err) {
+    for (const dir of group.dirs) removeGroupDir(dir);
+    throw new SandboxSetupError('cgroup', (err as Error).message, err);
+  }
+  return group;
+}
+
+/**
+ * Creates the group `name` in this worker's directory without limits: only for a group made
+ * ahead (spares.ts), which nothing may join before applyLimits. It must not exist yet.
+ */
+export function createBareGroup(host: CgroupHost, name: string): ExecutionGroup {
+  return makeGroup(host, name, 'new');
+}
+
+function makeGroup(host: CgroupHost, name: string, existing: 'reuse-empty' | 'new'): ExecutionGroup {
   if (!NAME.test(name) || name.includes('..')) throw new SandboxSetupError('cgroup', `invalid execution group name ${JSON.stringify(name)}`);
   if (host.version === 'none' || !REQUIRED_CONTROLLERS.every((c) => host.controllers.includes(c)))
     throw new SandboxSetupError('cgroup', `memory and pids controllers are unavailable: ${host.problems.join('; ') || 'no cgroups'}`);
   const group = openExecutionGroup(host, host.workerTag, name);
   const created: string[] = [];
-  let existed = false;
   try {
+    let existed = false;
     for (const dir of group.dirs) {
-      if (!mkdirIfMissing(dir)) existed = true;
-      created.push(dir);
+      if (mkdirIfMissing(dir)) created.push(dir);
+      else existed = true;
     }
+    if (existed && existing === 'new') throw new Error(`${group.dirs[0]} already exists`);
     // A directory left by an earlier attempt with this name is reused only if it is empty (one
     // made just now is: nothing can join a group before it exists).
     if (existed && group.pids().length > 0) throw new Error(`${group.dirs[0]} already exists and holds processes`);
-    applyLimits(host, group, limits);
   } catch (err) {
     for (const dir of created) removeGroupDir(dir);
     throw new SandboxSetupError('cgroup', (err as Error).message, err);
@@ -255,6 +274,15 @@ export function openExecutionGroup(host: CgroupHost, workerTag: string, name: st
     controllers: h.controllers,
   }));
   return new ExecutionGroup(name, host.version, parts);
+}
+
+/**
+ * What applyLimits writes for `limits`, as a string: two limits with the same key leave a fresh
+ * group in the same state (cpuTimeMs is not written to the group).
+ */
+export function limitsKey(limits: ExecutionLimits): string {
+  const io = limits.io ? [[...limits.io.devices].sort(), limits.io.readBytesPerSecond, limits.io.readIops, limits.io.writeBytesPerSecond, limits.io.writeIops] : null;
+  return JSON.stringify([limits.memoryBytes, limits.processes, quotaUs(limits.cpuQuotaPercent), io]);
 }
 
 /** Writes `limits` to every hierarchy of `group` (a group of `host`). */
