@@ -5,8 +5,8 @@ import { defaultProfilesDir } from '../../src/languages/registry.js';
 import { capWorkerDir, detectCgroups } from '../../src/sandbox/cgroups/index.js';
 import { openSandboxHost, probeIsolation } from '../../src/sandbox/host.js';
 import { runInSandbox } from '../../src/sandbox/run.js';
-import { describeOutcome, file, IS_ROOT, planOf, profileOf, sandbox, SKIP_MESSAGE } from './helpers.js';
-import { ownForkServers } from './host-state.js';
+import { describeOutcome, file, IS_ROOT, planOf, profileOf, sandbox, SKIP_MESSAGE, waitFor } from './helpers.js';
+import { ownForkServers, standbyOf } from './host-state.js';
 import { securitySuite } from './suite.js';
 
 // Attacks on the host's memory and CPU that outlive or escape one execution's limits (issue 12,
@@ -90,12 +90,49 @@ describe.skipIf(!IS_ROOT)(`attack: host memory and CPU${IS_ROOT ? '' : ` (${SKIP
 
   // The fork server holds each init's mount namespace until the execution's exit frame is out, so
   // that its teardown is off the result's path (native/server.c, open_mount_ns): it must still let
-  // go of it then, with everything the program wrote into its tmpfs mounts.
+  // go of it then, with everything the program wrote into its tmpfs mounts. System V segments
+  // live as long as the execution's ipc namespace, which must go with it too.
   it('what a program wrote into its tmpfs mounts leaves the host\'s memory with its execution', async () => {
     // Files of 8 MiB (below the 16 MiB RLIMIT_FSIZE), 24 MiB in each of /work and /tmp.
     const WRITE = 'import os\nfor d in ("/work", "/tmp"):\n    for i in range(3):\n        with open(f"{d}/fill{i}", "wb") as f:\n            f.write(os.urandom(8 << 20))\nprint("written")\n';
     // Four runs kept would be 192 MiB; other test files running now may hold a few MiB of tmpfs.
     await expectShmemKept(WRITE, 'written\n', 4, 96);
+  });
+
+  it('System V shared memory a program made leaves the host\'s memory with its execution', async () => {
+    // Three segments of 16 MiB each, touched, never removed: they live as long as the execution's ipc namespace.
+    const SHM = String.raw`import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+for i in range(3):
+    sid = libc.shmget(0, 16 << 20, 0o1600)
+    assert sid >= 0, ctypes.get_errno()
+    addr = libc.shmat(sid, None, 0)
+    assert addr not in (None, ctypes.c_void_p(-1).value), ctypes.get_errno()
+    ctypes.memset(addr, 1, 16 << 20)
+print("segments")
+`;
+    // Four runs kept would be 192 MiB; other test files running now may hold a few MiB of tmpfs.
+    await expectShmemKept(SHM, 'segments\n', 4, 96);
+  });
+
+  it('after a run the fork server holds only its standby\'s mount namespace', async () => {
+    const { outcome } = await s.run('python', 'print("ran")');
+    expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
+    for (const server of ownForkServers()) {
+      // Each server clones its next standby right after an exit frame.
+      expect(await waitFor(() => standbyOf(server) !== undefined, 5000)).toBe(true);
+      const standby = standbyOf(server)!;
+      const links = fs.readdirSync(`/proc/${server}/fd`).map((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/${server}/fd/${fd}`);
+        } catch {
+          return '';
+        }
+      });
+      const held = links.filter((l) => l.startsWith('mnt:['));
+      expect(held, `mount namespaces held by fork server ${server}`).toEqual([fs.readlinkSync(`/proc/${standby}/ns/mnt`)]);
+    }
   });
 
   // Measured from the moment its last output arrives (it is flushed before the cycle is made) to
