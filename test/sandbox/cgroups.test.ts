@@ -281,6 +281,18 @@ describe.skipIf(!usable)(`cgroups${skipReason ? ` (skipped: ${skipReason})` : ''
     const A = { memoryBytes: 48 * MiB, processes: 12, cpuQuotaPercent: 50 };
     const B = { memoryBytes: 40 * MiB, processes: 9 };
     const exists = (g: ExecutionGroup) => g.dirs.every((d) => fs.existsSync(d));
+    /** take(), checked: a spare or a group made now, with exactly `limits` in its files. */
+    const takeChecked = (spares: SpareGroups, tag: string, limits: typeof A | typeof B, from: 'spare' | 'made now') => {
+      const g = spares.take(`t${process.pid}-${tag}`, limits);
+      groups.push(g);
+      if (from === 'spare') expect(g.name.startsWith(SPARE_PREFIX)).toBe(true);
+      else expect(g.name).toBe(`t${process.pid}-${tag}`);
+      expect(read(g, memFile)).toBe(String(limits.memoryBytes));
+      expect(read(g, 'pids.max')).toBe(String(limits.processes));
+      const percent = 'cpuQuotaPercent' in limits ? limits.cpuQuotaPercent : null;
+      if (h.controllers.includes('cpu')) expect(quotaOf(g)).toBe(percent === null ? null : percent * 1000);
+      return g;
+    };
 
     it('a take with the latest limits gets a spare made ahead with them; other limits are written only into fresh groups', async () => {
       const spares = new SpareGroups(h, 2);
@@ -288,27 +300,13 @@ describe.skipIf(!usable)(`cgroups${skipReason ? ` (skipped: ${skipReason})` : ''
         await spares.refill();
         expect(spares.count).toBe(2);
         // None has limits yet: the first take writes its own into one.
-        const first = spares.take(`t${process.pid}-first`, A);
-        groups.push(first);
-        expect(first.name.startsWith(SPARE_PREFIX)).toBe(true);
-        expect(read(first, memFile)).toBe(String(A.memoryBytes));
-        expect(read(first, 'pids.max')).toBe(String(A.processes));
+        takeChecked(spares, 'first', A, 'spare');
         // Refilled with A's limits (the spare left gets them too), before any take asks for them.
         await spares.refill();
         expect(spares.count).toBe(2);
-        const second = spares.take(`t${process.pid}-second`, A);
-        groups.push(second);
-        expect(second.name.startsWith(SPARE_PREFIX)).toBe(true);
-        expect(read(second, memFile)).toBe(String(A.memoryBytes));
-        expect(read(second, 'pids.max')).toBe(String(A.processes));
-        if (h.controllers.includes('cpu')) expect(quotaOf(second)).toBe(50_000);
+        takeChecked(spares, 'second', A, 'spare');
         // Other limits (and no CPU cap): not a spare made with A's, whatever is left of them.
-        const other = spares.take(`t${process.pid}-other`, B);
-        groups.push(other);
-        expect(other.name).toBe(`t${process.pid}-other`);
-        expect(read(other, memFile)).toBe(String(B.memoryBytes));
-        expect(read(other, 'pids.max')).toBe(String(B.processes));
-        if (h.controllers.includes('cpu')) expect(quotaOf(other)).toBeNull();
+        takeChecked(spares, 'other', B, 'made now');
         // The next refill replaces the spare with A's limits left by spares with B's.
         const pidsDir = h.hierarchies.find((x) => x.controllers.includes('pids'))!.workerDir;
         const taken = new Set(groups.map((g) => g.name));
@@ -319,11 +317,7 @@ describe.skipIf(!usable)(`cgroups${skipReason ? ` (skipped: ${skipReason})` : ''
         expect(spares.count).toBe(2);
         expect(sparesWith(A.processes)).toEqual([]);
         expect(sparesWith(B.processes)).toHaveLength(2);
-        const third = spares.take(`t${process.pid}-third`, B);
-        groups.push(third);
-        expect(third.name.startsWith(SPARE_PREFIX)).toBe(true);
-        if (h.controllers.includes('cpu')) expect(quotaOf(third)).toBeNull();
-        expect(read(third, 'pids.max')).toBe(String(B.processes));
+        takeChecked(spares, 'third', B, 'spare');
       } finally {
         await spares.close();
       }
