@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { SandboxSetupError } from '../../domain/errors.js';
 import type { CgroupHost } from './detect.js';
 import { applyLimits, createBareGroup, createExecutionGroup, limitsKey, type ExecutionGroup, type ExecutionLimits } from './group.js';
@@ -15,11 +16,11 @@ import { applyLimits, createBareGroup, createExecutionGroup, limitsKey, type Exe
 // removed like any execution group. Spares live in the worker's directory, so the sweep removes
 // the spares of a worker that died as it removes its execution groups.
 
-/** Names of spare groups: this prefix and a number (execution groups end in -c or -r). */
+/**
+ * Names of spare groups: this prefix and random hex (execution groups end in -c or -r), unique
+ * across the hosts a process opens, which share its worker directory.
+ */
 export const SPARE_PREFIX = 'spare-';
-
-/** Spares made by this process so far: names stay unique across the hosts a process opens. */
-let made = 0;
 
 interface Spare {
   group: ExecutionGroup;
@@ -84,7 +85,7 @@ export class SpareGroups {
     while (!this.closed && this.stock.length < this.size) {
       let group: ExecutionGroup | null = null;
       try {
-        group = createBareGroup(this.host, `${SPARE_PREFIX}${made++}`);
+        group = createBareGroup(this.host, `${SPARE_PREFIX}${randomBytes(6).toString('hex')}`);
         if (latest) applyLimits(this.host, group, latest);
         this.stock.push({ group, key });
       } catch {
