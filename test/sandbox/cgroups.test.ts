@@ -303,7 +303,7 @@ describe.skipIf(!usable)(`cgroups${skipReason ? ` (skipped: ${skipReason})` : ''
         expect(spares.count).toBe(2);
         // None has limits yet: the first take writes its own into one.
         takeChecked(spares, 'first', A, 'spare');
-        // Refilled with A's limits (the spare left gets them too), before any take asks for them.
+        // Refilled with A's limits (the spare left is replaced by one with them), before any take asks for them.
         await spares.refill();
         expect(spares.count).toBe(2);
         takeChecked(spares, 'second', A, 'spare');

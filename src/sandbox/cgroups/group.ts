@@ -225,7 +225,20 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /** Creates the group `name` in this worker's directory with `limits` applied. */
 export function createExecutionGroup(host: CgroupHost, name: string, limits: ExecutionLimits): ExecutionGroup {
-  const group = makeGroup(host, name, 'reuse-empty');
+  return withLimits(host, makeGroup(host, name, 'reuse-empty'), limits);
+}
+
+/**
+ * Creates the group `name` in this worker's directory for later (spares.ts), with `limits`, or
+ * none: then nothing may join it before withLimits. It must not exist yet.
+ */
+export function createSpareGroup(host: CgroupHost, name: string, limits: ExecutionLimits | null): ExecutionGroup {
+  const group = makeGroup(host, name, 'new');
+  return limits ? withLimits(host, group, limits) : group;
+}
+
+/** Writes `limits` into `group`, a group without limits yet; when that fails, removes its directories. */
+export function withLimits(host: CgroupHost, group: ExecutionGroup, limits: ExecutionLimits): ExecutionGroup {
   try {
     applyLimits(host, group, limits);
   } catch (err) {
@@ -233,14 +246,6 @@ export function createExecutionGroup(host: CgroupHost, name: string, limits: Exe
     throw new SandboxSetupError('cgroup', (err as Error).message, err);
   }
   return group;
-}
-
-/**
- * Creates the group `name` in this worker's directory without limits: only for a group made
- * ahead (spares.ts), which nothing may join before applyLimits. It must not exist yet.
- */
-export function createBareGroup(host: CgroupHost, name: string): ExecutionGroup {
-  return makeGroup(host, name, 'new');
 }
 
 function makeGroup(host: CgroupHost, name: string, existing: 'reuse-empty' | 'new'): ExecutionGroup {

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { SandboxSetupError } from '../../domain/errors.js';
 import type { CgroupHost } from './detect.js';
-import { applyLimits, createBareGroup, createExecutionGroup, limitsKey, type ExecutionGroup, type ExecutionLimits } from './group.js';
+import { createExecutionGroup, createSpareGroup, limitsKey, withLimits, type ExecutionGroup, type ExecutionLimits } from './group.js';
 
 // Execution groups made ahead, off the executions' path. Making a group costs one mkdir per
 // hierarchy and writing its limits a few control files, ~0.8 ms in all on the five v1
@@ -9,9 +8,9 @@ import { applyLimits, createBareGroup, createExecutionGroup, limitsKey, type Exe
 // (at start, and after a result is on its way) spares are made with the limits of the latest
 // execution, which the next one most likely has too (the same language's default limits). An
 // execution takes a spare whose limits are its own as it is; else a spare made before any
-// execution, writing its limits into it; else it makes its group as without spares. Spares with
-// other limits are removed at the next refill and replaced: limits are only ever written into a
-// fresh group, as they were without spares, so no value of an earlier choice can stay behind.
+// execution, writing its limits into it; else it makes its group as without spares. Other spares
+// are removed at the next refill and replaced: limits are only ever written into a fresh group,
+// as they were without spares, so no value of an earlier choice can stay behind.
 // A spare has never held a process and is used once: after its execution it is killed and
 // removed like any execution group. Spares live in the worker's directory, so the sweep removes
 // the spares of a worker that died as it removes its execution groups.
@@ -52,44 +51,24 @@ export class SpareGroups {
     const ready = this.pick((s) => s.key === key);
     if (ready) return ready.group;
     const bare = this.pick((s) => s.key === null);
-    if (!bare) return createExecutionGroup(this.host, name, limits);
-    try {
-      applyLimits(this.host, bare.group, limits);
-    } catch (err) {
-      void bare.group.remove().catch(() => {});
-      throw new SandboxSetupError('cgroup', (err as Error).message, err);
-    }
-    return bare.group;
+    return bare ? withLimits(this.host, bare.group, limits) : createExecutionGroup(this.host, name, limits);
   }
 
   /**
-   * Removes the spares whose limits are not the latest execution's, writes them into the spares
-   * made before any execution, and makes spares with them up to the size (none once closed). One
-   * that cannot be made is not retried now: take() makes its own.
+   * Removes the spares whose limits are not the latest execution's (those made before any
+   * execution too, once there is one), and makes spares with them up to the size (none once
+   * closed). One that cannot be made is not retried now: take() makes its own.
    */
   async refill(): Promise<void> {
     const latest = this.latest;
     const key = latest ? limitsKey(latest) : null;
-    const stale = this.stock.filter((s) => s.key !== key && s.key !== null);
-    this.stock = this.stock.filter((s) => !stale.includes(s));
+    const stale = this.stock.filter((s) => s.key !== key);
+    this.stock = this.stock.filter((s) => s.key === key);
     await Promise.all(stale.map((s) => s.group.remove().catch(() => {})));
-    for (const bare of this.stock.filter((s) => s.key === null && latest)) {
-      try {
-        applyLimits(this.host, bare.group, latest!);
-        bare.key = key;
-      } catch {
-        this.stock = this.stock.filter((s) => s !== bare);
-        await bare.group.remove().catch(() => {});
-      }
-    }
     while (!this.closed && this.stock.length < this.size) {
-      let group: ExecutionGroup | null = null;
       try {
-        group = createBareGroup(this.host, `${SPARE_PREFIX}${randomBytes(6).toString('hex')}`);
-        if (latest) applyLimits(this.host, group, latest);
-        this.stock.push({ group, key });
+        this.stock.push({ group: createSpareGroup(this.host, `${SPARE_PREFIX}${randomBytes(6).toString('hex')}`, latest), key });
       } catch {
-        if (group) await group.remove().catch(() => {});
         return;
       }
     }
