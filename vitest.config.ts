@@ -18,6 +18,8 @@ export const UNIT = [
   'test/queue/sqlite-job-store.test.ts',
   'test/sessions/session-cache.test.ts',
   'test/sessions/session-store.test.ts',
+  'test/sessions/wal-checkpointer.test.ts',
+  'test/sessions/sqlite-keyv-store.test.ts',
   'test/webhooks/addresses.test.ts',
   'test/keys/keys.test.ts',
   'test/live/recorder.test.ts',

@@ -27,7 +27,10 @@ export function registerServe(program: Command): void {
       // The connections' application_name says which role holds them (pg_stat_activity).
       const role = config.executors > 0 ? 'serve' : 'serve-api';
       const q = await openQueue(config, { role });
-      const sessions = await openSessionStore(config, { role });
+      const sessions = await openSessionStore(config, {
+        role,
+        onCheckpointFailure: (err) => logger.warn({ err }, 'the sessions.db checkpoint thread failed: SQLite checkpoints inside commits from now on (slower autosaves)'),
+      });
       // The API keys, in the job database (CODEXEC_AUTH=keys only).
       const keys = config.auth === 'keys' ? await openKeyStore(config, { role }) : undefined;
       if (keys && (await keys.list()).every((k) => k.revokedAt !== null)) {

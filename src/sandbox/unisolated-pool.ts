@@ -1,8 +1,6 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import Tinypool from 'tinypool';
+import { threadEntry } from '../threads/entry.js';
 import type { SandboxFile, SandboxHost, SandboxRequest, SandboxResult } from './request.js';
 import type { ThreadMessage, ThreadTask } from './unisolated-thread.js';
 
@@ -12,20 +10,6 @@ import type { ThreadMessage, ThreadTask } from './unisolated-thread.js';
 // event loop that serves HTTP. From a thread, the main loop's median delay stays at ~1 ms (the
 // tail does not: fork still write-locks the address space). The isolated host needs none of this:
 // its fork servers are spawned once per slot.
-//
-// The thread entry is unisolated-thread.js next to this file in dist/; running from src/ (vitest)
-// it is unisolated-thread.ts, loaded through scripts/ts-register.mjs, so no test needs a build.
-
-/** The thread entry next to this file, and the Node options a thread needs to load it. */
-function threadEntry(): { filename: string; execArgv: string[] } {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const compiled = path.join(here, 'unisolated-thread.js');
-  if (fs.existsSync(compiled)) return { filename: compiled, execArgv: [] };
-  const source = path.join(here, 'unisolated-thread.ts');
-  const register = path.resolve(here, '..', '..', 'scripts', 'ts-register.mjs');
-  if (fs.existsSync(source) && fs.existsSync(register)) return { filename: source, execArgv: ['--import', pathToFileURL(register).href] };
-  throw new Error(`the unisolated thread entry is missing next to ${here}: reinstall codexec`);
-}
 
 /** Buffers cross threads as Uint8Arrays. */
 export const asBuffer = (f: SandboxFile): SandboxFile => ({ ...f, content: Buffer.from(f.content.buffer, f.content.byteOffset, f.content.byteLength) });
@@ -36,7 +20,7 @@ export class UnisolatedPool implements SandboxHost {
 
   constructor(threads: number) {
     this.pool = new Tinypool({
-      ...threadEntry(),
+      ...threadEntry(import.meta.url, 'unisolated-thread'),
       minThreads: Math.max(1, threads),
       maxThreads: Math.max(1, threads),
       idleTimeout: 0,

@@ -123,7 +123,7 @@ function isPostgres(databaseUrl: string): boolean {
  */
 export async function openSessionStore(
   config: Pick<Config, 'dataDir' | 'sessionIdleTtlMs' | 'retentionMs'> & Partial<Pick<Config, 'databaseUrl'>>,
-  opts: { role?: ProcessRole } = {},
+  opts: { role?: ProcessRole; onCheckpointFailure?: (err: Error) => void } = {},
 ): Promise<SessionStore> {
   const lifetimes = { idleTtlMs: config.sessionIdleTtlMs, retentionMs: config.retentionMs };
   if (isPostgres(config.databaseUrl ?? '')) {
@@ -132,5 +132,5 @@ export async function openSessionStore(
     return PostgresSessionStore.open((config.databaseUrl ?? '').trim(), lifetimes, { role: opts.role });
   }
   const { SqliteSessionStore } = await import('./sqlite-session-store.js');
-  return SqliteSessionStore.open({ file: path.join(config.dataDir, SESSION_DB_FILE_NAME), ...lifetimes });
+  return SqliteSessionStore.open({ file: path.join(config.dataDir, SESSION_DB_FILE_NAME), ...lifetimes, onCheckpointFailure: opts.onCheckpointFailure });
 }

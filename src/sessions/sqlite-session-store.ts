@@ -18,6 +18,8 @@ export interface SqliteSessionStoreOptions extends SessionLifetimes {
   busyTimeoutMs?: number;
   /** Refuse to open a file another process has open (default true; see SqliteKeyvStore). */
   exclusive?: boolean;
+  /** Told if the checkpoint thread fails (SQLite then checkpoints inside commits). */
+  onCheckpointFailure?: (err: Error) => void;
 }
 
 // Sessions live in Keyv on SQLite (sqlite-keyv-store.ts: better-sqlite3), in their own file next to the job database: the
@@ -48,7 +50,13 @@ export class SqliteSessionStore implements SessionStore {
 
   static async open(opts: SqliteSessionStoreOptions): Promise<SqliteSessionStore> {
     // Opening creates the file and the table: a bad path fails here, at startup.
-    const adapter = new SqliteKeyvStore({ file: opts.file, table: TABLE, busyTimeoutMs: opts.busyTimeoutMs, exclusive: opts.exclusive ?? true });
+    const adapter = new SqliteKeyvStore({
+      file: opts.file,
+      table: TABLE,
+      busyTimeoutMs: opts.busyTimeoutMs,
+      exclusive: opts.exclusive ?? true,
+      onCheckpointFailure: opts.onCheckpointFailure,
+    });
     const keyv = new Keyv<StoredSession>({
       store: adapter,
       namespace: NAMESPACE,
@@ -200,10 +208,11 @@ export class SqliteSessionStore implements SessionStore {
   // Keyv only drops an expired key when it is read; this keeps sessions.db from growing without
   // bound. Meant to be called periodically by the server's maintenance loop.
   async pruneExpired(now = Date.now()): Promise<number> {
-    const keys = this.adapter.pruneExpired(now, `${NAMESPACE}:`);
-    for (const key of keys) this.forget(key.slice(NAMESPACE.length + 1));
+    const pruned = await this.adapter.pruneExpired(now, `${NAMESPACE}:`, (keys) => {
+      for (const key of keys) this.forget(key.slice(NAMESPACE.length + 1));
+    });
     this.adapter.pruneOwners();
-    return keys.length;
+    return pruned;
   }
 
   async count(): Promise<number> {

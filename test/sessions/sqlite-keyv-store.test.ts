@@ -1,0 +1,61 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteKeyvStore } from '../../src/sessions/sqlite-keyv-store.js';
+
+// What the Keyv adapter on better-sqlite3 does beyond Keyv's contract (the session store's
+// conformance suite covers that): the prune, which reads the table in chunks since no index keeps
+// the expiry, and files written by earlier versions.
+
+const record = (expires: number | null) => JSON.stringify({ value: { sourceCode: 'print(1)' }, expires });
+
+describe('SqliteKeyvStore', () => {
+  let dir: string;
+  let file: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'codexec-keyv-'));
+    file = path.join(dir, 'sessions.db');
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('prunes the expired records of a prefix across chunks of the table, and only those', async () => {
+    const store = new SqliteKeyvStore({ file, table: 'sessions' });
+    const now = 1_000_000;
+    const expired = new Set<string>();
+    // 4,500 records, more than two chunks: expired and live ones interleaved, and expired ones of
+    // another prefix that must stay.
+    for (let i = 0; i < 4500; i++) {
+      const key = i % 10 === 0 ? `other:${i}` : `session:${i}`;
+      const expires = i % 3 === 0 ? now - 1 : i % 3 === 1 ? now + 60_000 : null;
+      if (expires !== null && expires < now && key.startsWith('session:')) expired.add(key);
+      void store.set(key, record(expires));
+    }
+    await store.set('session:last', record(now - 1));
+    expired.add('session:last');
+    const chunks: string[][] = [];
+    expect(await store.pruneExpired(now, 'session:', (keys) => chunks.push(keys))).toBe(expired.size);
+    expect(chunks.length, 'one call per chunk that deleted something').toBeGreaterThanOrEqual(3);
+    expect(new Set(chunks.flat())).toEqual(expired);
+    for (const key of expired) expect(await store.get(key)).toBeUndefined();
+    expect(store.count('session:')).toBe(4501 - 450 - expired.size);
+    expect(store.count('other:')).toBe(450);
+    expect(await store.pruneExpired(now, 'session:', () => {})).toBe(0);
+    await store.disconnect();
+  });
+
+  it('drops the index on the expiry that earlier versions kept, and keeps their records', async () => {
+    const old = new Database(file);
+    old.exec(`CREATE TABLE sessions (key VARCHAR(255) PRIMARY KEY, value TEXT);
+      CREATE INDEX sessions_expires ON sessions (json_extract(value, '$.expires'));
+      INSERT INTO sessions VALUES ('session:a', '${record(5)}');`);
+    old.close();
+    const store = new SqliteKeyvStore({ file, table: 'sessions' });
+    expect(await store.get('session:a')).toBe(record(5));
+    await store.disconnect();
+    const db = new Database(file, { readonly: true });
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'sessions_expires'").all()).toEqual([]);
+    db.close();
+  });
+});

@@ -1,0 +1,97 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteKeyvStore } from '../../src/sessions/sqlite-keyv-store.js';
+import { WalCheckpointer } from '../../src/sessions/wal-checkpointer.js';
+
+// Checkpoints of sessions.db run on a thread of their own (wal-checkpointer.ts): a commit never
+// copies the WAL into the database on the event loop, and under a steady load the WAL still starts
+// over, so it stays bounded.
+
+const PAGE = 4096;
+/** A record of about one page, as Keyv stores it: each upsert adds at least one page to the WAL. */
+const value = (i: number) => JSON.stringify({ value: `${i}:`.padEnd(PAGE - 200, 'x'), expires: null });
+
+/** Blocks this thread (the event loop) for `ms`, as a long synchronous task would. */
+function blockEventLoop(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+describe('sessions.db checkpoints', () => {
+  let dir: string;
+  let file: string;
+  const stores: SqliteKeyvStore[] = [];
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'codexec-checkpoints-'));
+    file = path.join(dir, 'sessions.db');
+  });
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.disconnect();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  function open(checkpoints?: ConstructorParameters<typeof SqliteKeyvStore>[0]['checkpoints']): SqliteKeyvStore {
+    const store = new SqliteKeyvStore({ file, table: 'sessions', exclusive: true, checkpoints });
+    stores.push(store);
+    return store;
+  }
+
+  it('a commit leaves the WAL to the checkpoint thread, which copies it while the event loop is blocked', async () => {
+    // Its first checkpoint comes long after the commit below.
+    const store = open({ everyMs: 300, capFrames: 16_384, tailFrames: 256 });
+    const before = fs.statSync(file).size;
+    // One commit of ~3,000 pages, three times what makes SQLite's own checkpoint run in a commit.
+    await Promise.all(Array.from({ length: 3000 }, (_, i) => store.set(`k${i}`, value(i))));
+    expect(fs.statSync(`${file}-wal`).size).toBeGreaterThan(3000 * PAGE);
+    expect(fs.statSync(file).size, 'the commit copied nothing into the database').toBe(before);
+    blockEventLoop(1200);
+    expect(fs.statSync(file).size, 'copied while this thread was blocked').toBeGreaterThan(before + 2000 * PAGE);
+    await store.disconnect();
+    const again = open();
+    expect(await again.get('k2999')).toBe(value(2999));
+  });
+
+  it('under a steady load the WAL starts over: writes are held while the thread copies the rest', async () => {
+    const capFrames = 200;
+    const store = open({ everyMs: 5, capFrames, tailFrames: 50 });
+    // Once the thread has started: a first record is copied into the database.
+    const empty = fs.statSync(file).size;
+    await store.set('first', value(-1));
+    await expect.poll(() => fs.statSync(file).size, { timeout: 10_000 }).toBeGreaterThan(empty);
+    let largest = 0;
+    const deadline = Date.now() + 1500;
+    let n = 0;
+    // Commits back to back, each as soon as the one before is acknowledged, so the thread never
+    // finds the WAL idle: it can only start over because writes are held.
+    while (Date.now() < deadline) {
+      await Promise.all(Array.from({ length: 20 }, () => store.set(`k${n % 500}`, value(n++))));
+      largest = Math.max(largest, fs.statSync(`${file}-wal`).size);
+    }
+    expect(n * PAGE, 'enough written to fill the WAL many times over').toBeGreaterThan(100 * capFrames * PAGE);
+    // At most twice the cap, and the commits made while the hold was on its way (~800 frames
+    // here), with room for a loaded machine; without the hold it grows with every commit.
+    expect(largest).toBeLessThan(10 * capFrames * PAGE);
+    for (let i = n - 500; i < n; i++) expect(await store.get(`k${i % 500}`)).toBe(value(i));
+  });
+
+  it('a thread that fails hands the checkpoints back to SQLite and never holds writes', async () => {
+    fs.writeFileSync(file, 'not a database, so the thread fails as it starts');
+    const events: string[] = [];
+    const failed = new Promise<Error>((resolve) => {
+      const c = new WalCheckpointer({
+        file,
+        busyTimeoutMs: 100,
+        everyMs: 5,
+        capFrames: 1,
+        tailFrames: 0,
+        onHold: (held) => events.push(`held ${held}`),
+        onFailure: (err) => {
+          resolve(err);
+          void c.close(() => {});
+        },
+      });
+    });
+    expect((await failed).message).toMatch(/SQLITE_NOTADB/);
+    expect(events).toEqual([]);
+  });
+});
