@@ -40,7 +40,11 @@ const db = new Database(file, { timeout: busyTimeoutMs, fileMustExist: true });
 db.pragma('synchronous = NORMAL');
 db.pragma('wal_autocheckpoint = 0');
 
-/** The WAL's frames, and how many of them are left to copy, after one PASSIVE checkpoint. */
+/**
+ * The WAL's frames, and how many of them are left to copy, after one PASSIVE checkpoint. When
+ * another connection is checkpointing (a store closing, a second store on the file in a test),
+ * SQLite answers busy = 1 and -1 frames rather than an error: nothing copied this time.
+ */
 function checkpoint(): { walFrames: number; leftFrames: number } {
   const [row] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
   const walFrames = Math.max(0, row?.log ?? 0);

@@ -68,6 +68,8 @@ export class WalCheckpointer {
   }
 
   private onReport(report: CheckpointReport): void {
+    // A report on its way while close() began: the owner's last commit must not be held.
+    if (this.stopped) return;
     if (report === 'caught-up') return this.setHold(false);
     this.setHold(true);
     this.command('catch-up');
