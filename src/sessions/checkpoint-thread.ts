@@ -50,14 +50,13 @@ db.pragma('wal_autocheckpoint = 0');
  */
 function checkpoint(): { walFrames: number; leftFrames: number } {
   const [row] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
-  const walFrames = Math.max(0, row?.log ?? 0);
-  const copiedFrames = Math.max(0, row?.checkpointed ?? 0);
+  if (row === undefined || row.busy !== 0) return { walFrames: 0, leftFrames: 0 };
   // Frames copied count from where the WAL last started over.
-  if (copiedFrames !== syncedFrames) {
-    if (copiedFrames > 0) fs.fdatasyncSync(fileFd);
-    syncedFrames = copiedFrames;
+  if (row.checkpointed !== syncedFrames) {
+    if (row.checkpointed > 0) fs.fdatasyncSync(fileFd);
+    syncedFrames = row.checkpointed;
   }
-  return { walFrames, leftFrames: walFrames - copiedFrames };
+  return { walFrames: row.log, leftFrames: row.log - row.checkpointed };
 }
 
 let syncedFrames = 0;

@@ -68,13 +68,15 @@ const PRUNE_CHUNK_ROWS = 2000;
  * pages are left to copy; writes are held while the rest is copied once the WAL holds 64 MiB
  * (16,384 pages of 4 KiB). The WAL file keeps the largest size it reached (at most about twice
  * that) until the store closes: cutting it back when it starts over is an ftruncate on the event
- * loop, 24-26 ms for ~50 MiB here. SQLite's automatic checkpoint, the fallback, runs at 1,000
- * pages.
+ * loop, 24-26 ms for ~50 MiB here.
  */
-export const WAL_CHECKPOINT = { everyMs: 100, capFrames: 16_384, tailFrames: 256, fallbackPages: 1000 } as const;
+const WAL_CHECKPOINT: WalCheckpointSettings = { everyMs: 100, capFrames: 16_384, tailFrames: 256 };
 
 /** When the checkpoint thread copies the WAL, and how large the WAL may grow (defaults above). */
 export type WalCheckpointSettings = Pick<WalCheckpointerOptions, 'everyMs' | 'capFrames' | 'tailFrames'>;
+
+/** SQLite's automatic checkpoint, in pages, for when the thread has failed: SQLite's default. */
+const FALLBACK_AUTOCHECKPOINT_PAGES = 1000;
 
 function likePrefix(prefix: string): string {
   return `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -168,7 +170,7 @@ export class SqliteKeyvStore extends EventEmitter implements KeyvStoreAdapter {
             if (!held && this.queued.length > 0) setImmediate(() => this.flush());
           },
           onFailure: (err) => {
-            if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT.fallbackPages}`);
+            if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
             opts.onCheckpointFailure?.(err);
           },
         });
