@@ -211,7 +211,7 @@ export class SqliteSessionStore implements SessionStore {
     const pruned = await this.adapter.pruneExpired(now, `${NAMESPACE}:`, (keys) => {
       for (const key of keys) this.forget(key.slice(NAMESPACE.length + 1));
     });
-    this.adapter.pruneOwners();
+    await this.adapter.pruneOwners();
     return pruned;
   }
 

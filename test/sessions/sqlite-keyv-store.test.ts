@@ -6,8 +6,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteKeyvStore } from '../../src/sessions/sqlite-keyv-store.js';
 
 // What the Keyv adapter on better-sqlite3 does beyond Keyv's contract (the session store's
-// conformance suite covers that): the prune, which reads the table in chunks since no index keeps
-// the expiry, and files written by earlier versions.
+// conformance suite covers that): the prunes of records and of their owners, which read their
+// tables in chunks (no index keeps the expiry, and a whole table at once would hold the event loop
+// for seconds with 1,000,000 sessions), and files written by earlier versions.
 
 const record = (expires: number | null) => JSON.stringify({ value: { sourceCode: 'print(1)' }, expires });
 
@@ -43,6 +44,43 @@ describe('SqliteKeyvStore', () => {
     expect(store.count('other:')).toBe(450);
     expect(await store.pruneExpired(now, 'session:', () => {})).toBe(0);
     await store.disconnect();
+  });
+
+  it('forgets the owners of records that are gone, a chunk per turn of the event loop, and never one whose record is queued', async () => {
+    const store = new SqliteKeyvStore({ file, table: 'sessions' });
+    // A new session as the session store makes it: its owner committed (here in the first chunk),
+    // its record queued (below, just before the prune).
+    store.recordOwner('session:new', 'owner-1');
+    // 2,400 owners more (more than four chunks); every third has no record.
+    const kept = new Set<string>(['session:new']);
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 2400; i++) {
+      store.recordOwner(`session:${i}`, `owner-${i % 7}`);
+      if (i % 3 !== 0) {
+        kept.add(`session:${i}`);
+        writes.push(store.set(`session:${i}`, record(null)));
+      }
+    }
+    await Promise.all(writes);
+    const queued = store.set('session:new', record(null));
+    let turns = 0;
+    let pruning = true;
+    const count = (): void => {
+      turns++;
+      if (pruning) setImmediate(count);
+    };
+    setImmediate(count);
+    const pruned = store.pruneOwners();
+    expect(turns, 'nothing is pruned before the event loop turns again').toBe(0);
+    expect(await pruned).toBe(800);
+    pruning = false;
+    expect(turns, 'other callbacks ran between the chunks').toBeGreaterThanOrEqual(4);
+    await queued;
+    await store.disconnect();
+    const db = new Database(file, { readonly: true });
+    const owners = db.prepare('SELECT key FROM sessions_owners').all() as { key: string }[];
+    db.close();
+    expect(new Set(owners.map((o) => o.key))).toEqual(kept);
   });
 
   it('drops the index on the expiry that earlier versions kept, and keeps their records', async () => {
