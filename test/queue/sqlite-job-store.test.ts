@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS } from '../../src/queue/sqlite/migrations.js';
+import { MIGRATIONS, migrate } from '../../src/queue/sqlite/migrations.js';
 import { SQL } from '../../src/queue/sqlite/sql.js';
 import { openSqliteQueue } from '../../src/queue/open.js';
 import { jobStoreConformance } from './job-store-conformance.js';
@@ -70,6 +70,58 @@ describe('SqliteJobStore on disk', () => {
       expect(before.log).toBeGreaterThan(1000); // past the automatic threshold, yet not checkpointed
       expect(before.checkpointed).toBeLessThan(before.log);
       await expect.poll(() => { const w = walPages()[0]!; return w.checkpointed === w.log; }, { timeout: 5000 }).toBe(true);
+    } finally {
+      raw.close();
+      await store.close();
+    }
+  });
+
+  it('keeps the counts by status in the transaction of every change, as a count of the rows would give them', async () => {
+    // A database of the version before the counts, with executions in every status: the migration
+    // counts what is there.
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const v4 = new Database(file);
+    migrate(v4, MIGRATIONS.slice(0, 4));
+    const insert = v4.prepare(`INSERT INTO executions (id, idempotency_scope, language, source_code, status, attempt, max_attempts, run_after, queued_at,
+      started_at, lease_owner, lease_expires_at, finished_at, result) VALUES (@id, 'old', 'python', 'print(1)', @status, @attempt, 1, 100, 100,
+      @startedAt, @owner, @expires, @finishedAt, @result)`);
+    const rows: [string, number][] = [['QUEUED', 3], ['RUNNING', 1], ['COMPLETED', 2], ['FAILED', 1], ['TIMEOUT', 1]];
+    for (const [status, n] of rows) {
+      for (let i = 0; i < n; i++) {
+        const running = status === 'RUNNING';
+        const ended = status !== 'QUEUED' && !running;
+        insert.run({ id: `old-${status}-${i}`, status, attempt: status === 'QUEUED' ? 0 : 1, startedAt: status === 'QUEUED' ? null : 200, owner: running ? 'w0' : null, expires: running ? 60_000 : null, finishedAt: ended ? 300 : null, result: ended ? JSON.stringify(completedResult()) : null });
+      }
+    }
+    v4.close();
+    const store = openSqliteQueue(file);
+    const raw = new Database(file, { readonly: true });
+    const counted = () =>
+      Object.fromEntries(
+        ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'TIMEOUT'].map((st) => [st, (raw.prepare('SELECT COUNT(*) AS n FROM executions WHERE status = ?').get(st) as { n: number }).n]),
+      );
+    try {
+      expect((await store.stats(1000)).counts).toEqual({ QUEUED: 3, RUNNING: 1, COMPLETED: 2, FAILED: 1, TIMEOUT: 1 });
+      // Every kind of change: enqueue, claim, finish, a failed attempt requeued, a lease rescued, a
+      // cancel of a queued and of a running job, a session's queued jobs failed, and the prune.
+      for (let i = 0; i < 12; i++) await store.enqueue(newExecution({ sessionId: `s${i % 4}`, maxAttempts: 3 }), { now: 1000 + i });
+      const a = (await store.claim('w1', 60_000, 2000))!;
+      await store.finish(a.id, 'w1', 'COMPLETED', completedResult(), 2100);
+      const b = (await store.claim('w1', 60_000, 2000))!;
+      await store.failAttempt(b.id, 'w1', { code: 'sandbox_error', message: 'x' }, 0, 2100);
+      await store.claim('w2', 10, 2000);
+      await store.rescueExpired(5000, () => 0);
+      const c = (await store.claim('w1', 60_000, 6000))!;
+      await store.cancel(c.id, 6100);
+      const queued = (await store.enqueue(newExecution({ sessionId: 'lone' }), { now: 6200 })).execution;
+      await store.cancel(queued.id, 6300);
+      await store.cancelQueuedForSession('s3', 6400);
+      await store.finishAndClaim(a.id, 'w1', 'COMPLETED', completedResult(), 60_000, 6500);
+      expect((await store.stats(7000)).counts).toEqual(counted());
+      await store.prune(2200);
+      const counts = (await store.stats(7000)).counts;
+      expect(counts).toEqual(counted());
+      expect(Object.values(counts).reduce((x, y) => x + y, 0)).toBe((raw.prepare('SELECT COUNT(*) AS n FROM executions').get() as { n: number }).n);
     } finally {
       raw.close();
       await store.close();

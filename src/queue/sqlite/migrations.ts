@@ -329,6 +329,43 @@ CREATE TABLE api_nodes (
 );
 `,
   },
+  {
+    version: 5,
+    name: 'execution counts kept by triggers',
+    // Executions per status, kept in the transaction of every change to the table, so that the
+    // counts every GET /readyz, /metrics scrape and GET /status reads are five rows instead of a
+    // scan of the whole claim index: 56-63 ms of the event loop per read with 1,000,000 executions
+    // kept (1.65 runs/s over the default retention of 7 days), for each probe of a load balancer.
+    // SQLite has one writer at a time, so these rows are no point of contention; the PostgreSQL
+    // store counts instead (several writers would queue on the same rows). A later migration that
+    // rebuilds the executions table must create these triggers again.
+    sql: `
+CREATE TABLE execution_counts (
+  status  TEXT    PRIMARY KEY CHECK (status IN ('QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'TIMEOUT')),
+  n       INTEGER NOT NULL CHECK (n >= 0)
+) WITHOUT ROWID;
+INSERT INTO execution_counts (status, n)
+SELECT s.status, (SELECT COUNT(*) FROM executions e WHERE e.status = s.status)
+FROM (SELECT 'QUEUED' AS status UNION ALL SELECT 'RUNNING' UNION ALL SELECT 'COMPLETED' UNION ALL SELECT 'FAILED' UNION ALL SELECT 'TIMEOUT') s;
+
+CREATE TRIGGER executions_count_insert AFTER INSERT ON executions
+BEGIN
+  UPDATE execution_counts SET n = n + 1 WHERE status = NEW.status;
+END;
+
+CREATE TRIGGER executions_count_status AFTER UPDATE OF status ON executions
+WHEN OLD.status <> NEW.status
+BEGIN
+  UPDATE execution_counts SET n = n - 1 WHERE status = OLD.status;
+  UPDATE execution_counts SET n = n + 1 WHERE status = NEW.status;
+END;
+
+CREATE TRIGGER executions_count_delete AFTER DELETE ON executions
+BEGIN
+  UPDATE execution_counts SET n = n - 1 WHERE status = OLD.status;
+END;
+`,
+  },
 ];
 
 /** Applies the migrations the database lacks; returns the versions applied now. */
