@@ -46,7 +46,7 @@ export const STATEMENT_NAMES = [
   'ExecutionCancelQueuedForSession', // @sessionId, @result, @failureReason, @now: returns n
   'ExecutionSetPlan', // @id, @plan: a legacy row gets its plan
   'ExecutionPruneBatch', // @before, @batch: delete terminal rows finished before @before
-  'EventPruneBefore', // @before: drop published events older than this (SQLite's event table)
+  'EventPruneBatch', // @before, @batch: drop published events older than @before, @batch at a time (SQLite's event table)
 
   // ---- live output (sqlite/output-sql.ts, postgres/output-sql.ts): what a watched run prints
   'ExecutionWatch', // @id, @until: someone follows a QUEUED/RUNNING job until @until (never shortened); fires "watch"

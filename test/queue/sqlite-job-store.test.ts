@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS, migrate } from '../../src/queue/sqlite/migrations.js';
 import { SQL } from '../../src/queue/sqlite/sql.js';
 import { openSqliteQueue } from '../../src/queue/open.js';
+import { EVENT_RETENTION_MS } from '../../src/queue/core/job-queue.js';
 import { jobStoreConformance } from './job-store-conformance.js';
 import { completedResult, makeTempDir, newExecution, removeDir } from './helpers.js';
 
@@ -122,6 +123,34 @@ describe('SqliteJobStore on disk', () => {
       const counts = (await store.stats(7000)).counts;
       expect(counts).toEqual(counted());
       expect(Object.values(counts).reduce((x, y) => x + y, 0)).toBe((raw.prepare('SELECT COUNT(*) AS n FROM executions').get() as { n: number }).n);
+    } finally {
+      raw.close();
+      await store.close();
+    }
+  });
+
+  it('prunes published events past their retention a batch per turn of the event loop, and keeps the recent ones', async () => {
+    const store = openSqliteQueue(file);
+    const raw = new Database(file);
+    const now = 100 * 60_000;
+    const add = raw.prepare("INSERT INTO job_events (kind, execution_id, at) VALUES ('available', ?, ?)");
+    raw.transaction(() => {
+      for (let i = 0; i < 1200; i++) add.run(`old${i}`, now - EVENT_RETENTION_MS - 1 - i); // more than two batches
+      for (let i = 0; i < 5; i++) add.run(`new${i}`, now - i);
+    })();
+    try {
+      let turns = 0;
+      let pruning = true;
+      const count = (): void => {
+        turns++;
+        if (pruning) setImmediate(count);
+      };
+      setImmediate(count);
+      await store.prune(0, now);
+      pruning = false;
+      expect(turns, 'other callbacks ran between the batches').toBeGreaterThanOrEqual(2);
+      const left = raw.prepare('SELECT execution_id AS id FROM job_events ORDER BY seq').all() as { id: string }[];
+      expect(left.map((e) => e.id)).toEqual(['new0', 'new1', 'new2', 'new3', 'new4']);
     } finally {
       raw.close();
       await store.close();

@@ -259,20 +259,27 @@ export class JobQueue implements JobStore {
 
   // ---- housekeeping -----------------------------------------------------------------------------
 
-  // Small batches, each its own statement: claims are never held up behind a big delete.
+  // Small batches, each its own statement and its own turn of the event loop: claims are never
+  // held up behind a big delete, nor (on SQLite, whose statements run on the event loop) is any
+  // request of this process. Deleting an hour of executions at once took 6 µs a row there: 0.9 s
+  // of a stopped event loop at 40 runs/s.
   async prune(before: number, now = Date.now()): Promise<number> {
+    const pruned = await this.deleteInBatches('ExecutionPruneBatch', before);
+    await this.deleteInBatches('EventPruneBatch', now - EVENT_RETENTION_MS);
+    return pruned;
+  }
+
+  /** Runs a delete of up to PRUNE_BATCH rows until one deletes fewer; returns how many it deleted. */
+  private async deleteInBatches(name: 'ExecutionPruneBatch' | 'EventPruneBatch', before: number): Promise<number> {
     let total = 0;
     for (;;) {
       const changes = await this.run(function* () {
-        return (yield op('ExecutionPruneBatch', { before, batch: PRUNE_BATCH })).changes;
+        return (yield op(name, { before, batch: PRUNE_BATCH })).changes;
       }, 'single', false);
       total += changes;
-      if (changes < PRUNE_BATCH) break;
+      if (changes < PRUNE_BATCH) return total;
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    await this.run(function* () {
-      yield op('EventPruneBefore', { before: now - EVENT_RETENTION_MS });
-    }, 'single', false);
-    return total;
   }
 
   // One read snapshot: the counts, ages and lists agree with each other.

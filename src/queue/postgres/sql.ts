@@ -206,8 +206,8 @@ const QUEUE_SQL = {
       FOR UPDATE SKIP LOCKED
     )`,
 
-  /** NOTIFY keeps no events: nothing to prune. */
-  EventPruneBefore: `SELECT @before::bigint AS before`,
+  /** NOTIFY keeps no events: nothing to prune (no row: the prune's loop ends at once). */
+  EventPruneBatch: `SELECT @before::bigint AS before, @batch::int AS batch WHERE false`,
 
   // Quoted aliases: PostgreSQL folds unquoted names to lower case.
   StatsCountByStatus: `SELECT status, COUNT(*) AS n FROM executions GROUP BY status`,

@@ -165,7 +165,8 @@ const QUEUE_SQL = {
       LIMIT @batch
     )`,
 
-  EventPruneBefore: `DELETE FROM job_events WHERE at < @before`,
+  /** Events published before @before, @batch at a time (oldest first, on job_events_at). */
+  EventPruneBatch: `DELETE FROM job_events WHERE seq IN (SELECT seq FROM job_events WHERE at < @before ORDER BY at LIMIT @batch)`,
 
   /** Kept by the table's triggers (migration 5): five rows, not a scan of every execution kept. */
   StatsCountByStatus: `SELECT status, n FROM execution_counts`,
