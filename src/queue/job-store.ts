@@ -67,6 +67,14 @@ export interface FinishAndClaim {
   next: ExecutionRecord | null;
 }
 
+/** What GET /readyz reads: the live part of QueueStats, without counting every execution kept. */
+export interface QueueReadiness {
+  queued: number;
+  running: number;
+  oldestQueuedAgeMs: number | null;
+  executors: ExecutorInfo[];
+}
+
 export interface QueueStats {
   counts: Record<ExecutionStatus, number>;
   oldestQueuedAgeMs: number | null;
@@ -139,6 +147,8 @@ export interface JobStore {
   /** Delete terminal executions finished before `before` (and old events). */
   prune(before: number, now?: number): Promise<number>;
   stats(now?: number): Promise<QueueStats>;
+  /** The queued and running counts, the oldest queued age and the executors (a probe's, often). */
+  readiness(now?: number): Promise<QueueReadiness>;
   /** Executors registry (for status and readiness). */
   heartbeat(info: ExecutorInfo): Promise<void>;
   removeExecutor(id: string): Promise<void>;

@@ -63,6 +63,7 @@ export const STATEMENT_NAMES = [
 
   // ---- stats
   'StatsCountByStatus',
+  'StatsCountLive', // QUEUED and RUNNING only
   'StatsOldestQueuedAt',
   'StatsRecentFailures', // @limit
 

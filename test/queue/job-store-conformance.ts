@@ -314,6 +314,7 @@ export function jobStoreConformance(name: string, makeHarness: () => Promise<Sto
       const empty = await store.stats(T);
       expect(Object.keys(empty.counts).sort()).toEqual([...EXECUTION_STATUSES].sort());
       expect(empty).toEqual({ counts: { QUEUED: 0, RUNNING: 0, COMPLETED: 0, FAILED: 0, TIMEOUT: 0 }, oldestQueuedAgeMs: null, executors: [], apiNodes: [], recentFailures: [] });
+      expect(await store.readiness(T)).toEqual({ queued: 0, running: 0, oldestQueuedAgeMs: null, executors: [] });
 
       for (let i = 0; i < 14; i++) await store.enqueue(newExecution({ sessionId: `s${i}` }), { now: T + i });
       for (let i = 0; i < 13; i++) {
@@ -336,6 +337,9 @@ export function jobStoreConformance(name: string, makeHarness: () => Promise<Sto
       expect(s.recentFailures[0]).toMatchObject({ finishedAt: T + 212, failureReason: 'wall_time_limit' });
       expect(s.recentFailures.map((f) => f.finishedAt)).toEqual([...s.recentFailures.map((f) => f.finishedAt)].sort((a, b) => b - a));
       expect(new Set(s.recentFailures.map((f) => f.failureReason))).toEqual(new Set(['wall_time_limit', 'runtime_error']));
+      // What a readiness probe reads: the same live figures, without the terminal counts.
+      expect(await store.readiness(T + 100_000)).toEqual({ queued: 1, running: 1, oldestQueuedAgeMs: 100_000 - 13, executors: s.executors });
+      expect(await store.readiness(T)).toMatchObject({ queued: 1, running: 1, oldestQueuedAgeMs: 0 });
     });
 
     it('lists API nodes by heartbeat: a node silent for three leases is forgotten, a removed one is gone', async () => {

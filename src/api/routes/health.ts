@@ -151,9 +151,9 @@ export function healthRoutes(app: App, ctx: RouteContext): void {
       let alive = 0;
       try {
         const now = Date.now();
-        const stats = await jobs.stats(now);
-        queue = { queued: stats.counts.QUEUED, running: stats.counts.RUNNING, oldest_queued_age_ms: stats.oldestQueuedAgeMs };
-        alive = liveExecutors(stats, now, config.leaseMs);
+        const live = await jobs.readiness(now);
+        queue = { queued: live.queued, running: live.running, oldest_queued_age_ms: live.oldestQueuedAgeMs };
+        alive = liveExecutors(live, now, config.leaseMs);
       } catch (err) {
         req.log.warn({ err }, 'readiness: job database check failed');
         database.ok = false;

@@ -16,6 +16,7 @@ import type {
   JobStore,
   LegacyJob,
   NewExecution,
+  QueueReadiness,
   QueueStats,
   TerminalStatus,
 } from '../job-store.js';
@@ -282,6 +283,21 @@ export class JobQueue implements JobStore {
     }
   }
 
+  async readiness(now = Date.now()): Promise<QueueReadiness> {
+    const staleBefore = now - this.executorStaleMs;
+    return this.run(function* (): Body<QueueReadiness> {
+      const live = new Map<unknown, number>();
+      for (const r of (yield op('StatsCountLive')).rows) live.set(r.status, Number(r.n));
+      const queuedAt = (yield op('StatsOldestQueuedAt')).rows[0]?.queuedAt;
+      return {
+        queued: live.get('QUEUED') ?? 0,
+        running: live.get('RUNNING') ?? 0,
+        oldestQueuedAgeMs: ageOf(queuedAt, now),
+        executors: yield* listExecutors(staleBefore),
+      };
+    }, 'read');
+  }
+
   // One read snapshot: the counts, ages and lists agree with each other.
   async stats(now = Date.now()): Promise<QueueStats> {
     const staleBefore = now - this.executorStaleMs;
@@ -298,7 +314,7 @@ export class JobQueue implements JobStore {
       }));
       return {
         counts,
-        oldestQueuedAgeMs: queuedAt === null || queuedAt === undefined ? null : Math.max(0, now - Number(queuedAt)),
+        oldestQueuedAgeMs: ageOf(queuedAt, now),
         executors,
         apiNodes,
         recentFailures,
@@ -356,4 +372,9 @@ export class JobQueue implements JobStore {
 
 function textOf(v: unknown): string {
   return Buffer.isBuffer(v) ? v.toString('utf8') : String(v ?? '');
+}
+
+/** How long ago `at` (epoch ms, or nothing) was, never negative. */
+function ageOf(at: unknown, now: number): number | null {
+  return at === null || at === undefined ? null : Math.max(0, now - Number(at));
 }

@@ -212,6 +212,12 @@ const QUEUE_SQL = {
   // Quoted aliases: PostgreSQL folds unquoted names to lower case.
   StatsCountByStatus: `SELECT status, COUNT(*) AS n FROM executions GROUP BY status`,
 
+  /**
+   * What a readiness probe counts: a range of the claim index. Every status took 150 ms (and three
+   * parallel workers' CPU) with 1,000,000 executions kept, at each probe of each API node.
+   */
+  StatsCountLive: `SELECT status, COUNT(*) AS n FROM executions WHERE status IN ('QUEUED', 'RUNNING') GROUP BY status`,
+
   StatsOldestQueuedAt: `SELECT MIN(queued_at) AS "queuedAt" FROM executions WHERE status = 'QUEUED'`,
 
   /** Walks the partial index executions_failures backwards and stops after @limit rows. */

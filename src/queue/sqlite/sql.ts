@@ -171,6 +171,8 @@ const QUEUE_SQL = {
   /** Kept by the table's triggers (migration 5): five rows, not a scan of every execution kept. */
   StatsCountByStatus: `SELECT status, n FROM execution_counts`,
 
+  StatsCountLive: `SELECT status, n FROM execution_counts WHERE status IN ('QUEUED', 'RUNNING')`,
+
   StatsOldestQueuedAt: `SELECT MIN(queued_at) AS queuedAt FROM executions WHERE status = 'QUEUED'`,
 
   StatsRecentFailures: `
