@@ -22,6 +22,13 @@ import { WalCheckpointer, type WalCheckpointerOptions } from './wal-checkpointer
 // acknowledged before it is committed). A commit costs ~80 µs on the benchmark VM whatever it
 // holds, and at 100 concurrent autosaves each turn brings many.
 
+/** ACTIVE as sessionStatus() (session.ts) says, of the record `s`: not closed, and active within @idleTtlMs at @now. */
+const openRecord = (s: string) =>
+  `json_extract(${s}.value, '$.value.closedAt') IS NULL
+   AND max(json_extract(${s}.value, '$.value.updatedAt'), coalesce(json_extract(${s}.value, '$.value.lastRunAt'), 0)) + @idleTtlMs >= @now`;
+const notOpenOwnerRow = (t: string) =>
+  `key NOT IN (SELECT value FROM json_each(@queued)) AND NOT EXISTS (SELECT 1 FROM ${t} s WHERE s.key = ${t}_owners.key AND ${openRecord('s')})`;
+
 const SQL = {
   createTable: (t: string) => `CREATE TABLE IF NOT EXISTS ${t} (key VARCHAR(255) PRIMARY KEY, value TEXT)`,
   // No index on the expiry: every autosave renews it, and keeping an index of
@@ -38,27 +45,28 @@ const SQL = {
   pruneExpired: (t: string) =>
     `DELETE FROM ${t} WHERE rowid > ? AND rowid <= ? AND json_extract(value, '$.expires') < ? AND key LIKE ? ESCAPE '\\' RETURNING key`,
   count: (t: string) => `SELECT count(*) AS n FROM ${t} WHERE key LIKE ? ESCAPE '\\'`,
-  // Who owns each session of an API key, in a table of its own beside the Keyv table: written when
-  // a session is made, never by an autosave (an index over the JSON value would be rewritten by
-  // every autosave: about 50 µs of CPU more per autosave, measured). Serves the per-key quota of
-  // open sessions.
+  // Who owns each open session of an API key, in a table of its own beside the Keyv table: written
+  // when a session is made, never by an autosave (an index over the JSON value would be rewritten
+  // by every autosave: about 50 µs of CPU more per autosave, measured). Serves the per-key quota of
+  // open sessions. A session that is no longer open (closed, or idle past its TTL) never opens again
+  // (autosaves and runs need it ACTIVE), so its row goes: before each count of its owner, and in the
+  // hourly prune. Kept, those rows made each count walk every session the key had made over the
+  // retention period (5.4 s for a key with 1,000,000). Raising CODEXEC_SESSION_IDLE_TTL_MS does not
+  // bring back rows already gone: sessions that the longer TTL revives count again once autosaved.
   createOwnersTable: (t: string) => `CREATE TABLE IF NOT EXISTS ${t}_owners (key VARCHAR(255) PRIMARY KEY, owner TEXT NOT NULL)`,
   createOwnersIndex: (t: string) => `CREATE INDEX IF NOT EXISTS ${t}_owners_owner ON ${t}_owners (owner)`,
   recordOwner: (t: string) => `INSERT OR REPLACE INTO ${t}_owners (key, owner) VALUES (?, ?)`,
-  // ACTIVE as sessionStatus() (session.ts) says: not closed, and active within the idle TTL.
   countOpenOfOwner: (t: string) => `
     SELECT count(*) AS n FROM (
       SELECT 1 FROM ${t}_owners o JOIN ${t} s ON s.key = o.key
-      WHERE o.owner = @owner
-        AND json_extract(s.value, '$.value.closedAt') IS NULL
-        AND max(json_extract(s.value, '$.value.updatedAt'), coalesce(json_extract(s.value, '$.value.lastRunAt'), 0)) + @idleTtlMs >= @now
+      WHERE o.owner = @owner AND ${openRecord('s')}
       LIMIT @limit)`,
-  // Owners of records that are gone (pruned, or dropped by Keyv when read after their expiry), in
-  // one chunk of the owners table; never those of the keys in the JSON array (writes still queued:
+  // The rows of one owner (releaseOwner, @batch at most) or of one chunk of the table (pruneOwners) whose record is
+  // gone or no longer open; never those of the keys in the JSON array @queued (writes still queued:
   // a new session's owner is committed before its record).
-  pruneOwners: (t: string) =>
-    `DELETE FROM ${t}_owners WHERE rowid > ? AND rowid <= ? AND key NOT IN (SELECT value FROM json_each(?))
-       AND NOT EXISTS (SELECT 1 FROM ${t} s WHERE s.key = ${t}_owners.key)`,
+  releaseOwner: (t: string) =>
+    `DELETE FROM ${t}_owners WHERE rowid IN (SELECT rowid FROM ${t}_owners WHERE owner = @owner AND ${notOpenOwnerRow(t)} LIMIT @batch)`,
+  pruneOwners: (t: string) => `DELETE FROM ${t}_owners WHERE rowid > @after AND rowid <= @upto AND ${notOpenOwnerRow(t)}`,
   ping: 'SELECT 1',
 } as const;
 
@@ -67,9 +75,10 @@ const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
 /**
  * Rows each prune reads per turn of the event loop, a few milliseconds of work with 1,000,000
  * sessions stored: records 2,000 (4-8 ms), owners 500 (each looks its record up in the other
- * table's index: ~2 ms; the whole owners table in one statement held the event loop 4 s).
+ * table's index: ~2 ms; the whole owners table in one statement held the event loop 4 s). An
+ * owner's count first deletes its rows no longer open, `release` per turn (~30 µs each).
  */
-const PRUNE_CHUNK_ROWS = { records: 2000, owners: 500 } as const;
+const PRUNE_CHUNK_ROWS = { records: 2000, owners: 500, release: 200 } as const;
 
 /**
  * Checkpoints (wal-checkpointer.ts): every 100 ms on their thread, or at once while more than 256
@@ -110,7 +119,8 @@ export class SqliteKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     count: Database.Statement<[string], { n: number }>;
     recordOwner: Database.Statement<[string, string]>;
     countOpenOfOwner: Database.Statement<[{ owner: string; idleTtlMs: number; now: number; limit: number }], { n: number }>;
-    pruneOwners: Database.Statement<[number, number, string]>;
+    releaseOwner: Database.Statement<[{ owner: string; idleTtlMs: number; now: number; queued: string; batch: number }]>;
+    pruneOwners: Database.Statement<[{ after: number; upto: number; idleTtlMs: number; now: number; queued: string }]>;
     ping: Database.Statement<[]>;
   };
 
@@ -164,6 +174,7 @@ export class SqliteKeyvStore extends EventEmitter implements KeyvStoreAdapter {
         count: this.db.prepare(SQL.count(t)),
         recordOwner: this.db.prepare(SQL.recordOwner(t)),
         countOpenOfOwner: this.db.prepare(SQL.countOpenOfOwner(t)),
+        releaseOwner: this.db.prepare(SQL.releaseOwner(t)),
         pruneOwners: this.db.prepare(SQL.pruneOwners(t)),
         ping: this.db.prepare(SQL.ping),
       };
@@ -265,19 +276,29 @@ export class SqliteKeyvStore extends EventEmitter implements KeyvStoreAdapter {
 
   /**
    * Records of this owner that are open (not closed, active within `idleTtlMs` at `now`), counted
-   * up to `limit`. Reads what is committed: writes still queued are not in it.
+   * up to `limit`, after forgetting the owner's records that are no longer open (a batch per turn
+   * of the event loop). Reads what is committed: writes still queued are not in it.
    */
-  countOpenOfOwner(owner: string, idleTtlMs: number, now: number, limit: number): number {
+  async countOpenOfOwner(owner: string, idleTtlMs: number, now: number, limit: number): Promise<number> {
+    const batch = PRUNE_CHUNK_ROWS.release;
+    while (this.stmt.releaseOwner.run({ owner, idleTtlMs, now, queued: this.queuedKeys(), batch }).changes === batch) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     return this.stmt.countOpenOfOwner.get({ owner, idleTtlMs, now, limit })?.n ?? 0;
   }
 
-  /** Forgets the owners of records that no longer exist, a chunk at a time; returns how many. */
-  async pruneOwners(): Promise<number> {
+  /** Forgets the owners of records that are gone or no longer open at `now`, a chunk at a time; returns how many. */
+  async pruneOwners(idleTtlMs: number, now: number): Promise<number> {
     let pruned = 0;
     await this.inChunks(this.stmt.ownersChunkEnd, PRUNE_CHUNK_ROWS.owners, (after, upto) => {
-      pruned += this.stmt.pruneOwners.run(after, upto, JSON.stringify(this.queued.map((w) => w.key))).changes;
+      pruned += this.stmt.pruneOwners.run({ after, upto, idleTtlMs, now, queued: this.queuedKeys() }).changes;
     });
     return pruned;
+  }
+
+  /** The keys of the writes not committed yet, as a JSON array. */
+  private queuedKeys(): string {
+    return JSON.stringify(this.queued.map((w) => w.key));
   }
 
   /** Throws when the database cannot be read. */

@@ -149,7 +149,7 @@ export class SqliteSessionStore implements SessionStore {
     // counts for nothing.
     return this.mutex.run(`owner:${owner}`, async () => {
       if (limit !== undefined) {
-        const open = this.adapter.countOpenOfOwner(owner, this.opts.idleTtlMs, now, limit);
+        const open = await this.adapter.countOpenOfOwner(owner, this.opts.idleTtlMs, now, limit);
         if (open >= limit) throw new QuotaExceededError('sessions', limit, SESSION_QUOTA_RETRY_AFTER_SECONDS);
       }
       this.adapter.recordOwner(`${NAMESPACE}:${s.id}`, owner);
@@ -211,7 +211,7 @@ export class SqliteSessionStore implements SessionStore {
     const pruned = await this.adapter.pruneExpired(now, `${NAMESPACE}:`, (keys) => {
       for (const key of keys) this.forget(key.slice(NAMESPACE.length + 1));
     });
-    await this.adapter.pruneOwners();
+    await this.adapter.pruneOwners(this.opts.idleTtlMs, now);
     return pruned;
   }
 

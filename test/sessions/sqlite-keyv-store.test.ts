@@ -46,23 +46,38 @@ describe('SqliteKeyvStore', () => {
     await store.disconnect();
   });
 
-  it('forgets the owners of records that are gone, a chunk per turn of the event loop, and never one whose record is queued', async () => {
+  // A session record as the session store writes it, last active at `at`, closed at `closedAt`.
+  const session = (at: number, closedAt: number | null = null) =>
+    JSON.stringify({ value: { sourceCode: 'print(1)', updatedAt: at, lastRunAt: null, closedAt }, expires: null });
+  const TTL = 60_000;
+  const NOW = 10_000_000;
+  const ownerRows = () => {
+    const db = new Database(file, { readonly: true });
+    const rows = db.prepare('SELECT key FROM sessions_owners').all() as { key: string }[];
+    db.close();
+    return new Set(rows.map((o) => o.key));
+  };
+
+  it('forgets the owners of records that are gone or no longer open, a chunk per turn of the event loop, and never one whose record is queued', async () => {
     const store = new SqliteKeyvStore({ file, table: 'sessions' });
     // A new session as the session store makes it: its owner committed (here in the first chunk),
     // its record queued (below, just before the prune).
     store.recordOwner('session:new', 'owner-1');
-    // 2,400 owners more (more than four chunks); every third has no record.
+    // 2,400 owners more (more than four chunks): records open (active, or run within the TTL),
+    // gone, closed, idle past the TTL.
     const kept = new Set<string>(['session:new']);
     const writes: Promise<void>[] = [];
     for (let i = 0; i < 2400; i++) {
-      store.recordOwner(`session:${i}`, `owner-${i % 7}`);
-      if (i % 3 !== 0) {
-        kept.add(`session:${i}`);
-        writes.push(store.set(`session:${i}`, record(null)));
-      }
+      const key = `session:${i}`;
+      store.recordOwner(key, `owner-${i % 7}`);
+      if (i % 4 === 0) {
+        kept.add(key);
+        writes.push(store.set(key, i % 8 === 0 ? session(NOW - TTL) : JSON.stringify({ value: { updatedAt: 1, lastRunAt: NOW - 5, closedAt: null }, expires: null })));
+      } else if (i % 4 === 2) writes.push(store.set(key, session(NOW - 5, NOW - 1)));
+      else if (i % 4 === 3) writes.push(store.set(key, session(NOW - TTL - 1)));
     }
     await Promise.all(writes);
-    const queued = store.set('session:new', record(null));
+    const queued = store.set('session:new', session(NOW));
     let turns = 0;
     let pruning = true;
     const count = (): void => {
@@ -70,17 +85,39 @@ describe('SqliteKeyvStore', () => {
       if (pruning) setImmediate(count);
     };
     setImmediate(count);
-    const pruned = store.pruneOwners();
+    const pruned = store.pruneOwners(TTL, NOW);
     expect(turns, 'nothing is pruned before the event loop turns again').toBe(0);
-    expect(await pruned).toBe(800);
+    expect(await pruned).toBe(1800);
     pruning = false;
     expect(turns, 'other callbacks ran between the chunks').toBeGreaterThanOrEqual(4);
     await queued;
     await store.disconnect();
-    const db = new Database(file, { readonly: true });
-    const owners = db.prepare('SELECT key FROM sessions_owners').all() as { key: string }[];
-    db.close();
-    expect(new Set(owners.map((o) => o.key))).toEqual(kept);
+    expect(ownerRows()).toEqual(kept);
+  });
+
+  it("counts an owner's open sessions after forgetting those no longer open, so a count walks only what may still be open", async () => {
+    const store = new SqliteKeyvStore({ file, table: 'sessions' });
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 600; i++) {
+      store.recordOwner(`session:${i}`, 'platform');
+      writes.push(store.set(`session:${i}`, i < 5 ? session(NOW - 10) : i < 300 ? session(NOW - TTL - 1) : session(NOW - 10, NOW - 1)));
+    }
+    store.recordOwner('session:other', 'someone-else');
+    writes.push(store.set('session:other', session(NOW - TTL - 1)));
+    await Promise.all(writes);
+    let turns = 0;
+    let counting = true;
+    const tick = (): void => {
+      turns++;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    expect(await store.countOpenOfOwner('platform', TTL, NOW, 3), 'up to the limit').toBe(3);
+    counting = false;
+    expect(turns, 'the 595 rows no longer open go a batch per turn of the event loop').toBeGreaterThanOrEqual(2);
+    expect(await store.countOpenOfOwner('platform', TTL, NOW, 100)).toBe(5);
+    await store.disconnect();
+    expect(ownerRows()).toEqual(new Set(['session:0', 'session:1', 'session:2', 'session:3', 'session:4', 'session:other']));
   });
 
   it('drops the index on the expiry that earlier versions kept, and keeps their records', async () => {
