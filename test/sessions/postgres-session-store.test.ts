@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { ADVISORY_SESSION_NAMESPACE } from '../../src/queue/postgres/sql.js';
 import { MIGRATIONS, migrate } from '../../src/sessions/postgres/migrations.js';
+import { STATEMENTS, bindValues } from '../../src/sessions/postgres/sql.js';
 import { PostgresSessionStore } from '../../src/sessions/postgres/postgres-session-store.js';
 import { openSessionStore, type SessionStore } from '../../src/sessions/session-store.js';
 import { createSchema, describePostgres, withClient, type TestSchema } from '../queue/postgres-helpers.js';
@@ -254,6 +255,30 @@ describePostgres('PostgresSessionStore', () => {
     } finally {
       await short.close();
     }
+  });
+
+  it("an API key's quota counts its sessions written within the idle TTL, a range of the owner index, not every session it kept", async () => {
+    const now = Date.now();
+    const owner = 'key_0000000000q1';
+    const at = (t: number) => a.create({ language: 'python', sourceCode: 'x', owner }, t);
+    // Idle past the TTL (kept until the retention ends), on the edge of the TTL, and recent.
+    for (let i = 0; i < 30; i++) await at(now - LIFETIMES.idleTtlMs - 1 - i * MINUTE);
+    const edge = await at(now - LIFETIMES.idleTtlMs);
+    await at(now - 1000);
+    // Last autosaved past the TTL, but run since: open.
+    const ran = await at(now - LIFETIMES.idleTtlMs - MINUTE);
+    await a.submitRun(ran.id, async () => ({ value: null, accepted: true }), now - 70_000);
+    const counted = STATEMENTS.SessionCountOpenOfOwner;
+    const params = { owner, now, idleTtlMs: LIFETIMES.idleTtlMs, retentionMs: LIFETIMES.retentionMs, limit: 100 };
+    await withClient(schema.url, async (c) => {
+      expect(Number((await c.query(counted.text, bindValues(counted, params))).rows[0].n)).toBe(3);
+      expect(Number((await c.query(counted.text, bindValues(counted, { ...params, now: now + 1 }))).rows[0].n), 'the edge session expires').toBe(2);
+      await c.query('SET enable_seqscan = off');
+      const plan = (await c.query(`EXPLAIN ${counted.text}`, bindValues(counted, params))).rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(plan).toMatch(/sessions_owner_open_hour/);
+      expect(plan).toMatch(/Index Cond: .*expires_hour >=/);
+    });
+    expect(edge.status).toBe('ACTIVE');
   });
 
   it('migrations: applied once by stores opening at once, recorded apart from the job store, refused when newer', async () => {

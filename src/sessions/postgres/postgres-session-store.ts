@@ -175,7 +175,7 @@ export class PostgresSessionStore implements SessionStore {
     // The quota of open sessions: the key's creates, from every node, one at a time (sql.ts).
     const row = await this.inTransaction(async (run) => {
       await run('SessionLockOwner', { owner });
-      const open = (await run<{ n: number }>('SessionCountOpenOfOwner', { owner, now, idleTtlMs: this.lifetimes.idleTtlMs, limit })).rows[0].n;
+      const open = (await run<{ n: number }>('SessionCountOpenOfOwner', { owner, now, idleTtlMs: this.lifetimes.idleTtlMs, retentionMs: this.lifetimes.retentionMs, limit })).rows[0].n;
       if (open >= limit) throw new QuotaExceededError('sessions', limit, SESSION_QUOTA_RETRY_AFTER_SECONDS);
       return (await run<SessionRow>('SessionInsert', params)).rows[0];
     });

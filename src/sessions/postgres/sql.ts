@@ -67,11 +67,17 @@ export const SQL = {
    */
   SessionLockOwner: `SELECT pg_advisory_xact_lock(${ADVISORY_SESSION_OWNER_NAMESPACE}, hashtext(@owner))`,
 
-  /** An API key's open (ACTIVE) sessions, counted up to @limit. */
+  /**
+   * An API key's open (ACTIVE) sessions, counted up to @limit, among those written within the idle
+   * TTL (migration 4: expires_at is the last write + idle TTL + retention), a range of
+   * sessions_owner_open_hour. A session written before the TTL or the retention was raised may be
+   * missed until its next write.
+   */
   SessionCountOpenOfOwner: `
     SELECT COUNT(*) AS n FROM (
       SELECT 1 FROM sessions s
-      WHERE s.owner = @owner AND s.closed_at IS NULL AND ${alive('@now::bigint')} AND ${active('@now::bigint')}
+      WHERE s.owner = @owner AND s.closed_at IS NULL AND s.expires_hour >= (@now::bigint + @retentionMs::bigint) / 3600000
+        AND ${alive('@now::bigint')} AND ${active('@now::bigint')}
       LIMIT @limit) AS open`,
 
   SessionGet: `SELECT * FROM sessions s WHERE s.id = @id AND ${alive('@now::bigint')}`,
