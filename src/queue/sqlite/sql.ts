@@ -56,8 +56,8 @@ const QUEUE_SQL = {
     WHERE owner = @owner AND status IN ('QUEUED', 'RUNNING')
     ORDER BY seq LIMIT @limit`,
 
-  ExecutionCountQueuedUpTo: `
-    SELECT COUNT(*) AS n FROM (SELECT 1 FROM executions WHERE status = 'QUEUED' LIMIT @limit)`,
+  /** From the counts the triggers keep (migration 5): walking the queue cost each enqueue up to @limit index entries. */
+  ExecutionCountQueuedUpTo: `SELECT min(n, @limit) AS n FROM execution_counts WHERE status = 'QUEUED'`,
 
   ExecutionListCancelRequested: `
     SELECT id FROM executions
