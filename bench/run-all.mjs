@@ -9,7 +9,7 @@
 //        --runs-per-point=200 --max-executors=4 --n=N (every script's count)
 //
 // Names for --only: sandbox, layers, seccomp, cgroup-entry, e2e, throughput, postgres, executors, backlog, sessions,
-// autosave, enqueue, memory. Needs the compiled code (`npm run build`), root on Linux, a C compiler (the
+// autosave, enqueue, memory, kept. Needs the compiled code (`npm run build`), root on Linux, a C compiler (the
 // bench's own helpers are compiled at run time), and for `postgres` a database URL in
 // CODEXEC_BENCH_DATABASE_URL or CODEXEC_TEST_DATABASE_URL (skipped without). CODEXEC_BENCH_ROOT
 // measures another built copy of codexec (e.g. a `git archive` of an earlier commit).
@@ -36,6 +36,7 @@ const BENCHMARKS = [
   ['autosave', './autosave.mjs', () => ({})],
   ['enqueue', './enqueue.mjs', () => ({})],
   ['memory', './memory.mjs', (x, short) => ({ n: short ? null : Number(x['memory-runs'] ?? 50_000) })],
+  ['kept', './kept.mjs', (x) => pick(x, 'executions', 'sessions')],
 ];
 
 function pick(obj, ...keys) {

@@ -114,8 +114,8 @@ export class Client {
     this.agent = new http.Agent({ keepAlive: true, maxSockets });
   }
 
-  /** One request; resolves { status, body (parsed JSON or text), ms }. */
-  request(method, pathname, body) {
+  /** One request (`headers`: more request headers); resolves { status, body (parsed JSON or text), ms }. */
+  request(method, pathname, body, headers = {}) {
     const payload = body === undefined ? null : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
       const t0 = performance.now();
@@ -126,7 +126,7 @@ export class Client {
           method,
           path: pathname,
           agent: this.agent,
-          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+          headers: { ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}), ...headers },
         },
         (res) => {
           const chunks = [];
