@@ -31,7 +31,8 @@ const QUOTA = 500;
 
 /** `codexec keys create` in `dataDir`: the key and its id. */
 function makeKey(dataDir) {
-  const env = { ...process.env, CODEXEC_DATA_DIR: dataDir };
+  // Not this process's CODEXEC_* variables: codexec refuses the ones it does not know (CODEXEC_BENCH_ROOT).
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', CODEXEC_DATA_DIR: dataDir };
   const bin = path.join(root, 'bin', 'codexec');
   const key = execFileSync(process.execPath, [bin, 'keys', 'create', '--name', 'bench', '--sessions', String(QUOTA)], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   const [{ id }] = JSON.parse(execFileSync(process.execPath, [bin, 'keys', 'list', '--json'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
