@@ -109,6 +109,8 @@ async function pruneInProcess(file, now) {
   const copy = `${file}.prune-copy`;
   fs.copyFileSync(file, copy);
   const store = openSqliteQueue(copy);
+  // The executors prune hourly, long after the store opened (its checkpoint thread is up by then).
+  await sleep(1000);
   let last = performance.now();
   let longest = 0;
   const timer = setInterval(() => {

@@ -103,6 +103,10 @@ export class WalCheckpointer {
       this.stopped = true;
       this.setHold(false);
       const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+      // Kept alive until the thread has closed its connection: a store that closes last in its
+      // process would otherwise see the process exit with this wait pending (exit code 13), its
+      // own connection never closed.
+      this.worker.ref();
       this.command('stop');
       await exited;
     }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,6 +74,20 @@ describe('sessions.db checkpoints', () => {
     // running on both cores). Without the hold it grew to 9,700-72,000 frames (40-300 MB).
     expect(largest).toBeLessThan(25 * capFrames * PAGE);
     for (let i = n - 500; i < n; i++) expect(await store.get(`k${i % 500}`)).toBe(value(i));
+  });
+
+  it('a store closed last in its process finishes closing: the wait for the thread keeps the process alive', () => {
+    const register = path.resolve('scripts/ts-register.mjs');
+    const store = path.resolve('src/sessions/sqlite-keyv-store.ts');
+    const script = `const { SqliteKeyvStore } = await import(${JSON.stringify(store)});
+      const s = new SqliteKeyvStore({ file: ${JSON.stringify(file)}, table: 'sessions' });
+      await s.set('k', 'v');
+      await s.disconnect();
+      console.log('closed');`;
+    const r = spawnSync(process.execPath, ['--import', register, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect({ status: r.status, stdout: r.stdout.trim() }).toEqual({ status: 0, stdout: 'closed' });
+    // Closed in full: the last connection checkpointed and removed the WAL.
+    expect(fs.existsSync(`${file}-wal`)).toBe(false);
   });
 
   it('a thread that fails hands the checkpoints back to SQLite and never holds writes', async () => {
