@@ -108,6 +108,9 @@ async function pruneInProcess(file, now) {
   const { openSqliteQueue } = await importDist('queue/open.js');
   const copy = `${file}.prune-copy`;
   fs.copyFileSync(file, copy);
+  // Written back first: a file of this size just written leaves the kernel throttling the next
+  // writer (the prune's first batch waited 150 ms for it), which a file in use does not see.
+  execFileSync('sync');
   const store = openSqliteQueue(copy);
   // The executors prune hourly, long after the store opened (its checkpoint thread is up by then).
   await sleep(1000);
