@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CodexecError } from '../../src/domain/errors.js';
 import { EXECUTION_STATUSES } from '../../src/domain/states.js';
 import type { JobStore } from '../../src/queue/job-store.js';
+import { countTurns } from '../support/event-loop-turns.js';
 import { completedResult, newExecution, testPlan } from './helpers.js';
 import { transitionConformance } from './transition-conformance.js';
 import { cancelConformance } from './cancel-conformance.js';
@@ -294,16 +295,9 @@ export function jobStoreConformance(name: string, makeHarness: () => Promise<Sto
       await store.finish(late.id, 'w1', 'COMPLETED', completedResult(), T + 1000); // finished after the cutoff: kept
       const running = (await store.claim('w1', LEASE, T + 20))!; // RUNNING: kept; one more stays QUEUED
       // Each batch in a turn of the event loop of its own: other callbacks run between them.
-      let turns = 0;
-      let pruning = true;
-      const count = (): void => {
-        turns++;
-        if (pruning) setImmediate(count);
-      };
-      setImmediate(count);
+      const turns = countTurns();
       expect(await store.prune(T + 500)).toBe(n - 3);
-      pruning = false;
-      expect(turns).toBeGreaterThanOrEqual(2);
+      expect(turns.stop()).toBeGreaterThanOrEqual(2);
       expect((await store.stats(T + 2000)).counts).toEqual({ QUEUED: 1, RUNNING: 1, COMPLETED: 1, FAILED: 0, TIMEOUT: 0 });
       expect(await store.get(late.id)).not.toBeNull();
       expect(await store.get(running.id)).not.toBeNull();

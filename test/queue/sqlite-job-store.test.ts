@@ -6,6 +6,7 @@ import { MIGRATIONS, migrate } from '../../src/queue/sqlite/migrations.js';
 import { SQL } from '../../src/queue/sqlite/sql.js';
 import { openSqliteQueue } from '../../src/queue/open.js';
 import { EVENT_RETENTION_MS } from '../../src/queue/core/job-queue.js';
+import { countTurns } from '../support/event-loop-turns.js';
 import { jobStoreConformance } from './job-store-conformance.js';
 import { completedResult, makeTempDir, newExecution, removeDir } from './helpers.js';
 
@@ -139,16 +140,9 @@ describe('SqliteJobStore on disk', () => {
       for (let i = 0; i < 5; i++) add.run(`new${i}`, now - i);
     })();
     try {
-      let turns = 0;
-      let pruning = true;
-      const count = (): void => {
-        turns++;
-        if (pruning) setImmediate(count);
-      };
-      setImmediate(count);
+      const turns = countTurns();
       await store.prune(0, now);
-      pruning = false;
-      expect(turns, 'other callbacks ran between the batches').toBeGreaterThanOrEqual(2);
+      expect(turns.stop(), 'other callbacks ran between the batches').toBeGreaterThanOrEqual(2);
       const left = raw.prepare('SELECT execution_id AS id FROM job_events ORDER BY seq').all() as { id: string }[];
       expect(left.map((e) => e.id)).toEqual(['new0', 'new1', 'new2', 'new3', 'new4']);
     } finally {

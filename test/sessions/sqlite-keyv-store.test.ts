@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteKeyvStore } from '../../src/sessions/sqlite-keyv-store.js';
+import { countTurns } from '../support/event-loop-turns.js';
 
 // What the Keyv adapter on better-sqlite3 does beyond Keyv's contract (the session store's
 // conformance suite covers that): the prunes of records and of their owners, which read their
@@ -78,18 +79,11 @@ describe('SqliteKeyvStore', () => {
     }
     await Promise.all(writes);
     const queued = store.set('session:new', session(NOW));
-    let turns = 0;
-    let pruning = true;
-    const count = (): void => {
-      turns++;
-      if (pruning) setImmediate(count);
-    };
-    setImmediate(count);
+    const turns = countTurns();
     const pruned = store.pruneOwners(TTL, NOW);
-    expect(turns, 'nothing is pruned before the event loop turns again').toBe(0);
+    expect(turns.turns, 'nothing is pruned before the event loop turns again').toBe(0);
     expect(await pruned).toBe(1800);
-    pruning = false;
-    expect(turns, 'other callbacks ran between the chunks').toBeGreaterThanOrEqual(4);
+    expect(turns.stop(), 'other callbacks ran between the chunks').toBeGreaterThanOrEqual(4);
     await queued;
     await store.disconnect();
     expect(ownerRows()).toEqual(kept);
@@ -105,16 +99,9 @@ describe('SqliteKeyvStore', () => {
     store.recordOwner('session:other', 'someone-else');
     writes.push(store.set('session:other', session(NOW - TTL - 1)));
     await Promise.all(writes);
-    let turns = 0;
-    let counting = true;
-    const tick = (): void => {
-      turns++;
-      if (counting) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const turns = countTurns();
     expect(await store.countOpenOfOwner('platform', TTL, NOW, 3), 'up to the limit').toBe(3);
-    counting = false;
-    expect(turns, 'the 595 rows no longer open go a batch per turn of the event loop').toBeGreaterThanOrEqual(2);
+    expect(turns.stop(), 'the 595 rows no longer open go a batch per turn of the event loop').toBeGreaterThanOrEqual(2);
     expect(await store.countOpenOfOwner('platform', TTL, NOW, 100)).toBe(5);
     await store.disconnect();
     expect(ownerRows()).toEqual(new Set(['session:0', 'session:1', 'session:2', 'session:3', 'session:4', 'session:other']));
