@@ -52,7 +52,7 @@ const SQL = {
   // (autosaves and runs need it ACTIVE), so its row goes: before each count of its owner, and in the
   // hourly prune. Kept, those rows made each count walk every session the key had made over the
   // retention period (5.4 s for a key with 1,000,000). Raising CODEXEC_SESSION_IDLE_TTL_MS does not
-  // bring back rows already gone: sessions that the longer TTL revives count again once autosaved.
+  // bring back rows already gone: a session that the longer TTL revives no longer counts.
   createOwnersTable: (t: string) => `CREATE TABLE IF NOT EXISTS ${t}_owners (key VARCHAR(255) PRIMARY KEY, owner TEXT NOT NULL)`,
   createOwnersIndex: (t: string) => `CREATE INDEX IF NOT EXISTS ${t}_owners_owner ON ${t}_owners (owner)`,
   recordOwner: (t: string) => `INSERT OR REPLACE INTO ${t}_owners (key, owner) VALUES (?, ?)`,
