@@ -158,15 +158,9 @@ export async function main(opts) {
     const pruned = await pruneInProcess(path.join(dataDir, 'codexec.db'), now);
     rows.push([`executors' prune of ${pruned.pruned} executions past the retention (in this process)`, 1, fmt(pruned.ms), '-', '-', fmt(pruned.longest), 'longest gap of a 1 ms timer']);
 
-    let server = null;
-    const started = await withHealthProbe(
-      await (async () => {
-        server = await startServer({ env, executors: 0, dataDir });
-        return server.url;
-      })(),
-      () => sleep(settleSeconds * 1000),
-    );
+    const server = await startServer({ env, executors: 0, dataDir });
     try {
+      const started = await withHealthProbe(server.url, () => sleep(settleSeconds * 1000));
       const row = (what, s, health) => [what, s.n, fmt(s.median), fmt(s.p90), fmt(s.max), fmt(health.max), `GET /healthz meanwhile: median ${fmt(health.median)} ms`];
       const h = started.health;
       rows.push([`GET /healthz in the first ${settleSeconds} s after the start (the prunes of sessions and owners)`, h.n, fmt(h.median), fmt(h.p90), fmt(h.max), fmt(h.max), '-']);

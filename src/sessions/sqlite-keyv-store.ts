@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { KeyvStoreAdapter, StoredData } from 'keyv';
 import { DataDirInUseError } from '../domain/errors.js';
@@ -260,7 +261,7 @@ export class SqliteKeyvStore extends EventEmitter implements KeyvStoreAdapter {
       if (upto === null) return;
       chunk(after, upto);
       after = upto;
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
 
@@ -282,7 +283,7 @@ export class SqliteKeyvStore extends EventEmitter implements KeyvStoreAdapter {
   async countOpenOfOwner(owner: string, idleTtlMs: number, now: number, limit: number): Promise<number> {
     const batch = PRUNE_CHUNK_ROWS.release;
     while (this.stmt.releaseOwner.run({ owner, idleTtlMs, now, queued: this.queuedKeys(), batch }).changes === batch) {
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
     return this.stmt.countOpenOfOwner.get({ owner, idleTtlMs, now, limit })?.n ?? 0;
   }

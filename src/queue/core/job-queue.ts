@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AttemptError, ExecutionRecord, ExecutionResult } from '../../domain/execution.js';
 import type { ExecutionPlan } from '../../domain/plan.js';
 import { EXECUTION_STATUSES, type ExecutionStatus } from '../../domain/states.js';
@@ -279,7 +280,7 @@ export class JobQueue implements JobStore {
       }, 'single', false);
       total += changes;
       if (changes < PRUNE_BATCH) return total;
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
 
