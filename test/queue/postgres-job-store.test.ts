@@ -345,6 +345,7 @@ describePostgres('JobQueue', () => {
       ['ExecutionListExpiredLeases', /executions_running/],
       ['ExecutionPruneBatch', /executions_finished/],
       ['StatsRecentFailures', /executions_failures/],
+      ['StatsOldestQueuedAt', /executions_queued_oldest/],
     ] as const)('%s can run on its index, in its order, with no sort step', async (name, index) => {
       const plan = await withClient(schema.url, async (c) => {
         await c.query('SET enable_seqscan = off'); // the tables are empty: show the plan the index allows

@@ -163,6 +163,7 @@ describe('SqliteJobStore on disk', () => {
     ['ExecutionClaimNext', /USING COVERING INDEX executions_claim \(status=\? AND run_after<\?\)/],
     ['ExecutionPruneBatch', /USING COVERING INDEX executions_finished/],
     ['StatsRecentFailures', /USING INDEX executions_failures/],
+    ['StatsOldestQueuedAt', /USING COVERING INDEX executions_queued_oldest/],
   ] as const)('%s runs on its index, in its order, with no sort step', async (name, index) => {
     await openSqliteQueue(file).close();
     const raw = new Database(file, { readonly: true });

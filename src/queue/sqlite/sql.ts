@@ -173,7 +173,7 @@ const QUEUE_SQL = {
 
   StatsCountLive: `SELECT status, n FROM execution_counts WHERE status IN ('QUEUED', 'RUNNING')`,
 
-  StatsOldestQueuedAt: `SELECT MIN(queued_at) AS queuedAt FROM executions WHERE status = 'QUEUED'`,
+  StatsOldestQueuedAt: `SELECT MIN(queued_at) AS queuedAt FROM executions INDEXED BY executions_queued_oldest WHERE status = 'QUEUED'`,
 
   StatsRecentFailures: `
     SELECT id, finished_at AS finishedAt, json_extract(result, '$.failureReason') AS failureReason
