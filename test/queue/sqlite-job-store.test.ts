@@ -104,6 +104,8 @@ describe('SqliteJobStore on disk', () => {
       );
     try {
       expect((await store.stats(1000)).counts).toEqual({ QUEUED: 3, RUNNING: 1, COMPLETED: 2, FAILED: 1, TIMEOUT: 1 });
+      // Migration 6's index of the queued rows holds those queued before it too.
+      expect((await store.readiness(1000)).oldestQueuedAgeMs).toBe(900);
       // Every kind of change: enqueue, claim, finish, a failed attempt requeued, a lease rescued, a
       // cancel of a queued and of a running job, a session's queued jobs failed, and the prune.
       for (let i = 0; i < 12; i++) await store.enqueue(newExecution({ sessionId: `s${i % 4}`, maxAttempts: 3 }), { now: 1000 + i });
