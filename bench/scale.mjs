@@ -101,7 +101,7 @@ async function backlogDrain({ backlog, drainSeconds, plots }) {
   const api = await startServer({ env, executors: 0, dataDir });
   let worker = null;
   const samples = [];
-  const probe = { get: [], post: [], health: [] };
+  const probe = { get: [], post: [], health: [], ready: [] };
   let enqueueSeconds = 0;
   try {
     const c = api.client;
@@ -137,6 +137,7 @@ async function backlogDrain({ backlog, drainSeconds, plots }) {
     for (;;) {
       await sleep(1000);
       const r = await c.request('GET', '/readyz');
+      probe.ready.push(r.ms);
       const q = r.body?.queue ?? {};
       const t = (performance.now() - start) / 1000;
       samples.push({ t, queued: q.queued ?? NaN, running: q.running ?? 0 });
@@ -161,8 +162,9 @@ async function backlogDrain({ backlog, drainSeconds, plots }) {
   const g = summarize(probe.get);
   const p = summarize(probe.post);
   const h = summarize(probe.health);
+  const ready = summarize(probe.ready);
   return {
-    table: { title: `Backlog of ${backlog} jobs (enqueued in ${fmt(enqueueSeconds)} s with no executor), drained by a worker with ${cores} slots for up to ${drainSeconds} s`, headers: ['measure', 'n', 'median', 'p90', 'p99', 'max'], rows: [['GET /executions/{id} ms', g.n, g.median, g.p90, g.p99, g.max], ['PATCH /code-sessions/{id} ms', p.n, p.median, p.p90, p.p99, p.max], ['GET /healthz ms', h.n, h.median, h.p90, h.p99, h.max]] },
+    table: { title: `Backlog of ${backlog} jobs (enqueued in ${fmt(enqueueSeconds)} s with no executor), drained by a worker with ${cores} slots for up to ${drainSeconds} s`, headers: ['measure', 'n', 'median', 'p90', 'p99', 'max'], rows: [['GET /executions/{id} ms', g.n, g.median, g.p90, g.p99, g.max], ['PATCH /code-sessions/{id} ms', p.n, p.median, p.p90, p.p99, p.max], ['GET /healthz ms', h.n, h.median, h.p90, h.p99, h.max], ['GET /readyz ms (the 1 s samples of the queue)', ready.n, ready.median, ready.p90, ready.p99, ready.max]] },
     files,
     notes: [`drain rate ${fmt(rate)} jobs/s over ${fmt(last?.t ?? 0)} s (${drained} jobs); ${last ? `${last.queued} still queued at the end${last.queued > 0 ? ` (~${fmt(last.queued / rate / 60)} min more at that rate)` : ''}` : ''}`],
     rate,
