@@ -68,9 +68,14 @@ function procState(pid: number): string | null {
   }
 }
 
-function sessionId(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+/** Session id from /proc, or null once the process is gone (an intermediate fork may exit between the listing and the read). */
+function sessionId(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+  } catch {
+    return null;
+  }
 }
 
 const dead = (pid: number) => {
@@ -246,7 +251,7 @@ describe.skipIf(!usable)(`cgroups${skipReason ? ` (skipped: ${skipReason})` : ''
     // (under emulation the setsid may come a moment after the processes appear).
     const ready = () => {
       const p = g.pids();
-      return p.length >= 6 && p.some((x) => procState(x) === 'T') && new Set(p.map(sessionId)).size > 1;
+      return p.length >= 6 && p.some((x) => procState(x) === 'T') && new Set(p.map(sessionId).filter((id) => id !== null)).size > 1;
     };
     await waitFor('the tree to start, with a stopped process and a second session', ready);
     const pids = g.pids();
