@@ -58,25 +58,22 @@ async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_00
   }
 }
 
-/** Process state letter from /proc (R, S, T, Z...), or null once the process is gone. */
-function procState(pid: number): string | null {
+/**
+ * Field `i` of /proc/PID/stat after the command name (0: the state letter, 3: the session id), or
+ * null once the process is gone (an intermediate fork may exit between a listing and the read).
+ */
+function statField(pid: number, i: number): string | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[i] ?? null;
   } catch {
     return null;
   }
 }
 
-/** Session id from /proc, or null once the process is gone (an intermediate fork may exit between the listing and the read). */
-function sessionId(pid: number): number | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
-  } catch {
-    return null;
-  }
-}
+/** Process state letter from /proc (R, S, T, Z...), or null once the process is gone. */
+const procState = (pid: number): string | null => statField(pid, 0);
+const sessionId = (pid: number): string | null => statField(pid, 3);
 
 const dead = (pid: number) => {
   const s = procState(pid);
