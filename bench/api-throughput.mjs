@@ -7,7 +7,9 @@
 // /executions/{id} made while the executors saturate the cores (the API's responsiveness), in a
 // round of its own after the measured ones: its probe (a GET every 10 ms) is work that raw python
 // does not do, so the throughput rounds run without it. The reference and codexec alternate in
-// rounds so that both see the same load on a shared machine.
+// rounds so that both see the same load on a shared machine. The peers (unshare into the same five
+// namespaces, bubblewrap) run in those rounds too, started the same way: what a bare namespace
+// sandbox reaches here.
 //
 //   node bench/api-throughput.mjs [--short] [--n=400] [--clients=16] [--poll-ms=0] [--executors=CORES]
 import fs from 'node:fs';
@@ -16,7 +18,7 @@ import { parseArgs, isMain, positiveInt } from './lib/args.mjs';
 import { summarize, fmt, ratio } from './lib/stats.mjs';
 import { runStandalone } from './lib/report.mjs';
 import { startServer, createSessions, TERMINAL, sleep, ownCpuMs, childrenCpuMs, machineBusyMs } from './lib/server.mjs';
-import { helloDir, PYTHON, HELLO, EXPECTED, RAW_ENV } from './lib/spawn.mjs';
+import { helloDir, referenceVariants, PYTHON, HELLO, EXPECTED, RAW_ENV } from './lib/spawn.mjs';
 import { spawnBatch } from './lib/native.mjs';
 import { importDist } from './lib/sandbox.mjs';
 
@@ -39,9 +41,17 @@ export async function main(opts) {
   // machine load on a shared machine: raw python `cores` at a time for refN/rounds runs, then
   // codexec for n/rounds runs, and again. Rates are total runs over total time of each.
   const rawBatch = (runs) => spawnBatch([PYTHON, '-I', '-B', 'main.py'], { runs, parallel: cores, cwd: dir, expect: EXPECTED, env: RAW_ENV });
+  // The peers (unshare into codexec's five namespaces, bubblewrap), the same way and as many runs,
+  // in the same rounds: the rate a namespace sandbox alone reaches on this machine, before any API,
+  // queue or result. Not targets; they show how far the target is from what namespaces allow here.
+  const peers = referenceVariants(dir)
+    .filter((v) => v.argv && v.name !== 'raw python')
+    .map((v) => ({ name: v.name, argv: v.argv, runs: 0, ms: 0, failed: 0 }));
+  const peerBatch = (peer, runs) => spawnBatch(peer.argv, { runs, parallel: cores, cwd: dir, expect: EXPECTED, env: RAW_ENV });
   const refN = opts.short ? 20 : 200;
   const rounds = opts.short ? 2 : 4;
   await rawBatch(4);
+  for (const peer of peers) await peerBatch(peer, 2);
 
   const server = await startServer({
     env: { CODEXEC_RATE_LIMIT_RUNS_PER_MINUTE: '0', CODEXEC_QUEUE_MAX_DEPTH: '100000' },
@@ -79,6 +89,12 @@ export async function main(opts) {
       refMs += ref.elapsedMs;
       refRates.push(ref.perSecond);
       if (ref.failed > 0) notes.push(`raw python: ${ref.failed} failed runs`);
+      for (const peer of peers) {
+        const r = await peerBatch(peer, Math.ceil(refN / rounds));
+        peer.runs += r.runs.length;
+        peer.ms += r.elapsedMs;
+        peer.failed += r.failed;
+      }
 
       const target = Math.ceil(((round + 1) * n) / rounds);
       // prom-client's event-loop delay histogram restarts at every scrape: one now, one after.
@@ -171,6 +187,7 @@ export async function main(opts) {
   if (failures > 0) notes.push(`${failures} runs did not complete with "hi"; first: ${firstFailure}`);
   notes.push(`at ${TARGET_RATIO}x raw's rate on ${cores} CPU-bound cores, a run may cost the machine at most ${fmt(cpu.refMachine / Math.max(refRuns, 1) / TARGET_RATIO)} ms of CPU (raw's machine CPU per run / ${TARGET_RATIO}); codexec's cost ${fmt(cpu.machine / Math.max(done, 1))} ms`);
   notes.push(`${clients} clients, one session each, ${pollMs > 0 ? `polling every ${pollMs} ms` : 'long polling'}; ${rounds} rounds alternating raw python (${refRates.map((r) => fmt(r)).join(', ')} runs/s) and codexec; then a latency round of ${latencyRoundRuns} runs with a probe GET every ${PROBE_EVERY_MS} ms, for the GET latency under load only (the probe is work raw python does not do: about 3-4 ms of machine CPU per run when it ran in the measured rounds)`);
+  if (peers.length > 0) notes.push(`the peers run in the same rounds as raw python, started the same way: the rate of a namespace sandbox with nothing around it (no API, queue, limits or result), the ceiling a sandboxing service on this machine starts from`);
   const completed = e2e.length;
   const baseline = `raw python by the C spawner, ${cores} in flight, alternating rounds (${fmt(refRate)} runs/s)`;
   return {
@@ -183,6 +200,10 @@ export async function main(opts) {
         rows: [
           [`raw python, C spawner, ${cores} in flight (reference)`, refRuns, refMs / 1000, refRate, ratio(1)],
           ['codexec: POST run -> result read back', done, elapsedMs / 1000, rate, ratio(rate / refRate)],
+          ...peers.map((x) => {
+            const r = (x.runs / x.ms) * 1000;
+            return [`peer: ${x.name}, C spawner, ${cores} in flight${x.failed ? ` (${x.failed} failed)` : ''}`, x.runs, x.ms / 1000, r, ratio(r / refRate)];
+          }),
         ],
       },
       {
