@@ -3,7 +3,10 @@
 //              beside raw python by the C spawner with `cores` in flight
 //   backlog    B queued jobs made with no executor running, then a worker drains them: drain rate
 //              over time and the API's p99 meanwhile (GET /executions/{id}, PATCH a session, GET /healthz)
-//   sessions   autosave (PATCH /code-sessions/{id}) p99 with S sessions stored, at checkpoints
+//   sessions   autosave (PATCH /code-sessions/{id}) p99 with S sessions stored, at checkpoints: at
+//              issue 7's rate (5,000 PATCH/s offered, its target p99 < 20 ms), and flat out
+//              (100 connections as fast as they are answered: the capacity, whose p99 is the queue
+//              the 100 connections make, connections / rate by Little's law)
 //
 //   node bench/scale.mjs [--short] [--parts=executors,backlog,sessions] [--runs-per-point=200]
 //        [--max-executors=2xCORES] [--backlog=100000] [--drain-seconds=120] [--sessions=1000000]
@@ -13,6 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import autocannon from 'autocannon';
 import { parseArgs, isMain, positiveInt } from './lib/args.mjs';
 import { summarize, fmt } from './lib/stats.mjs';
@@ -21,6 +25,7 @@ import { startServer, createSessions, TERMINAL, sleep } from './lib/server.mjs';
 import { helloDir, PYTHON, HELLO, EXPECTED, RAW_ENV } from './lib/spawn.mjs';
 import { spawnBatch } from './lib/native.mjs';
 import { writePlot } from './lib/svg-plot.mjs';
+import { pacedLoad } from './lib/paced.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 
@@ -172,6 +177,10 @@ async function backlogDrain({ backlog, drainSeconds, plots }) {
   };
 }
 
+/** Issue 7's autosave target, checked with S sessions stored: this rate offered, p99 below this. */
+export const AUTOSAVE_RATE = 5000;
+export const AUTOSAVE_P99_MS = 20;
+
 async function sessionsCurve({ sessions, plots, short }) {
   const server = await startServer({ env: { CODEXEC_RATE_LIMIT_AUTOSAVES_PER_MINUTE: '0', CODEXEC_RATE_LIMIT_SESSIONS_PER_MINUTE: '0' }, executors: 0 });
   const checkpoints = [];
@@ -198,25 +207,71 @@ async function sessionsCurve({ sessions, plots, short }) {
         }),
       );
       createMs += performance.now() - t0;
+      // Created just now, up to 900,000 sessions leave ~400 MB of dirty pages that the kernel writes
+      // back over the next 30 s, and a WAL the checkpoint thread is still copying: autosaves measured
+      // during that measure the creation's writeback (one run: p99 32, 10 and 8 ms in three 10 s
+      // rounds right after creating 200,000). A store with this many sessions got them over days;
+      // so its pages go to disk first (sync), and the checkpoint thread gets a moment.
+      const settle0 = performance.now();
+      spawnSync('sync');
+      await sleep(2000);
+      const settleMs = performance.now() - settle0;
       let seed = 12345;
       const pick = () => {
         seed = (seed * 1103515245 + 12345) % 2 ** 31;
         return ids[seed % ids.length];
       };
-      const res = await new Promise((resolve, reject) =>
+      const seconds = short ? 2 : 10;
+      // At issue 7's rate: an open-loop load (lib/paced.mjs; autocannon's overallRate sends bursts).
+      const { port } = new URL(server.url);
+      const autosaves = (secs) => pacedLoad({ port: Number(port), rate: AUTOSAVE_RATE, seconds: secs, connections: 100, next: () => ({ method: 'PATCH', path: `/code-sessions/${pick()}`, body, headers: { 'content-type': 'application/json' } }) });
+      // A second of the same first, not counted: after the creations, the PATCH route's code is cold.
+      await autosaves(1);
+      const paced = await autosaves(seconds);
+      const pacedSummary = summarize(paced.latencies);
+      const pacedErrors = paced.errors + Object.entries(paced.statuses).filter(([code]) => code !== '200').reduce((t, [, n]) => t + n, 0);
+      // Flat out: the capacity.
+      const flat = await new Promise((resolve, reject) =>
         autocannon(
-          { url: server.url, connections: 100, duration: short ? 2 : 10, requests: [{ method: 'PATCH', headers: { 'content-type': 'application/json' }, body, setupRequest: (req) => ({ ...req, path: `/code-sessions/${pick()}` }) }] },
+          { url: server.url, connections: 100, duration: seconds, requests: [{ method: 'PATCH', headers: { 'content-type': 'application/json' }, body, setupRequest: (req) => ({ ...req, path: `/code-sessions/${pick()}` }) }] },
           (err, r) => (err ? reject(err) : resolve(r)),
         ),
       );
-      points.push({ stored: target, rps: res.requests.average, p50: res.latency.p50, p99: res.latency.p99, errors: res.non2xx + res.errors + res.timeouts, createRate: (target / createMs) * 1000 });
+      points.push({
+        stored: target,
+        pacedRps: paced.perSecond,
+        pacedP50: pacedSummary.median,
+        pacedP99: pacedSummary.p99,
+        pacedErrors,
+        rps: flat.requests.average,
+        p50: flat.latency.p50,
+        p99: flat.latency.p99,
+        errors: pacedErrors + flat.non2xx + flat.errors + flat.timeouts,
+        createRate: (target / createMs) * 1000,
+        settleMs,
+      });
     }
   } finally {
     await server.stop();
   }
-  const files = [writePlot(plots, 'sessions-autosave', { title: 'Autosave latency against sessions stored (100 connections)', xLabel: 'log10(sessions stored)', yLabel: 'ms', series: [{ name: 'p50', points: points.map((p) => [Math.log10(p.stored), p.p50]) }, { name: 'p99', points: points.map((p) => [Math.log10(p.stored), p.p99]), reference: 20 }] })];
+  const files = [
+    writePlot(plots, 'sessions-autosave', {
+      title: `Autosave latency against sessions stored (100 connections; ${AUTOSAVE_RATE}/s offered, and flat out)`,
+      xLabel: 'log10(sessions stored)',
+      yLabel: 'ms',
+      series: [
+        { name: `p50 at ${AUTOSAVE_RATE}/s`, points: points.map((p) => [Math.log10(p.stored), p.pacedP50]) },
+        { name: `p99 at ${AUTOSAVE_RATE}/s`, points: points.map((p) => [Math.log10(p.stored), p.pacedP99]), reference: AUTOSAVE_P99_MS },
+        { name: 'p99 flat out', points: points.map((p) => [Math.log10(p.stored), p.p99]) },
+      ],
+    }),
+  ];
   return {
-    table: { title: 'Autosave (PATCH, random session among those stored, 100 connections)', headers: ['sessions stored', 'PATCH/s', 'p50 ms', 'p99 ms', 'errors', 'sessions created/s so far'], rows: points.map((p) => [p.stored, p.rps, p.p50, p.p99, p.errors, p.createRate]) },
+    table: {
+      title: `Autosave (PATCH, random session among those stored, 100 connections): ${AUTOSAVE_RATE}/s offered, then flat out`,
+      headers: ['sessions stored', `PATCH/s (${AUTOSAVE_RATE} offered)`, 'p50 ms', 'p99 ms', 'PATCH/s flat out', 'p50 ms', 'p99 ms', 'errors', 'sessions created/s so far', 'sync + settle s'],
+      rows: points.map((p) => [p.stored, p.pacedRps, p.pacedP50, p.pacedP99, p.rps, p.p50, p.p99, p.errors, p.createRate, p.settleMs / 1000]),
+    },
     files,
     points,
     failed: points.some((p) => p.errors > 0),
@@ -255,7 +310,13 @@ export async function main(opts) {
     files.push(...r.files);
     failed ||= r.failed;
     const last = r.points[r.points.length - 1];
-    targets.push({ target: `autosave p99 with ${stored} sessions stored (plotted; issue 7: < 20 ms)`, measured: `${fmt(last.p99)} ms at ${fmt(last.rps, 0)} PATCH/s`, baseline: `${fmt(r.points[0].p99)} ms with ${r.points[0].stored} stored`, met: last.p99 < 20 });
+    // Issue 7's target (p99 < 20 ms at 5,000/s) held with this many stored; the rate must also be reached.
+    targets.push({
+      target: `autosave p99 < ${AUTOSAVE_P99_MS} ms at ${AUTOSAVE_RATE}/s (issue 7) with ${stored} sessions stored (plotted)`,
+      measured: `${fmt(last.pacedP99)} ms at ${fmt(last.pacedRps, 0)} PATCH/s; flat out ${fmt(last.rps, 0)}/s with p99 ${fmt(last.p99)} ms`,
+      baseline: `${fmt(r.points[0].pacedP99)} ms at ${AUTOSAVE_RATE}/s with ${r.points[0].stored} stored`,
+      met: last.pacedP99 < AUTOSAVE_P99_MS && last.pacedRps >= AUTOSAVE_RATE * 0.95 && last.errors === 0,
+    });
   }
   notes.push(`plots: ${files.map((f) => path.relative(benchDir, f)).join(', ')}`);
   return {

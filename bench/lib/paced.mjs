@@ -1,0 +1,116 @@
+import net from 'node:net';
+
+// An open-loop load at a constant rate: `rate` requests per second offered over `connections`
+// keep-alive HTTP/1.1 connections, each request sent at its scheduled time (or as soon as a
+// connection is free after it), whatever the answers before it did. Its latency counts from the
+// scheduled time, so time spent waiting for a free connection is counted too (no coordinated
+// omission).
+//
+// autocannon's `overallRate` is not this: each connection sends its share of a second's requests as
+// fast as it is answered, then waits for the next second. That is the server's full speed for part
+// of every second, a burst, and its latencies are the burst's queue.
+//
+// artillery has arrival rates, but it is a large dependency whose own CPU per request would compete
+// with the server on a 2-core machine; wrk (Debian) is closed-loop like autocannon.
+//
+// The answers must carry Content-Length (Fastify's do); the requests are whatever `next()` builds.
+
+/**
+ * `seconds` of `rate` requests/s to http://host:port; `next()` returns { method, path, body, headers }.
+ * Resolves { sent, answered, perSecond, latencies (ms, sorted), statuses: { code: n }, errors }, and
+ * with `timeline`, samples: [ms from startedAt (epoch ms) to the scheduled send, latency ms].
+ */
+export async function pacedLoad({ host = '127.0.0.1', port, rate, seconds, connections = 100, next, timeline = false }) {
+  const sockets = await Promise.all(Array.from({ length: connections }, () => connect(host, port)));
+  const idle = [...sockets];
+  const waiting = []; // scheduled send times with no free connection yet
+  const latencies = [];
+  const samples = timeline ? [] : null; // [ms since the start (scheduled), latency ms]
+  const statuses = {};
+  let errors = 0;
+  let sent = 0;
+  let answered = 0;
+  const t0 = performance.now();
+  const total = Math.round(rate * seconds);
+
+  const send = (sock, scheduled) => {
+    const { method, path, body = '', headers = {} } = next();
+    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    sock.scheduled = scheduled;
+    sock.busy = true;
+    sock.write(`${method} ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    sent++;
+  };
+  let finish;
+  const finished = new Promise((r) => (finish = r));
+  for (const sock of sockets) {
+    sock.onAnswer = (status) => {
+      sock.busy = false;
+      const ms = performance.now() - sock.scheduled;
+      latencies.push(ms);
+      samples?.push([sock.scheduled - t0, ms]);
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      answered++;
+      if (waiting.length > 0) send(sock, waiting.shift());
+      else idle.push(sock);
+      if (answered + errors === total) finish();
+    };
+    // A connection that fails or closes loses its request in flight and is not used again.
+    sock.once('close', () => {
+      if (!sock.busy) return;
+      sock.busy = false;
+      errors++;
+      if (answered + errors === total) finish();
+    });
+  }
+  // Every millisecond (or as soon as the timer fires), send what is due by now.
+  let scheduledCount = 0;
+  const tick = () => {
+    const now = performance.now();
+    const due = Math.min(total, Math.floor(((now - t0) / 1000) * rate));
+    for (; scheduledCount < due; scheduledCount++) {
+      const at = t0 + (scheduledCount / rate) * 1000;
+      const sock = idle.pop();
+      if (sock) send(sock, at);
+      else waiting.push(at);
+    }
+    if (scheduledCount < total) setTimeout(tick, 1);
+  };
+  tick();
+  // Requests that a lost connection left waiting are never answered: give up on them after a while.
+  const cap = setTimeout(finish, (seconds + 10) * 1000);
+  await finished;
+  clearTimeout(cap);
+  const elapsed = performance.now() - t0;
+  for (const s of sockets) s.destroy();
+  latencies.sort((a, b) => a - b);
+  return { startedAt: performance.timeOrigin + t0, samples, sent, answered, perSecond: (answered / elapsed) * 1000, latencies, statuses, errors: total - answered };
+}
+
+/** A connected socket that parses Content-Length answers and calls sock.onAnswer(status). */
+function connect(host, port) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host, port });
+    sock.setNoDelay(true);
+    let buf = Buffer.alloc(0);
+    sock.on('data', (chunk) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.subarray(0, end).toString('latin1');
+        const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+        if (!m) {
+          sock.destroy(new Error(`an answer without Content-Length: ${head.slice(0, 200)}`));
+          return;
+        }
+        const size = end + 4 + Number(m[1]);
+        if (buf.length < size) return;
+        buf = buf.subarray(size);
+        sock.onAnswer(Number(head.slice(9, 12)));
+      }
+    });
+    sock.once('connect', () => resolve(sock));
+    sock.on('error', reject); // before connect: the load cannot start; after: 'close' counts it
+  });
+}
