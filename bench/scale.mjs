@@ -208,10 +208,10 @@ async function sessionsCurve({ sessions, plots, short }) {
       );
       createMs += performance.now() - t0;
       // Created just now, up to 900,000 sessions leave ~400 MB of dirty pages that the kernel writes
-      // back over the next 30 s, and a WAL the checkpoint thread is still copying: autosaves measured
-      // during that measure the creation's writeback (one run: p99 32, 10 and 8 ms in three 10 s
-      // rounds right after creating 200,000). A store with this many sessions got them over days;
-      // so its pages go to disk first (sync), and the checkpoint thread gets a moment.
+      // back over the next 30 s, and a WAL the checkpoint thread is still copying. A store with this
+      // many sessions got them over days: its pages go to disk first (sync), and the checkpoint
+      // thread gets a moment. This removes a confound, not the tail: one probe gave p99 32, 10 and
+      // 8 ms in three 10 s rounds right after creating 200,000, but runs differ as much as that.
       const settle0 = performance.now();
       spawnSync('sync');
       await sleep(2000);
