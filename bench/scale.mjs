@@ -5,8 +5,8 @@
 //              over time and the API's p99 meanwhile (GET /executions/{id}, PATCH a session, GET /healthz)
 //   sessions   autosave (PATCH /code-sessions/{id}) p99 with S sessions stored, at checkpoints: at
 //              issue 7's rate (5,000 PATCH/s offered, its target p99 < 20 ms), and flat out
-//              (100 connections as fast as they are answered: the capacity, whose p99 is the queue
-//              the 100 connections make, connections / rate by Little's law)
+//              (100 connections as fast as they are answered: the capacity, whose latencies are the
+//              queue the 100 connections make, on average connections / rate by Little's law)
 //
 //   node bench/scale.mjs [--short] [--parts=executors,backlog,sessions] [--runs-per-point=200]
 //        [--max-executors=2xCORES] [--backlog=100000] [--drain-seconds=120] [--sessions=1000000]
