@@ -60,11 +60,14 @@ describe('sessions.db checkpoints', () => {
     await store.set('first', value(-1));
     await expect.poll(() => fs.statSync(file).size, { timeout: 10_000 }).toBeGreaterThan(empty);
     let largest = 0;
-    const deadline = Date.now() + 1500;
+    // Enough to fill the WAL many times over (each record takes a page), however slow the machine:
+    // the loop ends on the volume written, and the time limit only bounds a machine that stalls.
+    const records = 125 * capFrames;
+    const deadline = Date.now() + 30_000;
     let n = 0;
     // Commits back to back, each as soon as the one before is acknowledged, so the thread never
     // finds the WAL idle: it can only start over because writes are held.
-    while (Date.now() < deadline) {
+    while (n < records && Date.now() < deadline) {
       await Promise.all(Array.from({ length: 20 }, () => store.set(`k${n % 500}`, value(n++))));
       largest = Math.max(largest, fs.statSync(`${file}-wal`).size);
     }
