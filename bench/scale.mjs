@@ -242,7 +242,6 @@ async function sessionsCurve({ sessions, plots, short }) {
         pacedRps: paced.perSecond,
         pacedP50: pacedSummary.median,
         pacedP99: pacedSummary.p99,
-        pacedErrors,
         rps: flat.requests.average,
         p50: flat.latency.p50,
         p99: flat.latency.p99,

@@ -17,15 +17,13 @@ import net from 'node:net';
 
 /**
  * `seconds` of `rate` requests/s to http://host:port; `next()` returns { method, path, body, headers }.
- * Resolves { sent, answered, perSecond, latencies (ms, sorted), statuses: { code: n }, errors }, and
- * with `timeline`, samples: [ms from startedAt (epoch ms) to the scheduled send, latency ms].
+ * Resolves { sent, answered, perSecond, latencies (ms, sorted), statuses: { code: n }, errors }.
  */
-export async function pacedLoad({ host = '127.0.0.1', port, rate, seconds, connections = 100, next, timeline = false }) {
+export async function pacedLoad({ host = '127.0.0.1', port, rate, seconds, connections = 100, next }) {
   const sockets = await Promise.all(Array.from({ length: connections }, () => connect(host, port)));
   const idle = [...sockets];
   const waiting = []; // scheduled send times with no free connection yet
   const latencies = [];
-  const samples = timeline ? [] : null; // [ms since the start (scheduled), latency ms]
   const statuses = {};
   let errors = 0;
   let sent = 0;
@@ -46,9 +44,7 @@ export async function pacedLoad({ host = '127.0.0.1', port, rate, seconds, conne
   for (const sock of sockets) {
     sock.onAnswer = (status) => {
       sock.busy = false;
-      const ms = performance.now() - sock.scheduled;
-      latencies.push(ms);
-      samples?.push([sock.scheduled - t0, ms]);
+      latencies.push(performance.now() - sock.scheduled);
       statuses[status] = (statuses[status] ?? 0) + 1;
       answered++;
       if (waiting.length > 0) send(sock, waiting.shift());
@@ -84,7 +80,7 @@ export async function pacedLoad({ host = '127.0.0.1', port, rate, seconds, conne
   const elapsed = performance.now() - t0;
   for (const s of sockets) s.destroy();
   latencies.sort((a, b) => a - b);
-  return { startedAt: performance.timeOrigin + t0, samples, sent, answered, perSecond: (answered / elapsed) * 1000, latencies, statuses, errors: total - answered };
+  return { sent, answered, perSecond: (answered / elapsed) * 1000, latencies, statuses, errors: total - answered };
 }
 
 /** A connected socket that parses Content-Length answers and calls sock.onAnswer(status). */
