@@ -38,6 +38,7 @@ export const UNIT = [
   'test/api/ownership.test.ts',
   'test/api/quotas.test.ts',
   'test/api/auth.test.ts',
+  'test/bench/**/*.test.ts',
   'test/api/runs.test.ts',
   'test/api/sessions.test.ts',
   'test/docs/readme.test.ts',

@@ -41,24 +41,47 @@ export async function pacedLoad({ host = '127.0.0.1', port, rate, seconds, conne
   };
   let finish;
   const finished = new Promise((r) => (finish = r));
-  for (const sock of sockets) {
+  let done = false;
+  const use = (sock) => {
+    if (waiting.length > 0) send(sock, waiting.shift());
+    else idle.push(sock);
+  };
+  const adopt = (sock) => {
     sock.onAnswer = (status) => {
       sock.busy = false;
       latencies.push(performance.now() - sock.scheduled);
       statuses[status] = (statuses[status] ?? 0) + 1;
       answered++;
-      if (waiting.length > 0) send(sock, waiting.shift());
-      else idle.push(sock);
+      use(sock);
       if (answered + errors === total) finish();
     };
-    // A connection that fails or closes loses its request in flight and is not used again.
     sock.once('close', () => {
-      if (!sock.busy) return;
-      sock.busy = false;
-      errors++;
-      if (answered + errors === total) finish();
+      if (done) return;
+      if (sock.busy) {
+        // A connection that fails or closes loses its request in flight.
+        sock.busy = false;
+        errors++;
+        if (answered + errors === total) finish();
+      } else {
+        // Closed while idle (the server's keep-alive timeout, for a connection the load has not
+        // needed for a while): out of the pool, or a request would later be written to it and
+        // never answered.
+        const i = idle.indexOf(sock);
+        if (i >= 0) idle.splice(i, 1);
+      }
+      // Replaced, as a client does: the load keeps its connections.
+      connect(host, port).then(
+        (fresh) => {
+          if (done) return fresh.destroy();
+          adopt(fresh);
+          sockets.push(fresh);
+          use(fresh);
+        },
+        () => {},
+      );
     });
-  }
+  };
+  for (const sock of sockets) adopt(sock);
   // Every millisecond (or as soon as the timer fires), send what is due by now.
   let scheduledCount = 0;
   const tick = () => {
@@ -78,6 +101,7 @@ export async function pacedLoad({ host = '127.0.0.1', port, rate, seconds, conne
   await finished;
   clearTimeout(cap);
   const elapsed = performance.now() - t0;
+  done = true;
   for (const s of sockets) s.destroy();
   latencies.sort((a, b) => a - b);
   return { sent, answered, perSecond: (answered / elapsed) * 1000, latencies, statuses, errors: total - answered };
