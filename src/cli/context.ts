@@ -55,7 +55,7 @@ export async function startExecutor(
   q: { jobs: JobStore },
   opts: { slots: number; runner: 'pool' | 'inline'; logger: Logger; hooks?: ExecutorHooks },
 ): Promise<{ executor: Executor; isolation: IsolationReport; close: () => Promise<void> }> {
-  const { settings, report } = await probeIsolation(config, profilesDir(config));
+  const { settings, report, release } = await probeIsolation(config, profilesDir(config));
   for (const w of report.warnings) opts.logger.warn({ problems: report.problems }, w);
   const sandbox = await openSandboxRunner(settings, { slots: opts.slots, pool: opts.runner === 'pool' });
   const executor = new Executor({
@@ -70,5 +70,13 @@ export async function startExecutor(
     retentionMs: config.retentionMs,
   });
   executor.start();
-  return { executor, isolation: report, close: () => sandbox.close() };
+  return {
+    executor,
+    isolation: report,
+    close: async () => {
+      await sandbox.close();
+      // Harmless if it fails: the next start on this host sweeps what is left.
+      await release().catch((err: unknown) => opts.logger.warn({ err }, 'the worker\'s cgroup directory was not removed; the next start on this host removes it'));
+    },
+  };
 }

@@ -141,22 +141,29 @@ export async function runDoctor(config: Config = loadConfig(process.env)): Promi
 
   // The real thing: one sandboxed run of the first available language.
   try {
-    const { settings, report } = await probeIsolation({ ...config, insecureAllowUnisolated: false }, profilesDir(config));
+    const { settings, report, release } = await probeIsolation({ ...config, insecureAllowUnisolated: false }, profilesDir(config));
     checks.push(...resourceChecks(report));
-    const host = await openSandboxHost(settings);
-    const lang = reg.list().find((l) => l.available && l.id === 'python') ?? reg.list().find((l) => l.available);
-    if (lang) try {
-      const plan = buildPlan(lang, { sourceCode: lang.template, stdin: '', expectedOutput: null, testCases: null, overrides: {} });
-      const out = await runSandbox(host, {
-        executionId: `doctor-${process.pid}`,
-        plan,
-        files: [{ path: plan.sourceFile, content: Buffer.from(lang.template, 'utf8'), executable: false }],
-        phases: plan.compile ? ['compile', 'run'] : ['run'],
-        stdin: '',
-      });
-      checks.push({ name: 'sandbox smoke test', ok: out.kind === 'completed', detail: out.kind === 'completed' ? `${lang.id} template ran isolated in ${out.executionTimeMs} ms` : `${out.kind}: ${out.message ?? out.stderr.slice(0, 200)}` });
+    const host = await openSandboxHost(settings).catch(async (err: unknown) => {
+      await release().catch(() => {});
+      throw err;
+    });
+    try {
+      const lang = reg.list().find((l) => l.available && l.id === 'python') ?? reg.list().find((l) => l.available);
+      if (lang) {
+        const plan = buildPlan(lang, { sourceCode: lang.template, stdin: '', expectedOutput: null, testCases: null, overrides: {} });
+        const out = await runSandbox(host, {
+          executionId: `doctor-${process.pid}`,
+          plan,
+          files: [{ path: plan.sourceFile, content: Buffer.from(lang.template, 'utf8'), executable: false }],
+          phases: plan.compile ? ['compile', 'run'] : ['run'],
+          stdin: '',
+        });
+        checks.push({ name: 'sandbox smoke test', ok: out.kind === 'completed', detail: out.kind === 'completed' ? `${lang.id} template ran isolated in ${out.executionTimeMs} ms` : `${out.kind}: ${out.message ?? out.stderr.slice(0, 200)}` });
+      }
     } finally {
       await host.close();
+      // A directory left behind is harmless (the next start sweeps it): not the smoke test's failure.
+      await release().catch(() => {});
     }
   } catch (err) {
     checks.push({ name: 'sandbox smoke test', ok: false, detail: (err as Error).message });

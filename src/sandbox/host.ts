@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
 import { IsolationUnavailableError } from '../domain/errors.js';
-import { blockDevicesOf, capWorkerDir, detectCgroups, EXECUTIONS_IO_WEIGHT_V2, serversGroup, sweepLeftovers, throttleableDevices, weightedDevices, type CgroupHost, type SlotCapacity } from './cgroups/index.js';
+import { blockDevicesOf, capWorkerDir, detectCgroups, EXECUTIONS_IO_WEIGHT_V2, releaseWorkerDir, serversGroup, sweepLeftovers, throttleableDevices, weightedDevices, type CgroupHost, type SlotCapacity } from './cgroups/index.js';
 import { IsolatedHost } from './isolated-host.js';
 import type { SandboxHost } from './request.js';
 import { hostSeccompArch, loadAllSeccompProfiles } from './seccomp/index.js';
@@ -42,6 +42,12 @@ export interface IsolationReport {
   io: { devices: string[]; detail: string };
 }
 
+/**
+ * Probes whose worker directory is still in use in this process. The directory (w<pid>.<start>) is
+ * the process's, not a probe's: it goes when the last of them is released.
+ */
+let probesInUse = 0;
+
 function isExecutable(p: string): boolean {
   try {
     fs.accessSync(p, fs.constants.X_OK);
@@ -62,7 +68,7 @@ export async function probeIsolation(
   config: Config,
   profilesDir: string,
   opts: { capacity?: Partial<SlotCapacity> } = {},
-): Promise<{ settings: SandboxHostSettings; report: IsolationReport }> {
+): Promise<{ settings: SandboxHostSettings; report: IsolationReport; release: () => Promise<void> }> {
   const problems: string[] = [];
   if (process.platform !== 'linux') problems.push('not Linux');
   if (typeof process.geteuid === 'function' && process.geteuid() !== 0) problems.push('not root: namespaces, cgroups and the uid drop need root (or a delegated cgroup and CAP_SYS_ADMIN)');
@@ -100,6 +106,7 @@ export async function probeIsolation(
   const mode = problems.length === 0 ? 'isolated' : 'insecure';
   if (mode === 'insecure' && !config.insecureAllowUnisolated) throw new IsolationUnavailableError(problems);
   return {
+    release: workerDirRelease(mode === 'isolated' ? cg : null),
     settings: { mode, launcherPath, uidBase: config.sandboxUidBase, profilesDir, cgroupParent, capacity, ioDevices, sandbox: {} },
     report: {
       level: mode === 'isolated' ? 'full' : 'insecure',
@@ -109,6 +116,22 @@ export async function probeIsolation(
       hugetlb: describeHugetlb(cg),
       io: describeIo(cg, ioDevices),
     },
+  };
+}
+
+/**
+ * Removes the worker directory once the hosts opened from the probe are closed (their fork
+ * servers gone), when no other probe of this process still uses it: a process that stops cleanly
+ * leaves no empty directory for the next start's sweep. Called once; later calls do nothing.
+ */
+function workerDirRelease(cg: CgroupHost | null): () => Promise<void> {
+  if (!cg) return async () => {};
+  probesInUse++;
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
+    if (--probesInUse === 0) await releaseWorkerDir(cg);
   };
 }
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { corePatternCheck } from '../../src/cli/doctor-checks.js';
+import { workerCgroupDirs } from '../support/cgroup-dirs.js';
 
 // The real `codexec` executable (bin/codexec -> dist/), as an instructor runs it.
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'codexec');
@@ -120,12 +121,15 @@ describe('codexec doctor: core dumps', () => {
 
 describe.skipIf(!isRoot)('codexec doctor', () => {
   it('reports every isolation capability ok on this host, and a sandboxed smoke run', async () => {
-    const r = await codexec(['doctor', '--json']);
+    const doctor = codexec(['doctor', '--json']);
+    const r = await doctor;
     const checks = JSON.parse(r.stdout) as { name: string; ok: boolean; detail: string }[];
     const essential = checks.filter((c) => !c.name.startsWith('language:') && !(c as { warning?: boolean }).warning);
     expect(essential.filter((c) => !c.ok)).toEqual([]);
     expect(checks.map((c) => c.name)).toContain('core dumps');
     expect(checks.map((c) => c.name)).toContain('sandbox smoke test');
     expect(r.exitCode).toBe(0);
+    // The smoke run's cgroup directories went with it.
+    expect(workerCgroupDirs(doctor.pid!)).toEqual([]);
   });
 });

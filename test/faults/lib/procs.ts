@@ -214,3 +214,4 @@ export function descendants(pid: number): ProcId[] {
 export function stillRunning(procs: ProcId[]): ProcId[] {
   return procs.filter((p) => readStat(p.pid)?.startTime === p.startTime);
 }
+

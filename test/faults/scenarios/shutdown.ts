@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, attemptErrors, figures, makeTempDir, removeTempDir, resultOf, type Server } from '../lib/cluster.js';
 import { descendants, killAll, sleep, stillRunning, waitFor, type CodexecProcess } from '../lib/procs.js';
+import { workerCgroupDirs } from '../../support/cgroup-dirs.js';
 
 // SIGTERM / SIGINT during load: `serve` refuses new requests (503 shutting_down), its executors
 // claim nothing more, finish what runs within the grace period or hand it back (QUEUED, the
@@ -96,6 +97,8 @@ export function shutdownScenario(): void {
       stop = true;
       await load;
       expect(exit).toEqual({ code: 0, signal: null });
+      // A clean stop leaves no cgroup directory of its own behind (not even empty ones).
+      expect(workerCgroupDirs(s.proc.pid)).toEqual([]);
 
       const rows = new Map(cluster.rows().map((r) => [r.id, r]));
       for (const id of before) {
