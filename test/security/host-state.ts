@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { cgroupMounts, subdirs } from '../support/cgroup-dirs.js';
 
 // What an execution could leave behind on the host, read straight from /proc and the cgroup
 // filesystems (not through src/sandbox, which is what is being checked):
@@ -178,34 +179,6 @@ export function sandboxUidProcesses(opts: HostStateOptions): LeftProcess[] {
       return uid !== null && uid >= opts.uidBase && uid < opts.uidBase + SANDBOX_UID_RANGE;
     })
     .map(describeProcess);
-}
-
-interface CgroupMount {
-  mountPoint: string;
-  fsType: 'cgroup' | 'cgroup2';
-}
-
-function cgroupMounts(): CgroupMount[] {
-  const out: CgroupMount[] = [];
-  for (const line of (readText('/proc/self/mountinfo') ?? '').split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const fsType = line.slice(sep + 3).split(' ')[0];
-    if (fsType !== 'cgroup' && fsType !== 'cgroup2') continue;
-    out.push({ mountPoint: line.slice(0, sep).split(' ')[4].replace(/\\040/g, ' '), fsType });
-  }
-  return out;
-}
-
-function subdirs(dir: string): string[] {
-  try {
-    return fs
-      .readdirSync(dir, { withFileTypes: true })
-      .filter((d) => d.isDirectory())
-      .map((d) => d.name);
-  } catch {
-    return [];
-  }
 }
 
 /**
