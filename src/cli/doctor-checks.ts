@@ -7,7 +7,7 @@ import { LanguageRegistry } from '../languages/registry.js';
 import { defaultLauncherPath, openSandboxHost, probeIsolation } from '../sandbox/host.js';
 import { detectCgroups, describeCgroups } from '../sandbox/cgroups/index.js';
 import { hostSeccompArch } from '../sandbox/seccomp/index.js';
-import { runSandbox } from '../sandbox/run.js';
+import { runSandbox, type SandboxHost } from '../sandbox/run.js';
 import type { IsolationReport } from '../sandbox/host.js';
 import { buildPlan } from '../executions/plan.js';
 import { profilesDir } from './context.js';
@@ -143,11 +143,9 @@ export async function runDoctor(config: Config = loadConfig(process.env)): Promi
   try {
     const { settings, report, release } = await probeIsolation({ ...config, insecureAllowUnisolated: false }, profilesDir(config));
     checks.push(...resourceChecks(report));
-    const host = await openSandboxHost(settings).catch(async (err: unknown) => {
-      await release().catch(() => {});
-      throw err;
-    });
+    let host: SandboxHost | null = null;
     try {
+      host = await openSandboxHost(settings);
       const lang = reg.list().find((l) => l.available && l.id === 'python') ?? reg.list().find((l) => l.available);
       if (lang) {
         const plan = buildPlan(lang, { sourceCode: lang.template, stdin: '', expectedOutput: null, testCases: null, overrides: {} });
@@ -161,7 +159,7 @@ export async function runDoctor(config: Config = loadConfig(process.env)): Promi
         checks.push({ name: 'sandbox smoke test', ok: out.kind === 'completed', detail: out.kind === 'completed' ? `${lang.id} template ran isolated in ${out.executionTimeMs} ms` : `${out.kind}: ${out.message ?? out.stderr.slice(0, 200)}` });
       }
     } finally {
-      await host.close();
+      await host?.close();
       // A directory left behind is harmless (the next start sweeps it): not the smoke test's failure.
       await release().catch(() => {});
     }

@@ -214,4 +214,3 @@ export function descendants(pid: number): ProcId[] {
 export function stillRunning(procs: ProcId[]): ProcId[] {
   return procs.filter((p) => readStat(p.pid)?.startTime === p.startTime);
 }
-
