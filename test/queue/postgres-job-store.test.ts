@@ -5,7 +5,7 @@ import type { ExecutionRecord } from '../../src/domain/execution.js';
 import { migrate, MIGRATIONS } from '../../src/queue/postgres/migrations.js';
 import type { JobQueue } from '../../src/queue/core/job-queue.js';
 import { openPostgresQueue } from '../../src/queue/open.js';
-import { ADVISORY_KEY_QUEUE_DEPTH, ADVISORY_NAMESPACE, JOBS_CHANNEL, STATEMENTS } from '../../src/queue/postgres/sql.js';
+import { ADVISORY_KEY_QUEUE_DEPTH, ADVISORY_NAMESPACE, JOBS_CHANNEL, LIVE_COUNT_SHARDS, STATEMENTS } from '../../src/queue/postgres/sql.js';
 import { jobStoreConformance } from './job-store-conformance.js';
 import { completedResult, newExecution, testPlan } from './helpers.js';
 import { DATABASE_URL, createSchema, describePostgres, withClient, type TestSchema } from './postgres-helpers.js';
@@ -100,6 +100,26 @@ describePostgres('JobQueue', () => {
         expect((await stores[3].get(execution.id))?.id).toBe(execution.id);
       } finally {
         await Promise.all(stores.map((s) => s.close()));
+      }
+    });
+
+    it('migration 8 starts the live counts from the rows already there', async () => {
+      const before = MIGRATIONS.filter((m) => m.version < 8);
+      await withClient(schema.url, async (c) => {
+        await migrate(c, before);
+        await c.query(`INSERT INTO executions (id, idempotency_scope, language, source_code, max_attempts, run_after, queued_at)
+                       SELECT 'q' || g, 's', 'python', '', 1, 0, 0 FROM generate_series(1, 7) AS g`);
+        await c.query(`UPDATE executions SET status = 'RUNNING', attempt = 1, started_at = 1, lease_owner = 'w', lease_expires_at = 9 WHERE id IN ('q1', 'q2', 'q3')`);
+        await c.query(`UPDATE executions SET status = 'COMPLETED', finished_at = 2, lease_owner = NULL, lease_expires_at = NULL, result = '{}' WHERE id = 'q3'`);
+        expect(await migrate(c)).toEqual([8]);
+      });
+      const store = await openPostgresQueue(schema.url);
+      try {
+        expect(await store.readiness(T)).toMatchObject({ queued: 4, running: 2 });
+        await store.enqueue(newExecution(), { now: T });
+        expect(await store.readiness(T)).toMatchObject({ queued: 5, running: 2 });
+      } finally {
+        await store.close();
       }
     });
 
@@ -317,6 +337,57 @@ describePostgres('JobQueue', () => {
       expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(limit);
       for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toMatchObject({ code: 'queue_full' });
       expect((await store.stats(T)).counts.QUEUED).toBe(limit);
+    });
+
+    // Migration 8: the queued and running jobs counted in shards, at commit.
+    const rowCounts = () =>
+      withClient(schema.url, async (c) => {
+        const live = (await c.query(`SELECT SUM(queued)::int AS queued, SUM(running)::int AS running FROM execution_live_counts`)).rows[0];
+        const rows = (await c.query(`SELECT COUNT(*) FILTER (WHERE status = 'QUEUED')::int AS queued, COUNT(*) FILTER (WHERE status = 'RUNNING')::int AS running FROM executions`)).rows[0];
+        return { live, rows };
+      });
+
+    it('the live counts follow every transition made by two hosts at once', async () => {
+      const ids = (await Promise.all(Array.from({ length: 40 }, (_, i) => stores[i % 2].enqueue(newExecution({ sessionId: `c${i % 8}` }), { now: T })))).map((r) => r.execution.id);
+      const claimed = (await Promise.all(Array.from({ length: 24 }, (_, i) => stores[i % 2].claim(`w${i % 2}`, LEASE, T)))).filter((j) => j !== null);
+      expect(claimed).toHaveLength(24);
+      const [a, b, c, d, e, ...others] = claimed;
+      const queued = ids.filter((id) => !claimed.some((j) => j!.id === id));
+      await Promise.all([
+        stores[0].finishAndClaim(a!.id, a!.leaseOwner!, 'COMPLETED', completedResult('x'), LEASE, T + 1),
+        stores[1].finish(b!.id, b!.leaseOwner!, 'FAILED', completedResult('y'), T + 1),
+        stores[0].failAttempt(c!.id, c!.leaseOwner!, { code: 'sandbox_error', message: 'm' }, 0, T + 1),
+        stores[1].release(d!.id, d!.leaseOwner!, T + 1),
+        stores[0].cancel(e!.id, T + 1),
+        stores[1].cancel(queued[0]!, T + 1),
+        stores[0].cancelQueuedForSession('c7', T + 1),
+        withClient(schema.url, (raw) => raw.query(`DELETE FROM executions WHERE id IN ($1, $2)`, [queued[1], others[0]!.id])),
+      ]);
+      await stores[0].finishCanceled(e!.id, e!.leaseOwner!, T + 2);
+      await Promise.all(stores.map((s) => s.rescueExpired(T + LEASE + 100, () => 0)));
+      const { live, rows } = await rowCounts();
+      expect(live).toEqual(rows);
+      expect(rows.queued + rows.running).toBeGreaterThan(0);
+      expect(await store.readiness(T + LEASE + 200)).toMatchObject({ queued: rows.queued, running: rows.running });
+    });
+
+    it('a transaction takes its live-count row only as it commits', async () => {
+      const { execution } = await store.enqueue(newExecution(), { now: T });
+      await withClient(schema.url, async (tx) => {
+        await tx.query('BEGIN');
+        await tx.query(`UPDATE executions SET status = 'RUNNING', attempt = 1, started_at = 1, lease_owner = 'w', lease_expires_at = 9 WHERE id = $1`, [execution.id]);
+        // Before its commit every row is free: the transaction may still wait for others' locks.
+        const locked = await withClient(schema.url, async (other) => {
+          await other.query('BEGIN');
+          const n = (await other.query('SELECT shard FROM execution_live_counts FOR UPDATE NOWAIT')).rowCount;
+          await other.query('ROLLBACK');
+          return n;
+        });
+        expect(locked).toBe(LIVE_COUNT_SHARDS);
+        expect((await rowCounts()).live).toEqual({ queued: 1, running: 0 });
+        await tx.query('COMMIT');
+      });
+      expect(await rowCounts()).toEqual({ live: { queued: 0, running: 1 }, rows: { queued: 0, running: 1 } });
     });
 
     it('two rescuers at once: each expired lease rescued exactly once', async () => {

@@ -24,6 +24,8 @@ export const ADVISORY_KEY_MIGRATIONS = 1;
 export const ADVISORY_KEY_QUEUE_DEPTH = 2;
 /** Raised and caught inside codexec_enqueue (migration 6) when the queue is near its depth limit; never reaches a client. */
 export const DEPTH_NEAR_LIMIT_SQLSTATE = 'CXQ01';
+/** Rows of execution_live_counts (migration 8): a transaction adds its changes to row pg_backend_pid() % this. */
+export const LIVE_COUNT_SHARDS = 64;
 /** 'cdxs', 'cdxo', 'cdxi': per-session, per-owner and per-idempotency-scope locks, keyed by hashtext (a collision only serialises two keys). */
 export const ADVISORY_SESSION_NAMESPACE = 0x63647873;
 export const ADVISORY_OWNER_NAMESPACE = 0x6364786f;
@@ -90,8 +92,8 @@ const QUEUE_SQL = {
     WHERE owner = @owner AND status IN ('QUEUED', 'RUNNING')
     ORDER BY seq LIMIT @limit`,
 
-  ExecutionCountQueuedUpTo: `
-    SELECT COUNT(*) AS n FROM (SELECT 1 FROM executions WHERE status = 'QUEUED' LIMIT @limit) AS q`,
+  /** From the shards the triggers keep (migration 8): O(shards), whatever the queue. */
+  ExecutionCountQueuedUpTo: `SELECT LEAST(SUM(queued), @limit)::bigint AS n FROM execution_live_counts`,
 
   ExecutionListCancelRequested: `
     SELECT id FROM executions
@@ -213,10 +215,14 @@ const QUEUE_SQL = {
   StatsCountByStatus: `SELECT status, COUNT(*) AS n FROM executions GROUP BY status`,
 
   /**
-   * What a readiness probe counts: a range of the claim index. Every status took 150 ms (and three
-   * parallel workers' CPU) with 1,000,000 executions kept, at each probe of each API node.
+   * What a readiness probe counts, from the shards of migration 8. Every status took 150 ms (and
+   * three parallel workers' CPU) with 1,000,000 executions kept, at each probe of each API node;
+   * the queued rows alone 16 ms with 100,000 queued.
    */
-  StatsCountLive: `SELECT status, COUNT(*) AS n FROM executions WHERE status IN ('QUEUED', 'RUNNING') GROUP BY status`,
+  StatsCountLive: `
+    SELECT 'QUEUED' AS status, SUM(queued)::bigint AS n FROM execution_live_counts
+    UNION ALL
+    SELECT 'RUNNING', SUM(running)::bigint FROM execution_live_counts`,
 
   StatsOldestQueuedAt: `SELECT MIN(queued_at) AS "queuedAt" FROM executions WHERE status = 'QUEUED'`,
 
