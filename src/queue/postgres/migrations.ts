@@ -449,6 +449,14 @@ CREATE INDEX executions_queued_oldest ON executions (queued_at) WHERE status = '
     // (same locks, same reasoning as migration 6: the exact path waits for the commit of every
     // enqueue that held the lock shared, their counts included).
     //
+    // Each change of a count is a new version of a shard row. The table's pages are filled to 10%,
+    // so a new version fits on its row's page (a HOT update: no index entry) and the dead ones are
+    // pruned as the page is read; autovacuum comes after 1,000 of them, not after a fifth of the
+    // table. Only the live statuses are counted: a prune or any bulk change of finished rows
+    // touches no count (versions made in one transaction cannot be pruned before its commit).
+    // While a long transaction holds back the horizon (a pg_dump, a session idle in a
+    // transaction), the versions pile up until it ends, and each sum reads them.
+    //
     // The counts start from the rows there, counted while the table is locked against writes
     // (processes of an older codexec may be running), so none is missed or counted twice.
     sql: `
@@ -456,7 +464,7 @@ CREATE TABLE execution_live_counts (
   shard    INTEGER PRIMARY KEY CHECK (shard >= 0 AND shard < ${LIVE_COUNT_SHARDS}),
   queued   BIGINT  NOT NULL,
   running  BIGINT  NOT NULL
-);
+) WITH (fillfactor = 10, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
 INSERT INTO execution_live_counts (shard, queued, running) SELECT g, 0, 0 FROM generate_series(0, ${LIVE_COUNT_SHARDS - 1}) AS g;
 
 CREATE FUNCTION codexec_count_live() RETURNS trigger LANGUAGE plpgsql AS $$
