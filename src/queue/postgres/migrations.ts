@@ -373,49 +373,7 @@ END $$;
     // count after it is exact. So the limit still admits exactly as many as it says. The rest of
     // the function is unchanged (read migration 4's comment).
     sql: `
-CREATE OR REPLACE FUNCTION codexec_enqueue(
-  p_id TEXT, p_session_id TEXT, p_owner TEXT, p_scope TEXT, p_language TEXT, p_source_code BYTEA, p_plan JSON,
-  p_callback_url TEXT, p_max_attempts INTEGER, p_idempotency_key TEXT, p_request_hash TEXT, p_now BIGINT,
-  p_session_limit INTEGER, p_owner_limit INTEGER, p_depth_limit INTEGER
-) RETURNS SETOF executions LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-  IF p_idempotency_key IS NOT NULL THEN
-    PERFORM pg_advisory_xact_lock(${ADVISORY_SCOPE_NAMESPACE}, hashtext(p_scope));
-    RETURN QUERY SELECT * FROM executions WHERE idempotency_scope = p_scope AND idempotency_key = p_idempotency_key;
-    IF FOUND THEN RETURN; END IF;
-  END IF;
-  IF p_session_limit IS NOT NULL THEN
-    PERFORM pg_advisory_xact_lock(${ADVISORY_SESSION_NAMESPACE}, hashtext(p_session_id));
-    IF (SELECT COUNT(*) FROM (SELECT 1 FROM executions WHERE session_id = p_session_id AND status IN ('QUEUED', 'RUNNING')
-        LIMIT p_session_limit) AS q) >= p_session_limit THEN RETURN; END IF;
-  END IF;
-  IF p_owner_limit IS NOT NULL THEN
-    PERFORM pg_advisory_xact_lock(${ADVISORY_OWNER_NAMESPACE}, hashtext(p_owner));
-    IF (SELECT COUNT(*) FROM (SELECT 1 FROM executions WHERE owner = p_owner AND status IN ('QUEUED', 'RUNNING')
-        LIMIT p_owner_limit) AS q) >= p_owner_limit THEN RETURN; END IF;
-  END IF;
-  IF p_depth_limit IS NOT NULL THEN
-    BEGIN
-      PERFORM pg_advisory_xact_lock_shared(${ADVISORY_NAMESPACE}, ${ADVISORY_KEY_QUEUE_DEPTH});
-      IF (SELECT COUNT(*) FROM (SELECT 1 FROM executions WHERE status = 'QUEUED' LIMIT p_depth_limit) AS q)
-          >= p_depth_limit - current_setting('max_connections')::int THEN
-        RAISE EXCEPTION USING ERRCODE = '${DEPTH_NEAR_LIMIT_SQLSTATE}';
-      END IF;
-    EXCEPTION WHEN SQLSTATE '${DEPTH_NEAR_LIMIT_SQLSTATE}' THEN
-      PERFORM pg_advisory_xact_lock(${ADVISORY_NAMESPACE}, ${ADVISORY_KEY_QUEUE_DEPTH});
-      IF (SELECT COUNT(*) FROM (SELECT 1 FROM executions WHERE status = 'QUEUED' LIMIT p_depth_limit) AS q) >= p_depth_limit THEN
-        RETURN;
-      END IF;
-    END;
-  END IF;
-  RETURN QUERY
-    INSERT INTO executions (id, session_id, owner, idempotency_scope, language, source_code, plan, callback_url,
-                            status, attempt, max_attempts, idempotency_key, request_hash, run_after, queued_at)
-    VALUES (p_id, p_session_id, p_owner, p_scope, p_language, p_source_code, p_plan, p_callback_url,
-            'QUEUED', 0, p_max_attempts, p_idempotency_key, p_request_hash, p_now, p_now)
-    RETURNING *;
-END $$;
-`,
+${enqueueWithSharedDepthLock("(SELECT COUNT(*) FROM (SELECT 1 FROM executions WHERE status = 'QUEUED' LIMIT p_depth_limit) AS q)")}`,
   },
   {
     version: 7,
@@ -495,7 +453,22 @@ UPDATE execution_live_counts SET
   running = (SELECT COUNT(*) FROM executions WHERE status = 'RUNNING')
 WHERE shard = 0;
 
-CREATE OR REPLACE FUNCTION codexec_enqueue(
+${enqueueWithSharedDepthLock('(SELECT SUM(queued) FROM execution_live_counts)')}`,
+  },
+];
+
+/** Applies the migrations the database lacks, on `client` (a connection of its own); returns the versions applied now. */
+export function migrate(client: pg.ClientBase, migrations: readonly Migration[] = MIGRATIONS, now = Date.now()): Promise<number[]> {
+  return applyMigrations(client, JOBS_LEDGER, migrations, now);
+}
+
+/**
+ * codexec_enqueue as migrations 6 and 8 define it: the same body but for how its depth check
+ * counts the queued jobs (`queued`, an SQL expression). The text a migration produces never
+ * changes once written, so this is never edited: a new body is a new function here.
+ */
+function enqueueWithSharedDepthLock(queued: string): string {
+  return `CREATE OR REPLACE FUNCTION codexec_enqueue(
   p_id TEXT, p_session_id TEXT, p_owner TEXT, p_scope TEXT, p_language TEXT, p_source_code BYTEA, p_plan JSON,
   p_callback_url TEXT, p_max_attempts INTEGER, p_idempotency_key TEXT, p_request_hash TEXT, p_now BIGINT,
   p_session_limit INTEGER, p_owner_limit INTEGER, p_depth_limit INTEGER
@@ -519,12 +492,13 @@ BEGIN
   IF p_depth_limit IS NOT NULL THEN
     BEGIN
       PERFORM pg_advisory_xact_lock_shared(${ADVISORY_NAMESPACE}, ${ADVISORY_KEY_QUEUE_DEPTH});
-      IF (SELECT SUM(queued) FROM execution_live_counts) >= p_depth_limit - current_setting('max_connections')::int THEN
+      IF ${queued}
+          >= p_depth_limit - current_setting('max_connections')::int THEN
         RAISE EXCEPTION USING ERRCODE = '${DEPTH_NEAR_LIMIT_SQLSTATE}';
       END IF;
     EXCEPTION WHEN SQLSTATE '${DEPTH_NEAR_LIMIT_SQLSTATE}' THEN
       PERFORM pg_advisory_xact_lock(${ADVISORY_NAMESPACE}, ${ADVISORY_KEY_QUEUE_DEPTH});
-      IF (SELECT SUM(queued) FROM execution_live_counts) >= p_depth_limit THEN
+      IF ${queued} >= p_depth_limit THEN
         RETURN;
       END IF;
     END;
@@ -536,11 +510,5 @@ BEGIN
             'QUEUED', 0, p_max_attempts, p_idempotency_key, p_request_hash, p_now, p_now)
     RETURNING *;
 END $$;
-`,
-  },
-];
-
-/** Applies the migrations the database lacks, on `client` (a connection of its own); returns the versions applied now. */
-export function migrate(client: pg.ClientBase, migrations: readonly Migration[] = MIGRATIONS, now = Date.now()): Promise<number[]> {
-  return applyMigrations(client, JOBS_LEDGER, migrations, now);
+`;
 }
