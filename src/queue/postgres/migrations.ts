@@ -391,10 +391,10 @@ CREATE INDEX executions_queued_oldest ON executions (queued_at) WHERE status = '
     name: 'queued and running jobs counted at commit, in shards',
     // The queued and running jobs were counted by walking their rows: each enqueue's depth check
     // walked up to CODEXEC_QUEUE_MAX_DEPTH index entries, and GET /readyz every queued one (with
-    // 100,000 queued: 9 ms of the database's CPU per enqueue, 16 ms per probe). The SQLite store
-    // keeps the counts in one row per status (its migration 5), which every enqueue, claim and
-    // finish here would queue on, from every host, through each commit. So the counts are kept in
-    // shards: a transaction adds its changes to the row of its connection's backend (pid mod
+    // 100,000 queued: 9-13 ms of the database's CPU per enqueue, 16-66 ms per probe). The SQLite
+    // store keeps the counts in one row per status (its migration 5), which every enqueue, claim
+    // and finish here would queue on, from every host, through each commit. So the counts are kept
+    // in shards: a transaction adds its changes to the row of its connection's backend (pid mod
     // 64), and a count is the sum of the 64 rows. Two transactions wait for each other only when
     // their backends share a row and they commit at the same moment.
     //
