@@ -62,26 +62,37 @@ export async function startServer({ env = {}, executors = 2, startTimeoutMs = 30
 
   const client = new Client(`http://127.0.0.1:${port}`);
   const deadline = Date.now() + startTimeoutMs;
-  if (command === 'worker') {
-    // A worker serves no HTTP: it is up once it logged its start (or after a moment without exiting).
-    while (!exited && Date.now() < deadline && !log.join('').includes('worker started')) await new Promise((r) => setTimeout(r, 50));
-    if (exited) throw new Error(`codexec worker exited (${JSON.stringify(exited)}) at start:\n${log.join('').slice(-3000)}`);
-  }
-  const readyPath = executors > 0 ? '/readyz' : '/healthz';
-  for (;;) {
-    if (command === 'worker') break;
-    if (exited) throw new Error(`codexec serve exited (${JSON.stringify(exited)}) before it was ready:\n${log.join('').slice(-3000)}`);
-    if (Date.now() > deadline) {
+  const waitReady = async () => {
+    if (command === 'worker') {
+      // A worker serves no HTTP: it is up once it logged its start (or after a moment without exiting).
+      while (!exited && Date.now() < deadline && !log.join('').includes('worker started')) await new Promise((r) => setTimeout(r, 50));
+      if (exited) throw new Error(`codexec worker exited (${JSON.stringify(exited)}) at start:\n${log.join('').slice(-3000)}`);
+      return;
+    }
+    const readyPath = executors > 0 ? '/readyz' : '/healthz';
+    for (;;) {
+      if (exited) throw new Error(`codexec serve exited (${JSON.stringify(exited)}) before it was ready:\n${log.join('').slice(-3000)}`);
+      if (Date.now() > deadline) throw new Error(`codexec serve not ready after ${startTimeoutMs} ms:\n${log.join('').slice(-3000)}`);
+      try {
+        const r = await client.request('GET', readyPath);
+        if (r.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  try {
+    await waitReady();
+  } catch (err) {
+    // A start that failed leaves no process and, unless shared, no data directory behind.
+    client.close();
+    if (!exited) {
       child.kill('SIGKILL');
-      throw new Error(`codexec serve not ready after ${startTimeoutMs} ms:\n${log.join('').slice(-3000)}`);
+      await exit;
     }
-    try {
-      const r = await client.request('GET', readyPath);
-      if (r.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
+    if (!sharedDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    throw err;
   }
 
   return {
