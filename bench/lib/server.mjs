@@ -34,6 +34,10 @@ function freePort() {
  */
 export async function startServer({ env = {}, executors = 2, startTimeoutMs = 30_000, nodeArgs = [], dataDir: sharedDir = null, command = 'serve' } = {}) {
   const dataDir = sharedDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'codexec-bench-data-'));
+  /** The data directory goes with the server, unless the caller shares it. */
+  const removeOwnDataDir = () => {
+    if (!sharedDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  };
   const port = await freePort();
   const childEnv = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -91,7 +95,7 @@ export async function startServer({ env = {}, executors = 2, startTimeoutMs = 30
       child.kill('SIGKILL');
       await exit;
     }
-    if (!sharedDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    removeOwnDataDir();
     throw err;
   }
 
@@ -111,7 +115,7 @@ export async function startServer({ env = {}, executors = 2, startTimeoutMs = 30
         await exit;
         clearTimeout(t);
       }
-      if (!sharedDir) fs.rmSync(dataDir, { recursive: true, force: true });
+      removeOwnDataDir();
     },
   };
 }
