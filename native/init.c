@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -92,5 +93,11 @@ _Noreturn void init_main(int alive_fd, const struct root_base *base) {
   int ok = 1;
   for (int p = 0; p < cfg.nphases && ok; p++) ok = run_phase(&cfg.phases[p]);
   if (ok && cfg.export_fd >= 0) export_workdir();
+  /* Every process of the execution is gone and reaped, and everything is reported: say so, and
+     close every descriptor. The server's pipes end now, and it sends the result without waiting
+     for this process's own exit, in which the kernel tears down the pid, net, ipc and uts
+     namespaces (~0.5 ms here; server.c, relay). */
+  report("done");
+  syscall(SYS_close_range, 0, ~0U, 0);
   _exit(0);
 }

@@ -112,8 +112,15 @@ void protect_fds(void);
 
 /* protocol.c */
 int read_full(int fd, void *buf, size_t len);
-void srv_write_all(int fd, const void *buf, size_t len);
 void srv_frame(int type, const void *data, uint32_t len);
+/* Frames for srv_frames: each written as srv_frame would, all of them in one write. */
+struct out_frame {
+  int type;
+  const void *data;
+  uint32_t len;
+};
+#define SRV_MAX_FRAMES 4
+void srv_frames(const struct out_frame *frames, int n);
 int srv_read_message(unsigned char *type, unsigned char **payload, uint32_t *len);
 int take_u32(unsigned char **p, unsigned char *end, uint32_t *v);
 

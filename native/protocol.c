@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 int read_full(int fd, void *buf, size_t len) {
@@ -17,24 +18,43 @@ int read_full(int fd, void *buf, size_t len) {
   return 1;
 }
 
-void srv_write_all(int fd, const void *buf, size_t len) {
-  const char *p = buf;
-  while (len) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) { struct pollfd w = { .fd = fd, .events = POLLOUT }; poll(&w, 1, -1); continue; }
-    if (n <= 0) _exit(3); /* the worker is gone: PDEATHSIG ends init */
-    p += n;
-    len -= (size_t)n;
+static void srv_writev_all(int fd, struct iovec *iov, int n) {
+  while (n > 0) {
+    ssize_t w = writev(fd, iov, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) { struct pollfd p = { .fd = fd, .events = POLLOUT }; poll(&p, 1, -1); continue; }
+    if (w <= 0) _exit(3); /* the worker is gone: PDEATHSIG ends init */
+    while (n > 0 && (size_t)w >= iov->iov_len) {
+      w -= (ssize_t)iov->iov_len;
+      iov++;
+      n--;
+    }
+    if (n > 0) {
+      iov->iov_base = (char *)iov->iov_base + w;
+      iov->iov_len -= (size_t)w;
+    }
   }
 }
 
+/* One writev for the headers and payloads: each write to the worker's pipe wakes it, and on a
+   busy CPU it then runs before the rest is written (a header and its payload were two wakeups). */
+void srv_frames(const struct out_frame *frames, int n) {
+  unsigned char heads[SRV_MAX_FRAMES][5];
+  struct iovec iov[2 * SRV_MAX_FRAMES];
+  int k = 0;
+  if (n > SRV_MAX_FRAMES) _exit(3);
+  for (int i = 0; i < n; i++) {
+    heads[i][0] = (unsigned char)frames[i].type;
+    memcpy(heads[i] + 1, &frames[i].len, 4);
+    iov[k++] = (struct iovec){ .iov_base = heads[i], .iov_len = 5 };
+    if (frames[i].len) iov[k++] = (struct iovec){ .iov_base = (void *)frames[i].data, .iov_len = frames[i].len };
+  }
+  srv_writev_all(1, iov, k);
+}
+
 void srv_frame(int type, const void *data, uint32_t len) {
-  unsigned char head[5];
-  head[0] = (unsigned char)type;
-  memcpy(head + 1, &len, 4);
-  srv_write_all(1, head, 5);
-  if (len) srv_write_all(1, data, len);
+  struct out_frame f = { type, data, len };
+  srv_frames(&f, 1);
 }
 
 /* One message from the worker: 1 with *payload malloc'd, 0 at end of stream. Exits on a broken stream. */

@@ -35,9 +35,10 @@
 /* After init exited, wait at most this long for the pipes to drain (see trigger_unix_gc). */
 #define SRV_DRAIN_MS 2000
 /*
- * A pipe that gave less than a full buffer is not read again for this long while init lives: a
- * program writing one byte per write() would otherwise cost one frame, one wakeup here and one in
- * the worker per byte, CPU spent outside its limits (issue 12). Output arrives at most this late.
+ * An output pipe that gave less than a full buffer is not read again for this long while init
+ * lives and has not said "done": a program writing one byte per write() would otherwise cost one
+ * frame, one wakeup here and one in the worker per byte, CPU spent outside its limits (issue 12).
+ * Output arrives at most this late. init's status pipe is read as it comes (its lines are few).
  */
 #define SRV_COALESCE_MS 10
 
@@ -63,9 +64,9 @@ struct request {
 static void srv_fail(const char *step, int err) {
   char line[128];
   int n = snprintf(line, sizeof line, "setup_error %s %d\n", step, err);
-  srv_frame('4', line, (uint32_t)n);
   int32_t code = 125;
-  srv_frame('X', &code, 4);
+  struct out_frame f[2] = { { '4', line, (uint32_t)n }, { 'X', &code, 4 } };
+  srv_frames(f, 2);
 }
 
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
@@ -180,23 +181,37 @@ struct standby {
   int ready;
   pid_t pid;
   int pidfd;
-  int mntns; /* its mount namespace (below), or -1 */
+  int held_ns[2]; /* its mount and net namespaces (below), or -1 */
   int ours[NCHILD];
 };
 static struct standby sb;
 
 /*
- * The server keeps a reference to each init's mount namespace, so that tearing it down (every
- * mount of the root, the tmpfs mounts and what the program wrote there, and an RCU grace period
- * in the kernel's namespace_unlock) happens when the server drops it, right after the execution's
- * exit frame, instead of inside init's exit, before it: ~0.4 ms off every result. Nothing runs in
- * that namespace any more by then: init, and with it every process of the pid namespace, is dead
- * and reaped. -1 when it cannot be opened: then init's exit tears it down as before.
+ * The server keeps a reference to each init's mount and net namespaces, so that tearing them down
+ * happens when the server drops them, right after the execution's exit frame, instead of in init's
+ * exit, before it. The mount namespace: every mount of the root, the tmpfs mounts and what the
+ * program wrote there, and an RCU grace period in the kernel's namespace_unlock (~0.4 ms). The net
+ * namespace: its teardown runs on a kernel worker (cleanup_net, three expedited RCU grace
+ * periods), which on a busy CPU ran ahead of this server between init's exit and the exit frame.
+ * Nothing runs in either namespace any more by then: init, and with it every process of the pid
+ * namespace, is dead and reaped (or has closed everything and is exiting: init_done). -1 when one
+ * cannot be opened: then init's exit tears it down as before.
  */
-static int open_mount_ns(pid_t pid) {
+static const char *const held_ns_names[2] = { "mnt", "net" };
+
+static void open_held_ns(pid_t pid, int fds[2]) {
   char path[64];
-  snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
-  return open(path, O_RDONLY | O_CLOEXEC);
+  for (int i = 0; i < 2; i++) {
+    snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, held_ns_names[i]);
+    fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+  }
+}
+
+static void close_held_ns(int fds[2]) {
+  for (int i = 0; i < 2; i++) {
+    if (fds[i] >= 0) close(fds[i]);
+    fds[i] = -1;
+  }
 }
 
 /* Clone a standby init with fresh pipes into sb; 0, or an errno with everything closed. */
@@ -222,7 +237,7 @@ static int clone_standby(void) {
   }
   sb.pid = pid;
   sb.pidfd = (int)syscall(434 /* pidfd_open, Linux 5.3 */, pid, 0);
-  sb.mntns = open_mount_ns(pid);
+  open_held_ns(pid, sb.held_ns);
   sb.ready = 1;
   return 0;
 }
@@ -234,7 +249,7 @@ static void discard_standby(void) {
   for (int i = 0; i < NCHILD; i++) if (sb.ours[i] >= 0) close(sb.ours[i]);
   while (waitpid(sb.pid, NULL, __WALL) < 0 && errno == EINTR) {}
   if (sb.pidfd >= 0) close(sb.pidfd);
-  if (sb.mntns >= 0) close(sb.mntns);
+  close_held_ns(sb.held_ns);
   sb.ready = 0;
 }
 
@@ -257,6 +272,10 @@ static int send_options(const struct request *rq) {
   return 0;
 }
 
+/* init's last status line (init.c). */
+#define DONE_LINE "done\n"
+#define DONE_LEN 5
+
 /* One execution as the server sees it: init, the pipes it feeds and the pipes it relays. */
 struct execution {
   pid_t pid;
@@ -265,10 +284,58 @@ struct execution {
   int in_fd, stdin_fd;
   uint32_t in_off, stdin_off;
   struct relay outs[NOUT];
-  int mntns;
+  int held_ns[2];
   int open_outs, reaped, killed, ctl_open, status;
   long long drain_deadline;
+  char status_tail[DONE_LEN]; /* the status stream's last bytes */
+  uint32_t status_len;        /* status bytes held in status_buf */
 };
+
+/*
+ * init's status lines are held here and sent as one frame before the exit frame (or when this
+ * fills), not as they come: the worker reads them only at the end, and a frame per line would wake
+ * it while the program starts ("ready" comes just before the program's fork), on the same CPU.
+ * The worker keeps at most 16 KiB of them (collect.ts).
+ */
+#define STATUS_BUF_BYTES 16384
+static unsigned char status_buf[STATUS_BUF_BYTES];
+
+static void flush_status(struct execution *x) {
+  if (x->status_len > 0) srv_frame('0' + C_STATUS, status_buf, x->status_len);
+  x->status_len = 0;
+}
+
+/* Status bytes that came from init: kept for the frame, and their tail for said_done. */
+static void keep_status(struct execution *x, const char *data, size_t n) {
+  if (n >= DONE_LEN) {
+    memcpy(x->status_tail, data + n - DONE_LEN, DONE_LEN);
+  } else {
+    memmove(x->status_tail, x->status_tail + n, DONE_LEN - n);
+    memcpy(x->status_tail + DONE_LEN - n, data, n);
+  }
+  if (x->status_len + n > STATUS_BUF_BYTES) flush_status(x);
+  if (n > STATUS_BUF_BYTES) srv_frame('0' + C_STATUS, data, (uint32_t)n);
+  else {
+    memcpy(status_buf + x->status_len, data, n);
+    x->status_len += (uint32_t)n;
+  }
+}
+
+/* init's last status line came: what is left in the pipes is read without the coalescing delay. */
+static int said_done(const struct execution *x) {
+  return !memcmp(x->status_tail, DONE_LINE, DONE_LEN);
+}
+
+/*
+ * Whether init has finished on its own: it said "done", its last status line, and every pipe it
+ * held has ended, which it does by closing all its descriptors right after that line (init.c). All
+ * that is left of it then is its exit: the kernel's teardown of the execution's namespaces, which
+ * the result need not wait for (it exits 0, and is reaped right after the exit frame). A killed
+ * init, or one whose pipes something else still holds, is waited for as before.
+ */
+static int init_done(const struct execution *x) {
+  return !x->killed && x->open_outs == 0 && said_done(x);
+}
 
 /* Give the request to a standby init (cloning one if none stands by, or again if it died
    meanwhile); 0, or an errno with everything closed. */
@@ -285,7 +352,7 @@ static int start_init(struct execution *x, int *alive_fd) {
   x->pid = sb.pid;
   sb.ready = 0;
   x->pidfd = sb.pidfd;
-  x->mntns = sb.mntns;
+  memcpy(x->held_ns, sb.held_ns, sizeof x->held_ns);
   x->in_fd = ours[C_INPUT];
   x->stdin_fd = ours[C_STDIN];
   *alive_fd = ours[C_ALIVE];
@@ -314,32 +381,38 @@ static void on_control(struct execution *x) {
   kill(x->pid, SIGKILL);
 }
 
-static void on_output(struct relay *o, int fd_number, int *open_outs) {
+/* Read what relayed pipe i holds: the program's output is sent on as a frame, read again no sooner
+   than SRV_COALESCE_MS after a short read; init's status lines are kept (keep_status). */
+static void on_output(struct execution *x, int i) {
   static char buf[65536];
+  struct relay *o = &x->outs[i];
   ssize_t got = read(o->fd, buf, sizeof buf);
-  if (got > 0) {
-    srv_frame('0' + fd_number, buf, (uint32_t)got);
+  if (got > 0 && relayed[i] == C_STATUS) keep_status(x, buf, (size_t)got);
+  else if (got > 0) {
+    srv_frame('0' + relayed[i], buf, (uint32_t)got);
     if (got < (ssize_t)sizeof buf) o->next_read_us = now_us() + SRV_COALESCE_MS * 1000LL;
   } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
     close(o->fd);
     o->fd = -1;
-    (*open_outs)--;
+    x->open_outs--;
   }
 }
 
-/* Feed the input and stdin, relay the output, until init is reaped and the pipes are drained. */
+/* Feed the input and stdin, relay the output, until the pipes are drained and init is reaped or
+   done (init_done). */
 static void relay(struct execution *x) {
   enum { R_CONTROL = -1, R_INPUT = -2, R_STDIN = -3, R_INIT = -4 };
-  while (!x->reaped || x->open_outs > 0) {
+  while (x->open_outs > 0 || (!x->reaped && !init_done(x))) {
     struct pollfd pf[NOUT + 4];
     int role[NOUT + 4], n = 0;
     long long now = now_us(), wake = -1;
+    int hurry = x->reaped || said_done(x);
     if (x->ctl_open && !x->reaped) { pf[n] = (struct pollfd){ .fd = 0, .events = POLLIN }; role[n++] = R_CONTROL; }
     if (x->in_fd >= 0) { pf[n] = (struct pollfd){ .fd = x->in_fd, .events = POLLOUT }; role[n++] = R_INPUT; }
     if (x->stdin_fd >= 0) { pf[n] = (struct pollfd){ .fd = x->stdin_fd, .events = POLLOUT }; role[n++] = R_STDIN; }
     for (int i = 0; i < NOUT; i++) {
       if (x->outs[i].fd < 0) continue;
-      if (!x->reaped && x->outs[i].next_read_us > now) {
+      if (!hurry && x->outs[i].next_read_us > now) {
         if (wake < 0 || x->outs[i].next_read_us < wake) wake = x->outs[i].next_read_us;
         continue;
       }
@@ -364,7 +437,7 @@ static void relay(struct execution *x) {
       if (role[k] == R_CONTROL) on_control(x);
       else if (role[k] == R_INPUT) srv_feed(&x->in_fd, x->rq->in, x->rq->in_len, &x->in_off);
       else if (role[k] == R_STDIN) srv_feed(&x->stdin_fd, x->rq->sin, x->rq->stdin_len, &x->stdin_off);
-      else if (role[k] >= 0) on_output(&x->outs[role[k]], relayed[role[k]], &x->open_outs);
+      else if (role[k] >= 0) on_output(x, role[k]);
     }
     if (!x->reaped && waitpid(x->pid, &x->status, WNOHANG) == x->pid) {
       x->reaped = 1;
@@ -380,26 +453,38 @@ static void srv_run(unsigned char *payload, uint32_t len) {
   struct request rq = { 0 };
   int err = parse_request(payload, len, &rq);
   if (err) { srv_fail("request", err); return; }
-  struct execution x = { .rq = &rq, .ctl_open = 1, .mntns = -1 };
+  struct execution x = { .rq = &rq, .ctl_open = 1, .held_ns = { -1, -1 } };
   int alive_fd = -1;
   err = start_init(&x, &alive_fd);
   if (err) { srv_fail("clone", err); return; }
   relay(&x);
   for (int i = 0; i < NOUT; i++) if (x.outs[i].fd >= 0) close(x.outs[i].fd);
+  if (x.in_fd >= 0) close(x.in_fd);
+  if (x.stdin_fd >= 0) close(x.stdin_fd);
   if (x.pidfd >= 0) close(x.pidfd);
   close(alive_fd);
+  int exiting = !x.reaped; /* init_done: it exits 0 */
+  if (exiting) trigger_unix_gc();
+  /* The status lines, and the exit frame, in one write (srv_frames). */
+  struct out_frame end[3];
+  int nend = 0;
+  if (x.status_len > 0) end[nend++] = (struct out_frame){ '0' + C_STATUS, status_buf, x.status_len };
   int32_t code;
-  if (WIFEXITED(x.status)) code = WEXITSTATUS(x.status);
+  char line[64];
+  if (exiting) code = 0;
+  else if (WIFEXITED(x.status)) code = WEXITSTATUS(x.status);
   else {
     code = -WTERMSIG(x.status);
     if (!x.killed) {
-      char line[64];
       int n = snprintf(line, sizeof line, "setup_error init-killed %d\n", WTERMSIG(x.status));
-      srv_frame('4', line, (uint32_t)n);
+      end[nend++] = (struct out_frame){ '4', line, (uint32_t)n };
     }
   }
-  srv_frame('X', &code, 4);
-  if (x.mntns >= 0) close(x.mntns); /* the namespace's teardown, after the result is out */
+  end[nend++] = (struct out_frame){ 'X', &code, 4 };
+  srv_frames(end, nend);
+  x.status_len = 0;
+  if (exiting) while (waitpid(x.pid, NULL, __WALL) < 0 && errno == EINTR) {}
+  close_held_ns(x.held_ns); /* the namespaces' teardown, after the result is out */
   if (!x.ctl_open) _exit(0);
   clone_standby(); /* for the next request; without one, that request clones its own */
 }

@@ -7,6 +7,7 @@
 //   setup_error STEP ERRNO
 //   export files N bytes N
 //   export_error REASON
+//   done                                    (init's last line; the fork server acts on it, not this)
 export type PhaseReport =
   | { phase: string; kind: 'exit'; code: number; wallUs: number; cpuUs: number }
   | { phase: string; kind: 'signal'; signal: number; wallUs: number; cpuUs: number }

@@ -104,6 +104,34 @@ print(json.dumps({'fds': fds, 'fifo': kinds, 'ppid': os.getppid(), 'pid': os.get
     expect(next.outcome.stdout).toBe('42\n');
   });
 
+  it('sends init\'s status lines in one frame with the exit frame, after the output, ending with "done"', async () => {
+    // native/server.c: a frame per status line woke the worker just as the program started; and
+    // init's last line, "done", lets the server send the result before init's own exit.
+    const env = suite.env();
+    expect(env.host).toBeInstanceOf(IsolatedHost);
+    const pool = (env.host as IsolatedHost).forkServers;
+    const seen: { fd: number; text: string }[] = [];
+    const start = pool.start.bind(pool);
+    pool.start = (args, input, stdin, onChunk) =>
+      start(args, input, stdin, (fd, chunk) => {
+        seen.push({ fd, text: chunk.toString() });
+        onChunk(fd, chunk);
+      });
+    try {
+      const { outcome } = await suite.run('python', 'import time\nprint("early", flush=True)\ntime.sleep(0.3)\nprint("late")');
+      expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
+      expect(outcome.stdout).toBe('early\nlate\n');
+    } finally {
+      pool.start = start;
+    }
+    const status = seen.filter((c) => c.fd === 4);
+    expect(status.length, JSON.stringify(seen)).toBe(1);
+    expect(status[0]!.text).toMatch(/^ready\nphase run exit 0 wall_us \d+ cpu_us \d+ entry \w+\ndone\n$/);
+    // After everything the program wrote.
+    expect(seen.at(-1)!.fd).toBe(4);
+    expect(seen.findIndex((c) => c.fd === 1 && c.text.includes('early'))).toBeLessThan(seen.indexOf(status[0]!));
+  });
+
   it('an idle server keeps one init standing by, in namespaces of its own and holding nothing; one killed is replaced', async () => {
     await suite.run('python', 'print(1)');
     const servers = ownForkServers();

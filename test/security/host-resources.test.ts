@@ -116,7 +116,7 @@ print("segments")
     await expectShmemKept(SHM, 'segments\n', 4, 96);
   });
 
-  it('after a run the fork server holds only its standby\'s mount namespace', async () => {
+  it('after a run the fork server holds only its standby\'s mount and net namespaces', async () => {
     const { outcome } = await s.run('python', 'print("ran")');
     expect(outcome.kind, describeOutcome(outcome)).toBe('completed');
     for (const server of ownForkServers()) {
@@ -130,8 +130,10 @@ print("segments")
           return '';
         }
       });
-      const held = links.filter((l) => l.startsWith('mnt:['));
-      expect(held, `mount namespaces held by fork server ${server}`).toEqual([fs.readlinkSync(`/proc/${standby}/ns/mnt`)]);
+      for (const kind of ['mnt', 'net']) {
+        const held = links.filter((l) => l.startsWith(`${kind}:[`));
+        expect(held, `${kind} namespaces held by fork server ${server}`).toEqual([fs.readlinkSync(`/proc/${standby}/ns/${kind}`)]);
+      }
     }
   });
 
