@@ -115,6 +115,49 @@ export function spawnServer(argv, { cwd, expect, env } = {}) {
 }
 
 /**
+ * The C HTTP client (bench/native/http-e2e.c), kept running against serve on 127.0.0.1:`port`:
+ * `await c.once(mode)` runs one 'long', 'poll', 'wait' or 'floor' request sequence and resolves
+ * { ms, postMs, polls, http, body (the last answer, parsed) }; every time is taken by the C client.
+ */
+export function httpClient({ port, session, pollMs = 1, waitMs = 10_000 }) {
+  const child = spawn(nativeTool('http-e2e'), ['--port', String(port), '--session', session, '--poll-ms', String(pollMs), '--wait-ms', String(waitMs)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const rl = readline.createInterface({ input: child.stdout });
+  const waiting = [];
+  let got = null;
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  rl.on('line', (line) => {
+    if (line.startsWith('mode ')) got = parseLine(line.replace(/^mode \S+ /, ''));
+    else if (line.startsWith('body ')) got.body = line.slice(5);
+    else if (line === 'done') {
+      const g = got;
+      got = null;
+      let body = g.body;
+      try {
+        body = JSON.parse(body);
+      } catch {
+        // not JSON: returned as text
+      }
+      waiting.shift()?.resolve({ ms: g.e2e_us / 1000, postMs: g.post_us / 1000, polls: g.polls, http: g.http, body });
+    }
+  });
+  child.on('close', () => {
+    for (const w of waiting.splice(0)) w.reject(new Error(`http-e2e exited: ${stderr.slice(0, 500)}`));
+  });
+  return {
+    once(mode) {
+      return new Promise((resolve, reject) => {
+        waiting.push({ resolve, reject });
+        child.stdin.write(`${mode}\n`);
+      });
+    },
+    close() {
+      child.stdin.end();
+    },
+  };
+}
+
+/**
  * The layer ladder: `sets` (arrays of layer names) take turns run by run. Resolves
  * { bySet: [[{ wall, setup, prog_cpu, ... } (ms; counts as counts)]], failed, stderr }.
  */
