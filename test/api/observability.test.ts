@@ -1,6 +1,8 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createCliLogger, createLogger } from '../../src/observability/logger.js';
+import { execa } from 'execa';
+import path from 'node:path';
+import { createCliLogger, createLogger, perTurn } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import type { QueueStats } from '../../src/queue/job-store.js';
 import { call, createSession, startHarness } from './harness.js';
@@ -35,6 +37,30 @@ describe('logger', () => {
     for (let i = 1; i <= 7; i++) expect(text).not.toContain(`secret${i}`);
     expect(text).toContain('[redacted]');
     expect(text).toContain('"host":"h"');
+  });
+
+  it('writes the lines a turn of the event loop logged once that turn ends, all in one write', async () => {
+    const writes: string[] = [];
+    const log = createLogger({ logLevel: 'info' }, perTurn({ write: (text) => writes.push(text) }));
+    log.info('first');
+    log.warn('second');
+    expect(writes).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toHaveLength(1);
+    expect(writes[0]!.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['first', 'second']);
+    log.info('third');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toHaveLength(2);
+    expect(writes[1]).toContain('"msg":"third"');
+  });
+
+  it("writes the lines still pending when the process exits, on stdout", async () => {
+    // The built logger (dist/), in a process that logs and exits in the same turn.
+    const logger = path.resolve(__dirname, '..', '..', 'dist', 'observability', 'logger.js');
+    const script = `import(${JSON.stringify(logger)}).then((m) => { const log = m.createLogger({ logLevel: 'info' }); log.info('before exit'); process.exit(3); });`;
+    const r = await execa(process.execPath, ['-e', script], { reject: false });
+    expect(r.exitCode).toBe(3);
+    expect(JSON.parse(r.stdout)).toMatchObject({ msg: 'before exit', level: 30 });
   });
 
   it('for a person at a terminal: one readable line per entry, redacted like the JSON ones', () => {
