@@ -159,7 +159,8 @@ function safeStats(group: ExecutionGroup): GroupStats | null {
 }
 
 /**
- * Kills what is left and waits for the memory; returns the bytes still held after the wait (0:
+ * Kills what is left (there is nothing to kill unless the launcher failed to reap: its pid
+ * namespace is gone) and waits for the memory; returns the bytes still held after the wait (0:
  * released). The groups are removed after that (IsolatedHost.removeLater), off the result's path:
  * removing a group moves whatever it still holds to the parent, so it must come after the wait;
  * one that cannot be removed now is swept at the next start.
@@ -168,7 +169,7 @@ async function releaseGroups(groups: ExecutionGroup[]): Promise<number> {
   let held = 0;
   for (const g of groups) {
     try {
-      await g.kill();
+      if (!g.holdsNoTask()) await g.kill();
       held += await g.waitMemoryReleased(MEMORY_RELEASE_WAIT_MS);
     } catch {
       // reported by the sweep

@@ -258,6 +258,20 @@ describe.skipIf(!usable)(`cgroups${skipReason ? ` (skipped: ${skipReason})` : ''
     for (const pid of pids) expect([pid, dead(pid)]).toEqual([pid, true]);
   }, 60_000);
 
+  it('holdsNoTask() is true only while no task is in the group, a stopped one included', async () => {
+    const g = make();
+    expect(g.holdsNoTask()).toBe(true);
+    const done = exited(runInGroup(g, 'sleep 1000 & kill -STOP $!; wait'));
+    await waitFor('the stopped child', () => g.pids().some((p) => procState(p) === 'T'));
+    expect(g.holdsNoTask()).toBe(false);
+    await g.kill();
+    await done;
+    expect(g.pids()).toEqual([]);
+    // A killed task is counted until it is reaped; the stopped sleep's reaper here is the machine's
+    // pid 1, which takes its time (the launcher's init reaps every task itself before it ends).
+    await waitFor('the killed tasks to be reaped', () => g.holdsNoTask());
+  }, 60_000);
+
   it('the freeze-and-kill fallback ends the same tree', async () => {
     const g = make();
     const done = exited(runInGroup(g, STUBBORN_TREE));

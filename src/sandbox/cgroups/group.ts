@@ -81,6 +81,18 @@ export class ExecutionGroup {
     return [...all];
   }
 
+  /**
+   * True when the pids controller counts no task in the group (pids.current: every task until it
+   * is reaped, whatever its pid namespace); false when it counts one, or cannot be read. One file,
+   * where pids() reads one per hierarchy: six on this v1 host (~0.15 ms after an idle moment). A
+   * check for a group whose execution has ended, whose tasks were all reaped with its pid
+   * namespace; kill() is what empties a group.
+   */
+  holdsNoTask(): boolean {
+    const dir = this.version === 2 ? this.parts[0].dir : this.dirFor('pids');
+    return dir !== null && readNumber(path.join(dir, 'pids.current')) === 0;
+  }
+
   stats(): ExecutionStats {
     return this.version === 2 ? this.statsV2() : this.statsV1();
   }
