@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -253,18 +254,25 @@ static void discard_standby(void) {
   sb.ready = 0;
 }
 
-/* Write the request's options to the standby and close that pipe; 0, or an errno (it is gone). */
+/* Write the request's options to the standby and close that pipe; 0, or an errno (it is gone).
+   One writev: the standby wakes at the first bytes in its pipe, and the length written alone woke
+   it for 4 bytes, then again for the rest. */
 static int send_options(const struct request *rq) {
   uint32_t len = rq->options_len;
-  const unsigned char *parts[2] = { (const unsigned char *)&len, rq->options };
-  size_t sizes[2] = { 4, rq->options_len };
-  int fd = sb.ours[C_OPTIONS];
-  for (int k = 0; k < 2; k++) {
-    for (size_t off = 0; off < sizes[k];) {
-      ssize_t n = write(fd, parts[k] + off, sizes[k] - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return n < 0 ? errno : EPIPE;
-      off += (size_t)n;
+  struct iovec iov[2] = { { &len, 4 }, { (void *)rq->options, rq->options_len } }, *v = iov;
+  int n = 2, fd = sb.ours[C_OPTIONS];
+  while (n > 0) {
+    ssize_t w = writev(fd, v, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return w < 0 ? errno : EPIPE;
+    while (n > 0 && (size_t)w >= v->iov_len) {
+      w -= (ssize_t)v->iov_len;
+      v++;
+      n--;
+    }
+    if (n > 0) {
+      v->iov_base = (char *)v->iov_base + w;
+      v->iov_len -= (size_t)w;
     }
   }
   close(fd);
