@@ -35,6 +35,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <linux/filter.h>
 
 #define MAX_PHASES 2
@@ -112,6 +113,7 @@ void protect_fds(void);
 
 /* protocol.c */
 int read_full(int fd, void *buf, size_t len);
+int writev_all(int fd, struct iovec *iov, int n);
 void srv_frame(int type, const void *data, uint32_t len);
 /* Frames for srv_frames: each written as srv_frame would, all of them in one write. */
 struct out_frame {

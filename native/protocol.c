@@ -18,12 +18,14 @@ int read_full(int fd, void *buf, size_t len) {
   return 1;
 }
 
-static void srv_writev_all(int fd, struct iovec *iov, int n) {
+/* Writes all of iov, in as few writev calls as the pipe takes; 0, or an errno (EPIPE when the reader
+   is gone). A full non-blocking pipe is waited for. */
+int writev_all(int fd, struct iovec *iov, int n) {
   while (n > 0) {
     ssize_t w = writev(fd, iov, n);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EAGAIN) { struct pollfd p = { .fd = fd, .events = POLLOUT }; poll(&p, 1, -1); continue; }
-    if (w <= 0) _exit(3); /* the worker is gone: PDEATHSIG ends init */
+    if (w <= 0) return w < 0 ? errno : EPIPE;
     while (n > 0 && (size_t)w >= iov->iov_len) {
       w -= (ssize_t)iov->iov_len;
       iov++;
@@ -34,6 +36,7 @@ static void srv_writev_all(int fd, struct iovec *iov, int n) {
       iov->iov_len -= (size_t)w;
     }
   }
+  return 0;
 }
 
 /* One writev for the headers and payloads: each write to the worker's pipe wakes it, and on a
@@ -49,7 +52,7 @@ void srv_frames(const struct out_frame *frames, int n) {
     iov[k++] = (struct iovec){ .iov_base = heads[i], .iov_len = 5 };
     if (frames[i].len) iov[k++] = (struct iovec){ .iov_base = (void *)frames[i].data, .iov_len = frames[i].len };
   }
-  srv_writev_all(1, iov, k);
+  if (writev_all(1, iov, k)) _exit(3); /* the worker is gone: PDEATHSIG ends init */
 }
 
 void srv_frame(int type, const void *data, uint32_t len) {

@@ -11,7 +11,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -259,23 +258,10 @@ static void discard_standby(void) {
    it for 4 bytes, then again for the rest. */
 static int send_options(const struct request *rq) {
   uint32_t len = rq->options_len;
-  struct iovec iov[2] = { { &len, 4 }, { (void *)rq->options, rq->options_len } }, *v = iov;
-  int n = 2, fd = sb.ours[C_OPTIONS];
-  while (n > 0) {
-    ssize_t w = writev(fd, v, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return w < 0 ? errno : EPIPE;
-    while (n > 0 && (size_t)w >= v->iov_len) {
-      w -= (ssize_t)v->iov_len;
-      v++;
-      n--;
-    }
-    if (n > 0) {
-      v->iov_base = (char *)v->iov_base + w;
-      v->iov_len -= (size_t)w;
-    }
-  }
-  close(fd);
+  struct iovec iov[2] = { { &len, 4 }, { (void *)rq->options, rq->options_len } };
+  int err = writev_all(sb.ours[C_OPTIONS], iov, 2);
+  if (err) return err;
+  close(sb.ours[C_OPTIONS]);
   sb.ours[C_OPTIONS] = -1;
   return 0;
 }

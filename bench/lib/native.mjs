@@ -17,7 +17,9 @@ export const buildDir = path.resolve(here, '..', '.build');
 export function nativeTool(name) {
   const src = path.join(srcDir, `${name}.c`);
   const out = path.join(buildDir, name);
-  const fresh = fs.existsSync(out) && fs.statSync(out).mtimeMs >= fs.statSync(src).mtimeMs;
+  // clock.h is the one header the helpers share.
+  const newest = Math.max(fs.statSync(src).mtimeMs, fs.statSync(path.join(srcDir, 'clock.h')).mtimeMs);
+  const fresh = fs.existsSync(out) && fs.statSync(out).mtimeMs >= newest;
   if (!fresh) {
     fs.mkdirSync(buildDir, { recursive: true });
     const cc = process.env.CC || 'cc';

@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "clock.h"
 
 #define BODY_CAP (4 << 20)
 #define HEAD_CAP 16384
@@ -43,12 +44,6 @@ static size_t body_len;
 /* Bytes read past the previous answer (none in practice: one request at a time). */
 static char spill[HEAD_CAP];
 static size_t spill_len;
-
-static long long now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void die(const char *what) {
   fprintf(stderr, "http-e2e: %s: %s\n", what, strerror(errno));

@@ -75,6 +75,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "clock.h"
 
 #define NEWROOT "/tmp"
 #define MAX_RO 64
@@ -124,12 +125,6 @@ static struct set { int layers; char parent[8][512], dir[8][512]; int made; } se
 static int nsets;
 static char (*cg_parent)[512], (*cg_dir)[512];
 static int ncg, cg_v2, cg_procs_fd[8];
-
-static long long now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static long long ru_us(const struct rusage *ru) {
   return (long long)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000000 + ru->ru_utime.tv_usec + ru->ru_stime.tv_usec;

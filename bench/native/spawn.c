@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "clock.h"
 
 #define MAX_PAR 256
 #define MAX_ENV 64
@@ -51,12 +52,6 @@ static int nenv;
 static const char *cwd;
 static char *expect;
 static char **prog;
-
-static long long now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void die(const char *what) {
   fprintf(stderr, "spawn: %s: %s\n", what, strerror(errno));
