@@ -58,11 +58,14 @@ export function stdoutPerTurn(): PerTurn {
   return stdout;
 }
 
+const PER_TURN_MAX_CHARS = 64 * 1024;
+
 /**
  * The lines logged while a request or a run is on its way go to `out` after that turn's answers
  * and sandbox requests, in one write, instead of each in front of them. A synchronous write to a
  * pipe wakes its reader (the log collector): after an idle moment one took ~0.14 ms of a run's
- * path here, and a run logs two on it (bench/RESULTS.md, sixteenth session).
+ * path here, and a run logs two on it (bench/RESULTS.md, sixteenth session). A turn that logs more
+ * than 64 Ki characters writes them as they pass that size.
  */
 export function perTurn(out: { write(text: string): unknown }): PerTurn {
   let pending = '';
@@ -76,6 +79,8 @@ export function perTurn(out: { write(text: string): unknown }): PerTurn {
     write(line: string) {
       if (pending === '') setImmediate(flush);
       pending += line;
+      // A turn that logs a lot writes as it goes: what waits for the turn's end stays small.
+      if (pending.length >= PER_TURN_MAX_CHARS) flush();
     },
     flush,
   };

@@ -54,6 +54,15 @@ describe('logger', () => {
     expect(writes[1]).toContain('"msg":"third"');
   });
 
+  it('a turn that logs a lot writes as it goes, so what waits for the end of the turn stays small', () => {
+    const writes: string[] = [];
+    const log = createLogger({ logLevel: 'info' }, perTurn({ write: (text) => writes.push(text) }));
+    const big = 'x'.repeat(1000);
+    for (let i = 0; i < 200; i++) log.info({ big }, `line ${i}`);
+    expect(writes.length).toBeGreaterThanOrEqual(2);
+    for (const w of writes) expect(w.length).toBeLessThan(64 * 1024 + 2000);
+  });
+
   it("writes the lines still pending when the process exits, on stdout", async () => {
     // The built logger (dist/), in a process that logs and exits in the same turn.
     const logger = path.resolve(__dirname, '..', '..', 'dist', 'observability', 'logger.js');
