@@ -12,5 +12,7 @@ export interface PacedResult {
   latencies: number[];
   statuses: Record<string, number>;
   errors: number;
+  /** Requests sent again after their connection closed before any byte of an answer. */
+  resent: number;
 }
 export function pacedLoad(opts: { host?: string; port: number; rate: number; seconds: number; connections?: number; next: () => PacedRequest }): Promise<PacedResult>;

@@ -14,10 +14,16 @@ import net from 'node:net';
 // with the server on a 2-core machine; wrk (Debian) is closed-loop like autocannon.
 //
 // The answers must carry Content-Length (Fastify's do); the requests are whatever `next()` builds.
+//
+// A request written to a kept-alive connection just as the server closes it for idleness is lost
+// before the server reads it (its keep-alive timeout; no byte of an answer came). Such a request is
+// sent once more on a fresh connection, as HTTP clients do, from its first scheduled time; one lost
+// again counts as an error.
 
 /**
  * `seconds` of `rate` requests/s to http://host:port; `next()` returns { method, path, body, headers }.
- * Resolves { sent, answered, perSecond, latencies (ms, sorted), statuses: { code: n }, errors }.
+ * Resolves { sent, answered, perSecond, latencies (ms, sorted), statuses: { code: n }, errors,
+ * resent (requests sent again after their connection closed before any byte of an answer) }.
  */
 export async function pacedLoad({ host = '127.0.0.1', port, rate, seconds, connections = 100, next }) {
   const sockets = await Promise.all(Array.from({ length: connections }, () => connect(host, port)));
@@ -27,6 +33,8 @@ export async function pacedLoad({ host = '127.0.0.1', port, rate, seconds, conne
   const statuses = {};
   let errors = 0;
   let sent = 0;
+  let resent = 0;
+  const resending = new Set(); // scheduled times of requests lost once, waiting to be sent again
   let answered = 0;
   const t0 = performance.now();
   const total = Math.round(rate * seconds);
@@ -36,6 +44,8 @@ export async function pacedLoad({ host = '127.0.0.1', port, rate, seconds, conne
     const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
     sock.scheduled = scheduled;
     sock.busy = true;
+    sock.answering = false;
+    sock.resend = resending.delete(scheduled);
     sock.write(`${method} ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     sent++;
   };
@@ -57,7 +67,13 @@ export async function pacedLoad({ host = '127.0.0.1', port, rate, seconds, conne
     };
     sock.once('close', () => {
       if (done) return;
-      if (sock.busy) {
+      if (sock.busy && !sock.answering && !sock.resend) {
+        // Closed before any byte of an answer: sent again on the fresh connection below.
+        sock.busy = false;
+        resent++;
+        resending.add(sock.scheduled);
+        waiting.unshift(sock.scheduled);
+      } else if (sock.busy) {
         // A connection that fails or closes loses its request in flight.
         sock.busy = false;
         errors++;
@@ -104,7 +120,7 @@ export async function pacedLoad({ host = '127.0.0.1', port, rate, seconds, conne
   done = true;
   for (const s of sockets) s.destroy();
   latencies.sort((a, b) => a - b);
-  return { sent, answered, perSecond: (answered / elapsed) * 1000, latencies, statuses, errors: total - answered };
+  return { sent, answered, perSecond: (answered / elapsed) * 1000, latencies, statuses, errors: total - answered, resent };
 }
 
 /** A connected socket that parses Content-Length answers and calls sock.onAnswer(status). */
@@ -114,6 +130,7 @@ function connect(host, port) {
     sock.setNoDelay(true);
     let buf = Buffer.alloc(0);
     sock.on('data', (chunk) => {
+      sock.answering = true;
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       for (;;) {
         const end = buf.indexOf('\r\n\r\n');

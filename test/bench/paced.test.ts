@@ -38,4 +38,42 @@ describe('pacedLoad', () => {
     // Every request was sent at its time: none waited for the 10 s give-up.
     expect(r.latencies[r.latencies.length - 1]).toBeLessThan(3000);
   });
+
+  it('sends a request again once when its connection closes before any byte of an answer', async () => {
+    // The keep-alive race, made to happen: the server drops a connection instead of answering its
+    // third request (four times), and drops the one request whose path is /lost.
+    let dropped = 0;
+    server = http.createServer((req, res) => {
+      const socket = req.socket as typeof req.socket & { served?: number };
+      socket.served = (socket.served ?? 0) + 1;
+      if (req.url === '/lost' || (socket.served === 3 && dropped < 4)) {
+        if (req.url !== '/lost') dropped++;
+        socket.destroy();
+        return;
+      }
+      req.resume();
+      req.on('end', () => res.end('{}'));
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    let n = 0;
+    const r = await pacedLoad({ port, rate: 200, seconds: 1, connections: 4, next: () => ({ method: 'PATCH', path: ++n === 100 ? '/lost' : '/', body: '{}' }) });
+    expect(dropped).toBe(4);
+    // The 100th request is lost, sent again (the 101st built), which is answered: /lost is built once.
+    expect(r.resent).toBe(5);
+    expect(r.errors).toBe(0);
+    expect(r.answered).toBe(200);
+    expect(r.statuses).toEqual({ 200: 200 });
+  });
+
+  it('counts a request lost twice as an error', async () => {
+    // A server that drops every connection at its first request: each is sent, lost, sent again, lost.
+    server = http.createServer((req) => req.socket.destroy());
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const r = await pacedLoad({ port, rate: 20, seconds: 0.5, connections: 2, next: () => ({ method: 'PATCH', path: '/', body: '{}' }) });
+    expect(r.answered).toBe(0);
+    expect(r.resent).toBe(10);
+    expect(r.errors).toBe(10);
+  });
 });
