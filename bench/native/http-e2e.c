@@ -1,7 +1,7 @@
 /*
  * The end-to-end benchmarks' client: one run through codexec's public HTTP API, timed the way the
  * raw baseline is (bench/native/spawn.c), by a small C process and not by Node. A Node client
- * spends ~0.4 ms of its own building and writing a request after an idle moment on the 2-core VM,
+ * spends ~0.45 ms of its own building and writing a request after an idle moment on the 2-core VM,
  * and ~0.25 ms parsing the answer (bench/RESULTS.md): time that is the client's, not the service's,
  * and that the C spawner of the raw baseline does not pay.
  *
