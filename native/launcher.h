@@ -148,6 +148,7 @@ void apply_rlimits(struct phase *ph);
 void install_seccomp(void);
 
 /* child.c */
+void drop_bounding_set(void);
 _Noreturn void exec_phase(struct phase *ph, int errfd);
 
 /* init.c */

@@ -24,7 +24,8 @@
  *
  * The clone is made ahead: while idle, the server keeps one init standing by ("cx-standby"), its
  * pipes made, its namespaces fresh and the part of the root every execution shares already built
- * (the server's --ro and --mask: mounts.c, prebuild_root), blocked on reading its options; a
+ * (the server's --ro and --mask: mounts.c, prebuild_root) and its capability bounding set emptied
+ * (child.c, drop_bounding_set), blocked on reading its options; a
  * request only has to write them (the clone, the namespaces' creation and most of the root's
  * mounts are off the execution's path). It holds nothing of any execution: it has read nothing of
  * one, and everything it built comes from the server's own command line. Each standby serves one
@@ -123,8 +124,10 @@ static _Noreturn void become_init(int pipes[NCHILD][2]) {
   static jmp_buf prebuild_failed;
   volatile int failed = 0;
   setup_fail_jumps_to(&prebuild_failed);
-  if (setjmp(prebuild_failed) == 0) prebuild_root(&base);
-  else failed = 1;
+  if (setjmp(prebuild_failed) == 0) {
+    prebuild_root(&base);
+    drop_bounding_set();
+  } else failed = 1;
   setup_fail_jumps_to(NULL);
   uint32_t len;
   int r = read_full(C_OPTIONS, &len, 4);
