@@ -272,6 +272,41 @@ describe.skipIf(!usable)(`cgroups${skipReason ? ` (skipped: ${skipReason})` : ''
     await waitFor('the killed tasks to be reaped', () => g.holdsNoTask());
   }, 60_000);
 
+  it('keepStatsOpen(): the statistics read through descriptors held open are the files\' current values, and remove() gives them back', async () => {
+    const g = make();
+    g.keepStatsOpen();
+    // Every statistics file of this host's version (memory.peak needs Linux 5.19).
+    const expected = h.version === 1 ? 6 : fs.existsSync(path.join(g.dirs[0]!, 'memory.peak')) ? 7 : 6;
+    expect(g.keptFiles).toBe(expected);
+    const heldIn = () =>
+      fs.readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return g.dirs.some((d) => fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(`${d}/`));
+        } catch {
+          return false;
+        }
+      }).length;
+    expect(heldIn()).toBe(expected);
+    // The same descriptor read again gives the value of now, not of its first read.
+    expect(g.holdsNoTask()).toBe(true);
+    const done = exited(runInGroup(g, `head -c ${4 * MiB} /dev/zero | tail -c 1 >/dev/null; sleep 1000 & kill -STOP $!; wait`));
+    await waitFor('the stopped child', () => g.pids().some((p) => procState(p) === 'T'));
+    expect(g.holdsNoTask()).toBe(false);
+    await g.kill();
+    await done;
+    await waitFor('the killed tasks to be reaped', () => g.holdsNoTask());
+    // What a handle reading the files the usual way says.
+    const fresh = openExecutionGroup(h, h.workerTag, g.name).stats();
+    const kept = g.stats();
+    expect(kept.cpuTimeMs).toBe(fresh.cpuTimeMs);
+    expect(kept.memoryPeakKb).toBe(fresh.memoryPeakKb);
+    expect(kept.memoryPeakKb).toBeGreaterThan(0);
+    expect(kept).toMatchObject({ oomKilled: false, pidsLimitHit: false });
+    await g.remove();
+    expect(g.keptFiles).toBe(0);
+    expect(heldIn()).toBe(0);
+  }, 60_000);
+
   it('the freeze-and-kill fallback ends the same tree', async () => {
     const g = make();
     const done = exited(runInGroup(g, STUBBORN_TREE));
@@ -347,6 +382,8 @@ describe.skipIf(!usable)(`cgroups${skipReason ? ` (skipped: ${skipReason})` : ''
         await spares.refill();
         const g = spares.take(`t${process.pid}-fresh`, { memoryBytes: 64 * MiB, processes: 16 });
         groups.push(g);
+        // Made ahead with its statistics files open: the execution's end reads them without opening any.
+        expect(g.keptFiles).toBeGreaterThanOrEqual(6);
         expect(g.stats()).toMatchObject({ cpuTimeMs: 0, memoryPeakKb: 0, oomKilled: false, pidsLimitHit: false });
         await expectForkLoopCapped(g);
       } finally {

@@ -12,7 +12,8 @@ import { createExecutionGroup, createSpareGroup, limitsKey, withLimits, type Exe
 // are removed at the next refill and replaced: limits are only ever written into a fresh group,
 // as they were without spares, so no value of an earlier choice can stay behind.
 // A spare has never held a process and is used once: after its execution it is killed and
-// removed like any execution group. Spares live in the worker's directory, so the sweep removes
+// removed like any execution group. It holds its statistics files open (keepStatsOpen) until then,
+// so that the execution's end reads them without opening them. Spares live in the worker's directory, so the sweep removes
 // the spares of a worker that died as it removes its execution groups.
 
 /**
@@ -67,7 +68,9 @@ export class SpareGroups {
     await Promise.all(stale.map((s) => s.group.remove().catch(() => {})));
     while (!this.closed && this.stock.length < this.size) {
       try {
-        this.stock.push({ group: createSpareGroup(this.host, `${SPARE_PREFIX}${randomBytes(6).toString('hex')}`, latest), key });
+        const group = createSpareGroup(this.host, `${SPARE_PREFIX}${randomBytes(6).toString('hex')}`, latest);
+        group.keepStatsOpen();
+        this.stock.push({ group, key });
       } catch {
         return;
       }
