@@ -27,10 +27,16 @@ export function keepSocketFor(app: Pick<App, 'server'>, req: FastifyRequest, wai
  */
 export function awaitExecution(app: App, ctx: Pick<RouteContext, 'jobs' | 'waiter'>, req: FastifyRequest, id: string, waitMs: number): Promise<ExecutionRecord | null> {
   if (waitMs > 0) keepSocketFor(app, req, waitMs);
-  return ctx.waiter.wait(id, waitMs, async () => {
-    const e = await ctx.jobs.get(id);
-    return e && canSee(req, e) ? e : null;
-  });
+  const visible = (e: ExecutionRecord) => (canSee(req, e) ? e : null);
+  return ctx.waiter.wait(
+    id,
+    waitMs,
+    async () => {
+      const e = await ctx.jobs.get(id);
+      return e && visible(e);
+    },
+    visible,
+  );
 }
 
 /** The execution with its webhook deliveries (null without callback_url): GET /executions/{id}'s answer. */

@@ -1,3 +1,5 @@
+import type { ExecutionRecord } from '../domain/execution.js';
+
 // Status changes of jobs, told to every process that shares the queue, each with the job's id, so
 // a process reacts only to what concerns it: executors claim on "available" and stop a run on
 // "cancel"; long polls and live output wake on their own job's "started"/"finished". The
@@ -14,6 +16,11 @@ export type JobEventKind = (typeof JOB_EVENT_KINDS)[number];
 export interface JobEvent {
   kind: JobEventKind;
   id: string;
+  /**
+   * The job's row as this process's own commit left it: only on an event told in-process at once
+   * (QueueEvents.own), never on one the database brings.
+   */
+  row?: ExecutionRecord;
 }
 
 export interface EventSink {
@@ -44,6 +51,12 @@ export interface QueueEvents {
   onResync(cb: () => void): () => void;
   /** This process committed a change (delivers its events now). */
   poke(): void;
+  /**
+   * This process committed `event.row` (the statement's own returned row): the job's listeners
+   * (onJob) hear it now, before the database's event of the same commit, which they hear too. A
+   * long poll answers from the row instead of reading the job again.
+   */
+  own(event: JobEvent & { row: ExecutionRecord }): void;
   readonly watching: boolean;
   close(): void;
 }
@@ -123,6 +136,10 @@ export function createQueueEvents(transport: EventTransport, opts: { pollMs?: nu
     },
     poke() {
       if (started) transport.poke();
+    },
+    own(event) {
+      const subs = closed ? undefined : perJob.get(event.id);
+      if (subs) for (const cb of [...subs]) cb(event);
     },
     get watching() {
       return transport.watching;

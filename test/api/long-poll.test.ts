@@ -44,6 +44,26 @@ describe('GET /executions/{id}?wait_ms= (long polling)', () => {
     expect(performance.now() - t0).toBeLessThan(10_000);
   });
 
+  it('answers a finish this process committed (an embedded executor\'s) from its row, without reading the execution again', async () => {
+    const id = await queuedExecution();
+    const pending = call(h, 'GET', `/executions/${id}?wait_ms=20000`);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await h.jobs.claim('test-executor', 10_000))?.id).toBe(id);
+    // Reads of the execution from here on.
+    const get = h.jobs.get.bind(h.jobs);
+    let reads = 0;
+    h.jobs.get = (...args: Parameters<typeof get>) => {
+      reads++;
+      return get(...args);
+    };
+    const r = await h.jobs.finishAndClaim(id, 'test-executor', 'COMPLETED', completedResult('own\n'), 10_000);
+    expect(r.finished).toBe(true);
+    const got = await pending;
+    expect(got.status).toBe(200);
+    expect(got.json).toMatchObject({ execution_id: id, status: 'COMPLETED', stdout: 'own\n' });
+    expect(reads).toBe(0);
+  });
+
   it('wakes on a finish recorded by another process (another connection to the database)', async () => {
     const id = await queuedExecution();
     const pending = call(h, 'GET', `/executions/${id}?wait_ms=20000`);

@@ -404,6 +404,36 @@ export function jobStoreConformance(name: string, makeHarness: () => Promise<Sto
       offAvailable();
     });
 
+    it('finishAndClaim tells the job\'s listeners in this process at once, with the finished row; the database\'s event follows', async () => {
+      const other: string[] = [];
+      const offOther = store.events.onJob('another-job', (e) => other.push(e.kind));
+      // A process hears of changes once its transport listens (PostgreSQL: after LISTEN).
+      await expect.poll(() => store.events.watching, { timeout: 5000 }).toBe(true);
+      const a = (await store.enqueue(newExecution(), { now: T })).execution;
+      await store.claim('w1', LEASE, T);
+      const heard: { kind: string; status: string | null }[] = [];
+      const off = store.events.onJob(a.id, (e) => heard.push({ kind: e.kind, status: e.row?.status ?? null }));
+      await store.finishAndClaim(a.id, 'w1', 'COMPLETED', completedResult(), LEASE, T + 50);
+      // Told before the call returned, with the row (the database's events of the enqueue and the
+      // claim may still be on their way: SQLite's are read on the next tick).
+      const finished = () => heard.filter((e) => e.kind === 'finished');
+      expect(finished()).toEqual([{ kind: 'finished', status: 'COMPLETED' }]);
+      // The database's own event of the same commit comes after, without a row.
+      await expect.poll(() => finished().length, { timeout: 5000 }).toBe(2);
+      expect(finished()[1]).toEqual({ kind: 'finished', status: null });
+      // A finish that is not ours tells nothing.
+      const b = (await store.enqueue(newExecution(), { now: T + 60 })).execution;
+      const heardB: unknown[] = [];
+      const offB = store.events.onJob(b.id, (e) => heardB.push(e.row ?? null));
+      await store.claim('w1', LEASE, T + 60);
+      expect(await store.finishAndClaim(b.id, 'w2', 'COMPLETED', completedResult(), LEASE, T + 70)).toEqual({ finished: false, next: null });
+      expect(heardB.filter((r) => r !== null)).toEqual([]);
+      expect(other).toEqual([]);
+      off();
+      offB();
+      offOther();
+    });
+
     it('plans the rows an older codexec queued without a plan, once', async () => {
       const { execution } = await store.enqueue(newExecution(), { now: T });
       await h.exec(`UPDATE executions SET plan = NULL, stdin = ?, limit_overrides = '{"wallTimeMs":1234}' WHERE id = ?`, ['legacy in', execution.id]);

@@ -65,7 +65,7 @@ export class CompatRuns {
     keepSocketFor(this.app, req, boundMs);
     const deadline = Date.now() + boundMs;
     for (;;) {
-      const rec = await waiter.wait(id, Math.max(0, deadline - Date.now()), () => jobs.get(id));
+      const rec = await waiter.wait(id, Math.max(0, deadline - Date.now()), () => jobs.get(id), (row) => row);
       if (!rec) throw new NotFoundError('execution', id);
       if (isTerminal(rec.status) || Date.now() >= deadline || control.shuttingDown || signal?.aborted) return rec;
       await sleep(Math.min(REWAIT_MS, Math.max(0, deadline - Date.now())));

@@ -137,15 +137,19 @@ export class JobQueue implements JobStore {
     }, 'single');
   }
 
-  /** finish() and claim() in one statement, so one commit: see ExecutionFinishAndClaimNext. */
+  /**
+   * finish() and claim() in one statement, so one commit: see ExecutionFinishAndClaimNext. The
+   * finished row it returns is told to this process's listeners of the job at once (events.own).
+   */
   async finishAndClaim(id: string, owner: string, status: TerminalStatus, result: ExecutionResult, leaseMs: number, now = Date.now()): Promise<FinishAndClaim> {
     const params = { id, owner, status, result: JSON.stringify(result), failureReason: result.failureReason, now, leaseExpiresAt: now + leaseMs };
     const self = this;
-    return this.run(function* () {
+    const { finished, next } = await this.run(function* () {
       const rows = (yield op('ExecutionFinishAndClaimNext', params)).rows;
-      const next = rows.find((r) => r.id !== id);
-      return { finished: rows.some((r) => r.id === id), next: self.record(next) };
+      return { finished: self.record(rows.find((r) => r.id === id)), next: self.record(rows.find((r) => r.id !== id)) };
     }, 'single');
+    if (finished) this.events.own({ kind: 'finished', id, row: finished });
+    return { finished: finished !== null, next };
   }
 
   async finishCanceled(id: string, owner: string, now = Date.now()): Promise<boolean> {
