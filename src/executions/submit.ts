@@ -234,7 +234,8 @@ export async function submitRun(deps: SubmitDeps, s: RunSubmission, now = Date.n
   if (sessions.runInOneStatement) {
     const execution = await sessions.runInOneStatement(sessionId, (session) => (cooldownLeftMs(session) > 0 ? null : build(session).job), now);
     if (execution) {
-      deps.jobs.events.poke(); // enqueued outside the job store: this process's executors look now
+      // Enqueued outside the job store: told to this process as the store tells its own enqueues.
+      deps.jobs.events.own({ kind: 'available', id: execution.id, row: execution });
       return { execution, created: true };
     }
   }

@@ -41,7 +41,10 @@ export interface EventTransport {
 }
 
 export interface QueueEvents {
-  /** A job may be claimable (coalesced per tick; also fired by the periodic look for delayed retries). */
+  /**
+   * A job may be claimable (coalesced per tick; also fired by the periodic look for delayed
+   * retries; at once for a job this process enqueued, own()).
+   */
   onAvailable(cb: () => void): () => void;
   /** Every event of one job. */
   onJob(id: string, cb: (e: JobEvent) => void): () => void;
@@ -53,8 +56,9 @@ export interface QueueEvents {
   poke(): void;
   /**
    * This process committed `event.row` (the statement's own returned row): the job's listeners
-   * (onJob) hear it now, before the database's event of the same commit, which they hear too. A
-   * long poll answers from the row instead of reading the job again.
+   * (onJob), and for "available" this process's executors (onAvailable), hear it now, before the
+   * database's event of the same commit, which they hear too. A long poll answers from the row
+   * instead of reading the job again; an idle executor claims without waiting for the event.
    */
   own(event: JobEvent & { row: ExecutionRecord }): void;
   readonly watching: boolean;
@@ -70,6 +74,7 @@ export function createQueueEvents(transport: EventTransport, opts: { pollMs?: nu
   const all = new Set<(e: JobEvent) => void>();
   const resyncs = new Set<() => void>();
   let availablePending = false;
+  let ownAvailableThisTick = false;
   let closed = false;
   let started = false;
 
@@ -138,7 +143,16 @@ export function createQueueEvents(transport: EventTransport, opts: { pollMs?: nu
       if (started) transport.poke();
     },
     own(event) {
-      const subs = closed ? undefined : perJob.get(event.id);
+      if (closed) return;
+      // At once, not on the next tick as the database's events are: the claim's statement is then
+      // made before the rest of the enqueuing request (its answer) runs. Once per tick: an
+      // executor looks until its slots are full or nothing is left (a batch's enqueues need one).
+      if (event.kind === 'available' && !ownAvailableThisTick) {
+        ownAvailableThisTick = true;
+        process.nextTick(() => (ownAvailableThisTick = false));
+        for (const cb of [...available]) cb();
+      }
+      const subs = perJob.get(event.id);
       if (subs) for (const cb of [...subs]) cb(event);
     },
     get watching() {

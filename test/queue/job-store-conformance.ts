@@ -404,6 +404,26 @@ export function jobStoreConformance(name: string, makeHarness: () => Promise<Sto
       offAvailable();
     });
 
+    it('enqueue tells this process at once of the job it created, with its row; the database\'s event follows', async () => {
+      const input = newExecution();
+      const heard: (string | null)[] = [];
+      const off = store.events.onJob(input.id, (e) => heard.push(e.kind === 'available' ? (e.row?.status ?? null) : e.kind));
+      await expect.poll(() => store.events.watching, { timeout: 5000 }).toBe(true);
+      await store.enqueue(input, { now: T });
+      expect(heard).toEqual(['QUEUED']);
+      await expect.poll(() => heard, { timeout: 5000 }).toEqual(['QUEUED', null]);
+      // An enqueue that creates nothing (the same idempotency key again) tells nothing.
+      const keyed = { idempotencyKey: 'k-own', requestHash: 'h-own', now: T };
+      const again = newExecution();
+      const heardAgain: unknown[] = [];
+      const offAgain = store.events.onJob(again.id, (e) => heardAgain.push(e));
+      expect((await store.enqueue(newExecution(), keyed)).created).toBe(true);
+      expect((await store.enqueue(again, keyed)).created).toBe(false);
+      expect(heardAgain).toEqual([]);
+      off();
+      offAgain();
+    });
+
     it('finishAndClaim tells the job\'s listeners in this process at once, with the finished row; the database\'s event follows', async () => {
       const other: string[] = [];
       const offOther = store.events.onJob('another-job', (e) => other.push(e.kind));
