@@ -272,8 +272,12 @@ export class Executor {
       log.warn('finished after losing the lease: result dropped');
       return;
     }
-    log.info({ status, failure_reason: result.failureReason, run_ms: runMs, execution_time_ms: result.executionTimeMs }, `execution ${status}`);
-    this.o.hooks?.finished?.(status, result.failureReason, started - job.queuedAt, runMs);
+    // A turn later: the result's long polls, told with its commit (events.own), write their
+    // answers first; this line's formatting came between the commit and those answers.
+    setImmediate(() => {
+      log.info({ status, failure_reason: result.failureReason, run_ms: runMs, execution_time_ms: result.executionTimeMs }, `execution ${status}`);
+      this.o.hooks?.finished?.(status, result.failureReason, started - job.queuedAt, runMs);
+    });
   }
 
   /**
