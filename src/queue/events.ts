@@ -68,7 +68,24 @@ export interface QueueEvents {
 /** The periodic look: retries scheduled with a backoff become claimable with no event. */
 export const AVAILABLE_POLL_MS = 1000;
 
-export function createQueueEvents(transport: EventTransport, opts: { pollMs?: number; unref?: boolean } = {}): QueueEvents {
+export interface QueueEventsOptions {
+  pollMs?: number;
+  unref?: boolean;
+  /**
+   * A listener that threw while told of this process's own commit (own()). Default: thrown again
+   * on the next tick, uncaught, as a listener's failure on the database's events is; never to the
+   * committing caller, whose commit stands.
+   */
+  onListenerError?: (err: unknown) => void;
+}
+
+const throwLater = (err: unknown): void => {
+  process.nextTick(() => {
+    throw err;
+  });
+};
+
+export function createQueueEvents(transport: EventTransport, opts: QueueEventsOptions = {}): QueueEvents {
   const available = new Set<() => void>();
   const perJob = new Map<string, Set<(e: JobEvent) => void>>();
   const all = new Set<(e: JobEvent) => void>();
@@ -147,13 +164,20 @@ export function createQueueEvents(transport: EventTransport, opts: { pollMs?: nu
       // At once, not on the next tick as the database's events are: the claim's statement is then
       // made before the rest of the enqueuing request (its answer) runs. Once per tick: an
       // executor looks until its slots are full or nothing is left (a batch's enqueues need one).
+      const tell = (cb: () => void) => {
+        try {
+          cb();
+        } catch (err) {
+          (opts.onListenerError ?? throwLater)(err);
+        }
+      };
       if (event.kind === 'available' && !ownAvailableThisTick) {
         ownAvailableThisTick = true;
         process.nextTick(() => (ownAvailableThisTick = false));
-        for (const cb of [...available]) cb();
+        for (const cb of [...available]) tell(cb);
       }
       const subs = perJob.get(event.id);
-      if (subs) for (const cb of [...subs]) cb(event);
+      if (subs) for (const cb of [...subs]) tell(() => cb(event));
     },
     get watching() {
       return transport.watching;

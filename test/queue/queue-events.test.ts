@@ -61,6 +61,20 @@ describe('QueueEvents.own', () => {
     events.close();
   });
 
+  it('a listener that throws is not the committing caller\'s failure, and the others still hear', () => {
+    const errors: unknown[] = [];
+    const events = createQueueEvents(silentTransport(), { pollMs: 0, onListenerError: (err) => errors.push(err) });
+    const heard: string[] = [];
+    events.onJob('a', () => {
+      throw new Error('listener bug');
+    });
+    events.onJob('a', (e) => heard.push(e.kind));
+    expect(() => events.own({ kind: 'finished', id: 'a', row: row('a', 'COMPLETED') })).not.toThrow();
+    expect(heard).toEqual(['finished']);
+    expect(errors.map((e) => (e as Error).message)).toEqual(['listener bug']);
+    events.close();
+  });
+
   it('tells nothing once closed', async () => {
     const events = createQueueEvents(silentTransport(), { pollMs: 0 });
     let available = 0;
