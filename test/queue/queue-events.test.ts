@@ -11,21 +11,26 @@ function silentTransport(): EventTransport {
 }
 
 const row = (id: string, status: ExecutionRecord['status']) => ({ id, status }) as ExecutionRecord;
+
+/** QueueEvents on a silent transport, with an executor's wake counted and job `id`'s events kept. */
+function listening(id: string) {
+  const events = createQueueEvents(silentTransport(), { pollMs: 0 });
+  const seen = { available: 0, heard: [] as JobEvent[] };
+  events.onAvailable(() => seen.available++);
+  events.onJob(id, (e) => seen.heard.push(e));
+  return { events, seen };
+}
 const nextTick = () => new Promise((r) => process.nextTick(r));
 
 describe('QueueEvents.own', () => {
   it('"available": this process\'s executors look now, and the job\'s listeners hear it with the row', async () => {
-    const events = createQueueEvents(silentTransport(), { pollMs: 0 });
-    let available = 0;
-    const heard: JobEvent[] = [];
-    events.onAvailable(() => available++);
-    events.onJob('a', (e) => heard.push(e));
+    const { events, seen } = listening('a');
     events.own({ kind: 'available', id: 'a', row: row('a', 'QUEUED') });
     // At once: the claim's statement comes before the rest of the enqueuing request.
-    expect(available).toBe(1);
-    expect(heard).toEqual([{ kind: 'available', id: 'a', row: row('a', 'QUEUED') }]);
+    expect(seen.available).toBe(1);
+    expect(seen.heard).toEqual([{ kind: 'available', id: 'a', row: row('a', 'QUEUED') }]);
     await nextTick();
-    expect(available).toBe(1);
+    expect(seen.available).toBe(1);
     events.close();
   });
 
@@ -76,14 +81,10 @@ describe('QueueEvents.own', () => {
   });
 
   it('tells nothing once closed', async () => {
-    const events = createQueueEvents(silentTransport(), { pollMs: 0 });
-    let available = 0;
-    const heard: JobEvent[] = [];
-    events.onAvailable(() => available++);
-    events.onJob('a', (e) => heard.push(e));
+    const { events, seen } = listening('a');
     events.close();
     events.own({ kind: 'available', id: 'a', row: row('a', 'QUEUED') });
     await nextTick();
-    expect([available, heard.length]).toEqual([0, 0]);
+    expect([seen.available, seen.heard.length]).toEqual([0, 0]);
   });
 });
