@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -121,8 +122,10 @@ describe('app logging and 500s', () => {
       expect(all).not.toContain('private code');
       expect(all).not.toContain('private input');
     } finally {
+      // Not h.close(): its session store is closed already.
       await h.app.close();
       await h.jobs.close();
+      fs.rmSync(h.dir, { recursive: true, force: true });
     }
   });
 });
