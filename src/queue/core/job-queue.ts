@@ -94,8 +94,10 @@ export class JobQueue implements JobStore {
 
   // ---- create and read --------------------------------------------------------------------------
 
-  /** One round trip when it is accepted (core/enqueue.ts). */
-  /** A job it creates is told to this process at once (events.own): its idle executors claim now. */
+  /**
+   * One round trip when it is accepted (core/enqueue.ts). A job it creates is told to this process
+   * at once (events.own): its idle executors claim now.
+   */
   async enqueue(input: NewExecution, opts: EnqueueOptions = {}): Promise<EnqueueResult> {
     const r = await enqueue(this.runner, (row) => this.driver.toRecord(row), input, opts);
     if (r.created) this.events.own({ kind: 'available', id: r.execution.id, row: r.execution });

@@ -46,29 +46,21 @@ export type ReadText = (file: string) => string | null;
 /**
  * cgroup files held open, each read again from its start with one pread: no open, fstat and close
  * per read. Opening a cgroup file is the costly part of reading one after an idle moment (kernfs;
- * five files 189 µs by readFileSync, 84 µs by pread here). Files that cannot be opened are read as
- * usual; close() gives every descriptor back.
+ * five files 189 µs by readFileSync, 84 µs by pread here). A file is opened at its first read and
+ * kept; one that cannot be opened is read as usual each time. close() gives every descriptor back.
  */
 export class KeptFiles {
-  private readonly fds = new Map<string, number>();
-
-  constructor(files: string[]) {
-    for (const file of files) {
-      try {
-        this.fds.set(file, fs.openSync(file, 'r'));
-      } catch {
-        // absent on this kernel (memory.peak before 5.19): read as usual, which says so
-      }
-    }
-  }
+  /** Each file read so far: its descriptor, or null when it could not be opened. */
+  private readonly fds = new Map<string, number | null>();
 
   get size(): number {
-    return this.fds.size;
+    return [...this.fds.values()].filter((fd) => fd !== null).length;
   }
 
   readonly read: ReadText = (file) => {
-    const fd = this.fds.get(file);
-    if (fd === undefined) return readText(file);
+    let fd = this.fds.get(file);
+    if (fd === undefined) this.fds.set(file, (fd = openOrNull(file)));
+    if (fd === null) return readText(file);
     try {
       const n = fs.readSync(fd, scratch, 0, scratch.length, 0);
       // A file longer than the buffer is read whole the usual way.
@@ -80,6 +72,7 @@ export class KeptFiles {
 
   close(): void {
     for (const fd of this.fds.values()) {
+      if (fd === null) continue;
       try {
         fs.closeSync(fd);
       } catch {
@@ -87,6 +80,14 @@ export class KeptFiles {
       }
     }
     this.fds.clear();
+  }
+}
+
+function openOrNull(file: string): number | null {
+  try {
+    return fs.openSync(file, 'r');
+  } catch {
+    return null; // absent on this kernel (memory.peak before 5.19): read as usual, which says so
   }
 }
 

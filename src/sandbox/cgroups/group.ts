@@ -86,20 +86,12 @@ export class ExecutionGroup {
    */
   keepStatsOpen(): void {
     if (this.kept) return;
-    const at = (controller: CgroupController, files: string[]) => {
-      const dir = this.version === 2 ? this.parts[0].dir : this.dirFor(controller);
-      return dir ? files.map((f) => path.join(dir, f)) : [];
-    };
-    const files =
-      this.version === 2
-        ? at('memory', ['cpu.stat', 'memory.peak', 'memory.current', 'memory.events', 'memory.stat', 'pids.events', 'pids.current'])
-        : [
-            ...at('cpuacct', ['cpuacct.usage']),
-            ...at('memory', ['memory.max_usage_in_bytes', 'memory.oom_control', 'memory.stat']),
-            ...at('pids', ['pids.events', 'pids.current']),
-          ];
-    this.kept = new KeptFiles(files);
+    this.kept = new KeptFiles();
     this.read = this.kept.read;
+    // The files are the ones these reads take: reading them once now opens and keeps each.
+    this.stats();
+    this.holdsNoTask();
+    this.memoryHeld();
   }
 
   /** How many statistics files this group holds open (keepStatsOpen; 0 after remove()). */
@@ -231,17 +223,21 @@ export class ExecutionGroup {
    * reclaimable, and moves to the parent when the group goes.
    */
   async waitMemoryReleased(timeoutMs: number): Promise<number> {
-    const memory = this.version === 2 ? this.parts[0].dir : this.dirFor('memory');
-    if (!memory) return 0;
-    const file = path.join(memory, 'memory.stat');
-    const keys = this.version === 2 ? ['anon', 'shmem'] : ['rss', 'shmem'];
     const end = Date.now() + timeoutMs;
     for (let round = 0; ; round++) {
-      const stat = readKeyed(file, this.read);
-      const held = keys.reduce((sum, k) => sum + (stat.get(k) ?? 0), 0);
+      const held = this.memoryHeld();
       if (held < MEMORY_RELEASED_BELOW_BYTES || Date.now() >= end) return held < MEMORY_RELEASED_BELOW_BYTES ? 0 : held;
       await sleep(round < 10 ? 1 : ROUND_PAUSE_MS);
     }
+  }
+
+  /** The bytes of anonymous and tmpfs memory the group still holds (memory.stat); 0 without a memory hierarchy. */
+  private memoryHeld(): number {
+    const memory = this.version === 2 ? this.parts[0].dir : this.dirFor('memory');
+    if (!memory) return 0;
+    const stat = readKeyed(path.join(memory, 'memory.stat'), this.read);
+    const keys = this.version === 2 ? ['anon', 'shmem'] : ['rss', 'shmem'];
+    return keys.reduce((sum, k) => sum + (stat.get(k) ?? 0), 0);
   }
 
   /** Removes the group's directories, killing what is still inside first. */
