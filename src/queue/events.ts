@@ -56,8 +56,9 @@ export interface QueueEvents {
   poke(): void;
   /**
    * This process committed `event.row` (the statement's own returned row): the job's listeners
-   * (onJob), and for "available" this process's executors (onAvailable), hear it now, before the
-   * database's event of the same commit, which they hear too. A long poll answers from the row
+   * (onJob), and for "available" this process's executors (onAvailable), hear it now, without
+   * waiting for the database's event of the same commit, which they hear too (on PostgreSQL it may
+   * even come first: the NOTIFY arrives on another connection than the statement's answer). A long poll answers from the row
    * instead of reading the job again; an idle executor claims without waiting for the event.
    */
   own(event: JobEvent & { row: ExecutionRecord }): void;
